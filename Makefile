@@ -1,0 +1,78 @@
+# Encore — one command to set up, one to run, one to test.
+#   make demo   installs what is missing, runs the yearly pipeline on generated data
+#   make test   installs what is missing, runs the whole test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || echo python3.12)
+VENV := .venv
+AFVENV := .venv-airflow
+STAMP_JOBS := $(VENV)/.encore-installed
+STAMP_AF := $(AFVENV)/.encore-installed
+STAMP_BROWSER := $(VENV)/.encore-browser
+DEMO_DIR ?= var/demo
+
+.PHONY: help setup check-tools demo test test-jobs test-airflow lint bench airflow browser clean
+
+help:
+	@echo "make demo   - set up, generate a small dataset, run the yearly pipeline, print the outputs"
+	@echo "make test   - set up, run the whole test suite"
+	@echo "make lint   - ruff (including Airflow 3 rules on dags/)"
+	@echo "make bench  - the benchmark (see docs/benchmark.md)"
+	@echo "make airflow - start Airflow locally with the DAGs wired in"
+
+check-tools:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else 1)' 2>/dev/null \
+	  || { echo "Encore needs Python 3.12: install it (e.g. 'pyenv install 3.12') or set PYTHON=/path/to/python3.12"; exit 1; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	  [ -n "$$v" ] && [ "$$v" -ge 17 ] \
+	  || { echo "Spark needs Java 17 or newer on PATH: install it (e.g. 'apt-get install openjdk-17-jre-headless')"; exit 1; }
+
+setup: check-tools $(STAMP_JOBS) $(STAMP_AF)
+
+$(STAMP_JOBS): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+$(STAMP_AF): requirements-airflow.txt
+	@test -x $(AFVENV)/bin/python || $(PYTHON) -m venv $(AFVENV)
+	$(AFVENV)/bin/python -m pip install -q --upgrade pip
+	$(AFVENV)/bin/python -m pip install -q -r requirements-airflow.txt
+	@touch $@
+
+# Headless Chromium for the recap-page tests: Debian's package, driven by Playwright.
+browser: $(STAMP_BROWSER)
+$(STAMP_BROWSER):
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) \
+	  || { echo "could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/encore demo --data $(DEMO_DIR)
+
+test: setup browser
+	$(VENV)/bin/python -m pytest tests/jobs -q
+	$(AFVENV)/bin/python -m pytest tests/airflow -q
+
+test-jobs: setup
+	$(VENV)/bin/python -m pytest tests/jobs -q
+
+test-airflow: setup
+	$(AFVENV)/bin/python -m pytest tests/airflow -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check --select AIR3 dags
+
+bench: setup
+	$(VENV)/bin/encore bench --plays $${PLAYS:-10000000} --out var/bench
+
+airflow: setup
+	./scripts/airflow-standalone.sh
+
+clean:
+	rm -rf var
