@@ -114,3 +114,19 @@ def test_secret_only_from_environment(monkeypatch):
 
 def test_window_bounds(cfg):
     assert config.window_bounds(cfg, 2025) == ("2025-01-01 00:00:00", "2025-11-16 00:00:00")
+
+
+def test_share_token_shape_and_stability():
+    import base64
+    import hashlib
+    import hmac
+
+    from encore.share import share_token
+
+    secret = b"0123456789abcdef-secret"
+    token = share_token(secret, "usr_abc", 2025)
+    expected = base64.b32encode(hmac.new(secret, b"usr_abc:2025", hashlib.sha256).digest()).decode()[:26].lower()
+    assert token == expected and len(token) == 26 and token.isalnum() and token == token.lower()
+    assert share_token(secret, "usr_abc", 2026) != token
+    assert share_token(b"another-secret-0123", "usr_abc", 2025) != token
+    assert "usr_abc" not in token
