@@ -89,6 +89,18 @@ def _lazy_add_arguments(name: str, module: str, p: argparse.ArgumentParser) -> N
         mod.add_arguments(p)
 
 
+def _lock_for(args: argparse.Namespace):
+    """Commands that write a year's outputs hold that year's lock (see locks.py)."""
+    import contextlib
+
+    from . import locks
+
+    year, data = getattr(args, "year", None), getattr(args, "data", None)
+    if year is None or data is None or args.command in ("run", "demo", "bench"):
+        return contextlib.nullcontext()  # `run` locks stage by stage
+    return locks.hold(data, f"{args.command}-{year}", getattr(args, "run_id", None))
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is not None:
         sys.argv = [sys.argv[0], *argv]
@@ -106,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             args.data = cfg["paths"]["data_root"]
         mod = importlib.import_module(args._module)
         runner = getattr(mod, "run_for", None)
-        code = runner(args.command, args, cfg) if runner else mod.run(args, cfg)
+        with _lock_for(args):
+            code = runner(args.command, args, cfg) if runner else mod.run(args, cfg)
         return int(code or 0)
     except (EncoreError, ConfigError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import time
 
+from . import locks
 from .cli import add_common
 
 # stage, module; a stage whose module is not built yet is skipped with a note
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     for stage, module in stages:
         print(f"[run] === {stage} ({args.year}) ===", flush=True)
         mod = importlib.import_module(module)
-        code = mod.run(stage_args(stage, args), cfg)
+        with locks.hold(args.data, f"{stage}-{args.year}", getattr(args, "run_id", None)):
+            code = mod.run(stage_args(stage, args), cfg)
         if code:
             print(f"[run] stage {stage} failed with exit code {code}; later stages not run", flush=True)
             return code

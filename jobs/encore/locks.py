@@ -1,0 +1,69 @@
+"""One writer per output: two runs for the same stage and year never mix their outputs.
+
+A run takes ``locks/<stage>-<year>.lock`` under the data root before it writes (created
+with O_EXCL, so exactly one run gets it) and removes it when done. A second run fails at
+once with a message naming the holder; a lock whose process is gone (same host) is stale
+and is taken over. Local data roots only: on object stores the scheduler (one active
+DAG run per year, max_active_runs=1) is what serialises runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+
+from .errors import EncoreError
+
+
+class RunLocked(EncoreError):
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def hold(data_root: str, name: str, run_id: str | None = None):
+    if "://" in str(data_root):
+        yield None
+        return
+    folder = os.path.join(data_root, "locks")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.lock")
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run_id,
+          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    holder = json.load(f)
+            except (OSError, ValueError):
+                holder = {}
+            same_host = holder.get("host") == me["host"]
+            if same_host and isinstance(holder.get("pid"), int) and not _alive(holder["pid"]):
+                os.remove(path)  # stale: its process died without cleaning up
+                continue
+            raise RunLocked(
+                f"another run is writing {name} (pid {holder.get('pid')}, run {holder.get('run_id')}, "
+                f"started {holder.get('started')}): wait for it to finish, or delete {path} if it died on another host"
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        break
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
