@@ -18,7 +18,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(os.environ.get("ENCORE_HOME") or Path(__file__).resolve().parents[2])
+"""Where conf/ and templates/ live. On a cluster the package travels as a zip
+(--py-files) and the resources as an archive: ENCORE_HOME points at them."""
 DEFAULT_CONFIG = REPO_ROOT / "conf" / "encore.toml"
 CONFIG_ENV = "ENCORE_CONFIG"
 SECRET_ENV = "ENCORE_SHARE_SECRET"
