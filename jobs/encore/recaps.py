@@ -1,0 +1,572 @@
+"""`encore recaps --data DIR --year Y`: one row per listener with every column of
+recap-rules.md, written to ``recaps/year=Y/`` and published atomically.
+
+Shape of the job (set-based Spark, DataFrame API only, no Python UDF, nothing
+per-listener on the driver):
+
+1. ``window_plays``: the one scan of the window's plays — erased listeners removed
+   first, the listener's local time attached, ``private`` and ``is_stream`` flags —
+   cached, because every column group below reads it.
+2. ``earlier_streams``: the only other read of the events, for ``new_artists``:
+   (user, artist) of the streams before the window start.
+3. One small function per column group (totals and clock, top lists, days, monthly
+   top artist, new artists, percentile, personality, change vs last year), each
+   returning one row per listener, joined on ``user_id`` in ``recaps_from_plays``.
+4. ``conform``: cast to exactly ``schemas.RECAP`` and check it.
+
+Decisions the rules leave open are written down in docs/recaps.md ("Decisions").
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from . import config, datasets, schemas, storage
+from .cli import add_common
+from .errors import EncoreError
+from .report import Report
+
+MS_PER_MINUTE = 60000
+
+
+# --- small shared pieces -----------------------------------------------------------
+
+def window_bounds(rules: dict, year: int) -> tuple[datetime, datetime]:
+    """The recap window [start, end) of ``year`` as aware UTC datetimes (config's rule)."""
+    start, end = config.window_bounds({"recaps": rules}, year)
+    fmt = "%Y-%m-%d %H:%M:%S"
+    return (datetime.strptime(start, fmt).replace(tzinfo=UTC),
+            datetime.strptime(end, fmt).replace(tzinfo=UTC))
+
+
+def minutes(ms: Column | str) -> Column:
+    """⌊ms / 60000⌋ as a long (exact for any realistic sum: < 2^53 ms)."""
+    return F.floor(F.col(ms) / MS_PER_MINUTE) if isinstance(ms, str) else F.floor(ms / MS_PER_MINUTE)
+
+
+def ranking_order(*identity: str) -> list[Column]:
+    """recap-rules.md's ranking order: streams desc, Σ ms desc, then the identity
+    ascending. Spark compares strings as UTF-8 bytes, which is code-point order."""
+    return [F.col("streams").desc(), F.col("ms").desc(), *[F.col(c).asc() for c in identity]]
+
+
+def ranked(df: DataFrame, by: list[str], order: list[Column]) -> DataFrame:
+    """``df`` with ``_rank`` = 1, 2, ... within each ``by`` group in ``order`` (a total order)."""
+    return df.withColumn("_rank", F.row_number().over(Window.partitionBy(*by).orderBy(*order)))
+
+
+def top_list(ranked_df: DataFrame, n: int, item: Column, name: str) -> DataFrame:
+    """(user_id, name): the first ``n`` items of each listener as an array in rank order."""
+    return (
+        ranked_df.where(F.col("_rank") <= n)
+        .groupBy("user_id")
+        .agg(F.array_sort(F.collect_list(F.struct(F.col("_rank").alias("r"), item.alias("item"))))
+             .alias("_ranked"))
+        .select("user_id", F.transform("_ranked", lambda x: x["item"]).alias(name))
+    )
+
+
+def _share_at_least(part: Column, whole: Column, share: float) -> Column:
+    """part ≥ share × whole, in exact decimal arithmetic (no float rounding at 50 %)."""
+    return part.cast("decimal(20,0)") >= F.lit(Decimal(str(share))) * whole.cast("decimal(20,0)")
+
+
+def known_timezones(spark) -> DataFrame:
+    """One column ``timezone``: every zone id the JVM (hence ``from_utc_timestamp``) knows.
+
+    A name outside this list would make Spark fail mid-job; it means "unknown" (→ UTC)."""
+    try:
+        zones = sorted(spark.sparkContext._jvm.java.time.ZoneId.getAvailableZoneIds())
+    except Exception:  # no JVM gateway (Spark Connect): Python's tz database
+        import zoneinfo
+
+        zones = sorted(zoneinfo.available_timezones())
+    return spark.createDataFrame([(z,) for z in zones], "timezone string")
+
+
+# --- the one scan ---------------------------------------------------------------
+
+def listener_timezones(users: DataFrame | None, known: DataFrame) -> DataFrame | None:
+    """(user_id, timezone) for listeners whose zone is known; others fall back."""
+    if users is None:
+        return None
+    return (
+        users.select("user_id", "timezone")
+        .where(F.col("timezone").isNotNull())
+        .join(F.broadcast(known), "timezone", "left_semi")
+        .groupBy("user_id").agg(F.min("timezone").alias("timezone"))  # one zone per id, deterministic
+    )
+
+
+def window_plays(events: DataFrame, users: DataFrame | None, erased: DataFrame, *, year: int,
+                 rules: dict, timezone: str | None = None) -> DataFrame:
+    """The in-window plays of non-erased listeners with local date / hour / month.
+
+    ``timezone`` (``--timezone``, a personal export) overrides every listener's zone."""
+    spark = events.sparkSession
+    if spark.conf.get("spark.sql.session.timeZone") != "UTC":
+        # from_utc_timestamp yields the local wall clock read in the session zone
+        raise EncoreError("recaps need spark.sql.session.timeZone=UTC (spark.get_session sets it)")
+    start, end = window_bounds(rules, year)
+    plays = events
+    if "year" in plays.columns:  # partition pruning: events/year=Y is the UTC year of ts
+        plays = plays.where(F.col("year") == year)
+    plays = plays.where((F.col("ts") >= F.lit(start)) & (F.col("ts") < F.lit(end)))
+    plays = datasets.without_erased(plays, erased)
+    if timezone is not None:
+        zone = F.lit(timezone)
+    else:
+        zones = listener_timezones(users, known_timezones(spark))
+        if zones is not None:
+            plays = plays.join(zones, "user_id", "left")
+            zone = F.coalesce(F.col("timezone"), F.lit("UTC"))
+        else:
+            zone = F.lit("UTC")
+    local = F.from_utc_timestamp(F.col("ts"), zone)
+    private = F.coalesce(F.col("private_session"), F.lit(False))
+    return plays.select(
+        "user_id", "ts", "ms_played", "kind", "track_uri", "track_name", "artist_name",
+        "album_name", "show_name",
+        private.alias("private"),
+        ((F.col("kind") == "track") & (F.col("ms_played") >= rules["stream_min_ms"]) & ~private)
+        .alias("is_stream"),
+        F.to_date(local).alias("local_date"),
+        F.hour(local).alias("local_hour"),
+        F.month(local).alias("local_month"),
+    )
+
+
+def earlier_streams(events: DataFrame, erased: DataFrame, *, year: int, rules: dict) -> DataFrame:
+    """(user_id, artist_name) of every stream before the window start (artist may be null:
+    it still proves the listener has history)."""
+    start, _ = window_bounds(rules, year)
+    ev = events
+    if "year" in ev.columns:
+        ev = ev.where(F.col("year") <= year)
+    ev = ev.where(
+        (F.col("ts") < F.lit(start)) & (F.col("kind") == "track")
+        & (F.col("ms_played") >= rules["stream_min_ms"])
+        & ~F.coalesce(F.col("private_session"), F.lit(False))
+    )
+    return datasets.without_erased(ev.select("user_id", "artist_name"), erased).distinct()
+
+
+# --- column groups (each: one row per listener that has something) ----------------
+
+def totals_and_clock(plays: DataFrame, rules: dict) -> DataFrame:
+    """Minutes, streams, distinct counts, eligibility, the hour and month clocks: one pass."""
+    ms = F.col("ms_played")
+    public_ms = F.when(~F.col("private"), ms)
+    stream = F.col("is_stream")
+    hour_ms = [F.coalesce(F.sum(F.when(F.col("local_hour") == h, public_ms)), F.lit(0)) for h in range(24)]
+    month_ms = [F.coalesce(F.sum(F.when(F.col("local_month") == m, public_ms)), F.lit(0)) for m in range(1, 13)]
+    agg = plays.groupBy("user_id").agg(
+        F.coalesce(F.sum(ms), F.lit(0)).alias("listening_ms"),
+        F.coalesce(F.sum(F.when(F.col("kind") == "track", ms)), F.lit(0)).alias("music_ms"),
+        F.coalesce(F.sum(F.when(F.col("kind") == "episode", ms)), F.lit(0)).alias("podcast_ms"),
+        F.count(F.when(stream, True)).alias("streams"),
+        F.count_distinct(F.when(stream, F.col("artist_name")), F.when(stream, F.col("track_name")))
+        .alias("distinct_tracks"),
+        F.count_distinct(F.when(stream, F.col("artist_name"))).alias("distinct_artists"),
+        F.count(F.when(~F.col("private"), True)).alias("public_plays"),
+        F.array(*hour_ms).alias("hourly_ms"),
+        F.array(*month_ms).alias("monthly_ms"),
+    )
+    return agg.select(
+        "user_id",
+        ((F.col("streams") >= rules["eligible_min_streams"])
+         & (F.col("distinct_artists") >= rules["eligible_min_distinct_artists"])).alias("eligible"),
+        minutes("listening_ms").alias("listening_minutes"),
+        minutes("music_ms").alias("music_minutes"),
+        minutes("podcast_ms").alias("podcast_minutes"),
+        "streams", "distinct_tracks", "distinct_artists",
+        F.transform("hourly_ms", lambda x: minutes(x)).alias("hourly_minutes"),
+        # earliest hour with the largest unfloored Σ ms; null without non-private plays
+        F.when(F.col("public_plays") > 0,
+               F.array_position("hourly_ms", F.array_max("hourly_ms")) - 1).alias("peak_hour"),
+        F.transform("monthly_ms", lambda x: minutes(x)).alias("monthly_minutes"),
+    )
+
+
+def stream_stats(plays: DataFrame, keys: list[str]) -> DataFrame:
+    """(user_id, *keys, streams, ms) over streams whose identity ``keys`` are all known."""
+    streams = plays.where(F.col("is_stream"))
+    for k in keys:
+        streams = streams.where(F.col(k).isNotNull())
+    return streams.groupBy("user_id", *keys).agg(F.count(F.lit(1)).alias("streams"),
+                                                 F.sum("ms_played").alias("ms"))
+
+
+def top_tracks_and_songs(plays: DataFrame, rules: dict) -> DataFrame:
+    """top_tracks (top_n with streams and minutes) and top_songs (top_songs_n), one ranking."""
+    n = max(rules["top_n"], rules["top_songs_n"])
+    tracks = ranked(stream_stats(plays, ["artist_name", "track_name"]), ["user_id"],
+                    ranking_order("artist_name", "track_name"))
+    item = F.struct("track_name", "artist_name", "streams", minutes("ms").alias("minutes"))
+    return top_list(tracks, n, item, "_tracks").select(
+        "user_id",
+        F.slice("_tracks", 1, rules["top_n"]).alias("top_tracks"),
+        F.transform(F.slice("_tracks", 1, rules["top_songs_n"]),
+                    lambda t: F.struct(t["track_name"].alias("track_name"),
+                                       t["artist_name"].alias("artist_name"))).alias("top_songs"),
+    )
+
+
+def ranked_artists(artist_stats: DataFrame) -> DataFrame:
+    return ranked(artist_stats, ["user_id"], ranking_order("artist_name"))
+
+
+def top_artists(artists_ranked: DataFrame, rules: dict) -> DataFrame:
+    item = F.struct("artist_name", "streams", minutes("ms").alias("minutes"))
+    return top_list(artists_ranked, rules["top_n"], item, "top_artists")
+
+
+def top_albums(plays: DataFrame, rules: dict) -> DataFrame:
+    albums = ranked(stream_stats(plays, ["artist_name", "album_name"]), ["user_id"],
+                    ranking_order("artist_name", "album_name"))
+    return top_list(albums, rules["top_n"], F.struct("album_name", "artist_name", "streams"),
+                    "top_albums")
+
+
+def artist_genres(artists: DataFrame) -> DataFrame:
+    """(artist_name, genre) pairs, each once; null and blank genres dropped."""
+    return (
+        artists.select("artist_name", F.explode("genres").alias("genre"))
+        .where(F.col("genre").isNotNull() & (F.trim(F.col("genre")) != ""))
+        .distinct()
+    )
+
+
+def top_genres(artist_stats: DataFrame, artists: DataFrame | None, rules: dict) -> DataFrame | None:
+    """Each stream credits 1 to every genre of its artist; credits desc, genre asc."""
+    if artists is None:
+        return None
+    credits = (
+        artist_stats.join(artist_genres(artists), "artist_name")
+        .groupBy("user_id", "genre").agg(F.sum("streams").alias("streams"))
+    )
+    genres = ranked(credits, ["user_id"], [F.col("streams").desc(), F.col("genre").asc()])
+    return top_list(genres, rules["top_n"], F.struct("genre", "streams"), "top_genres")
+
+
+def top_podcasts(plays: DataFrame, rules: dict) -> DataFrame:
+    """Non-private episode plays of any length by show: Σ ms desc, then show name."""
+    shows = (
+        plays.where((F.col("kind") == "episode") & ~F.col("private") & F.col("show_name").isNotNull())
+        .groupBy("user_id", "show_name").agg(F.sum("ms_played").alias("ms"))
+    )
+    shows = ranked(shows, ["user_id"], [F.col("ms").desc(), F.col("show_name").asc()])
+    return top_list(shows, rules["top_n"], F.struct("show_name", minutes("ms").alias("minutes")),
+                    "top_podcasts")
+
+
+def days(plays: DataFrame) -> DataFrame:
+    """busiest_day(+minutes) over non-private plays; longest_streak_days over stream days."""
+    per_day = (
+        plays.where(~F.col("private"))
+        .groupBy("user_id", "local_date")
+        .agg(F.sum("ms_played").alias("ms"), F.max(F.col("is_stream").cast("int")).alias("has_stream"))
+    )
+    # the smallest (−ms, date): the largest Σ ms, the earliest date on ties
+    busiest = per_day.groupBy("user_id").agg(
+        F.min(F.struct((-F.col("ms")).alias("neg_ms"), F.col("local_date").alias("day"))).alias("b")
+    ).select("user_id", F.col("b.day").alias("busiest_day"),
+             minutes(-F.col("b.neg_ms")).alias("busiest_day_minutes"))
+    # gaps and islands: consecutive dates minus their row number share one anchor date
+    stream_days = per_day.where(F.col("has_stream") == 1).withColumn(
+        "anchor", F.date_sub("local_date", F.row_number().over(
+            Window.partitionBy("user_id").orderBy("local_date"))))
+    streak = (
+        stream_days.groupBy("user_id", "anchor").agg(F.count(F.lit(1)).alias("run"))
+        .groupBy("user_id").agg(F.max("run").alias("longest_streak_days"))
+    )
+    return busiest.join(streak, "user_id", "left")
+
+
+def monthly_top_artist(plays: DataFrame) -> DataFrame:
+    """Per local month, the #1 artist by ranking order over that month's streams."""
+    per_month = ranked(stream_stats(plays, ["local_month", "artist_name"]),
+                       ["user_id", "local_month"], ranking_order("artist_name"))
+    firsts = per_month.where(F.col("_rank") == 1)
+    return firsts.groupBy("user_id").agg(F.array(*[
+        F.max(F.when(F.col("local_month") == m, F.col("artist_name"))) for m in range(1, 13)
+    ]).alias("monthly_top_artist"))
+
+
+def new_artists(artist_stats: DataFrame, earlier: DataFrame) -> DataFrame:
+    """(user_id, new_artists) for listeners with a stream before the window start; the
+    others get no row (→ null: we can't know what is new to them)."""
+    with_history = earlier.select("user_id").distinct()
+    known_before = earlier.where(F.col("artist_name").isNotNull())
+    fresh = (
+        artist_stats.select("user_id", "artist_name")
+        .join(known_before, ["user_id", "artist_name"], "left_anti")
+        .groupBy("user_id").agg(F.count(F.lit(1)).alias("fresh"))
+    )
+    return with_history.join(fresh, "user_id", "left").select(
+        "user_id", F.coalesce(F.col("fresh"), F.lit(0)).alias("new_artists"))
+
+
+def top_artist_percent(artists_ranked: DataFrame, eligible: DataFrame, rules: dict) -> DataFrame:
+    """(user_id, top_artist_percent) for eligible listeners whose #1 artist has ≥ min listeners.
+
+    The population of artist A is every eligible listener with ≥ 1 stream of A; rank() over
+    it by streams desc is 1 + the number with strictly more streams."""
+    top1 = artists_ranked.where(F.col("_rank") == 1).join(eligible, "user_id", "left_semi")
+    population = (
+        artists_ranked.select("user_id", "artist_name", "streams")
+        .join(eligible, "user_id", "left_semi")
+        .join(top1.select("artist_name").distinct(), "artist_name", "left_semi")
+    )
+    by_artist = Window.partitionBy("artist_name")
+    placed = population.select(
+        "user_id", "artist_name",
+        F.rank().over(by_artist.orderBy(F.col("streams").desc())).alias("place"),
+        F.count(F.lit(1)).over(by_artist).alias("listeners"),
+    )
+    # smallest bucket b with b ≥ 100·rank/n ⇔ b·n ≥ 100·rank, in exact decimals
+    buckets = F.array(*[F.lit(Decimal(str(b))).cast("decimal(10,4)") for b in rules["percentile_buckets"]])
+    fitting = F.filter(buckets, lambda b: b * F.col("listeners").cast("decimal(20,0)")
+                       >= F.col("place").cast("decimal(20,0)") * 100)
+    return (
+        placed.join(top1.select("user_id", "artist_name"), ["user_id", "artist_name"], "left_semi")
+        .where(F.col("listeners") >= rules["percentile_min_listeners"])
+        .select("user_id", F.array_min(fitting).cast("double").alias("top_artist_percent"))
+    )
+
+
+def release_year_median(plays: DataFrame, tracks: DataFrame | None) -> DataFrame | None:
+    """(user_id, dated_streams, median_release_year): the lower median of the release years
+    of the listener's streams whose track (by uri) has a known year in the catalog."""
+    if tracks is None:
+        return None
+    years = (
+        tracks.where(F.col("track_uri").isNotNull() & F.col("release_year").isNotNull())
+        .groupBy("track_uri").agg(F.min("release_year").alias("release_year"))
+    )
+    per_year = (
+        plays.where(F.col("is_stream") & F.col("track_uri").isNotNull())
+        .groupBy("user_id", "track_uri").agg(F.count(F.lit(1)).alias("n"))
+        .join(years, "track_uri")
+        .groupBy("user_id", "release_year").agg(F.sum("n").alias("n"))
+    )
+    mine = Window.partitionBy("user_id")
+    cumulative = per_year.select(
+        "user_id", "release_year",
+        F.sum("n").over(mine.orderBy("release_year")
+                        .rowsBetween(Window.unboundedPreceding, Window.currentRow)).alias("upto"),
+        F.sum("n").over(mine).alias("dated_streams"),
+    )
+    # sorted list index ⌊(k−1)/2⌋ (0-based) = the first year whose running count exceeds it
+    return (
+        cumulative.where(F.col("upto") >= F.floor((F.col("dated_streams") - 1) / 2) + 1)
+        .groupBy("user_id")
+        .agg(F.first("dated_streams").alias("dated_streams"),
+             F.min("release_year").alias("median_release_year"))
+    )
+
+
+def global_top_artists(artist_stats: DataFrame, rules: dict) -> DataFrame:
+    """The year's top artists by streams of all (non-erased, non-private) listeners."""
+    totals = artist_stats.groupBy("artist_name").agg(F.sum("streams").alias("streams"),
+                                                     F.sum("ms").alias("ms"))
+    return totals.orderBy(*ranking_order("artist_name")).limit(rules["global_top_artists_n"]) \
+        .select("artist_name")
+
+
+def common_streams(artist_stats: DataFrame, rules: dict) -> DataFrame:
+    """(user_id, common_streams): streams of the global top artists."""
+    return (
+        artist_stats.join(F.broadcast(global_top_artists(artist_stats, rules)), "artist_name",
+                          "left_semi")
+        .groupBy("user_id").agg(F.sum("streams").alias("common_streams"))
+    )
+
+
+def personality(year: int, rules: dict) -> Column:
+    """Four letters from the joined columns; null when ineligible or a letter is unknown."""
+    top5 = F.aggregate("top_artists", F.lit(0).cast("long"), lambda acc, a: acc + a["streams"])
+    loyal = F.when(_share_at_least(top5, F.col("streams"), rules["loyal_share"]), "L").otherwise("V")
+    dated = F.coalesce(F.col("dated_streams"), F.lit(0))
+    new = F.when(dated * 2 < F.col("streams"), None).when(
+        F.col("median_release_year") >= year - rules["new_release_years"], "N").otherwise("T")
+    common = F.when(_share_at_least(F.coalesce(F.col("common_streams"), F.lit(0)), F.col("streams"),
+                                    rules["common_share"]), "C").otherwise("U")
+    explorer = F.when(F.col("new_artists").isNull(), None).when(
+        _share_at_least(F.col("new_artists"), F.col("distinct_artists"), rules["explorer_share"]),
+        "E").otherwise("F")
+    # concat is null as soon as one letter is
+    return F.when(F.col("eligible"), F.concat(loyal, new, common, explorer))
+
+
+def minutes_change_pct(previous: DataFrame | None) -> tuple[DataFrame | None, Column]:
+    """(last year's minutes per listener, the rounded change column)."""
+    if previous is None:
+        return None, F.lit(None).cast("double")
+    last = previous.select("user_id", F.col("listening_minutes").alias("last_minutes"))
+    last_m = F.col("last_minutes").cast("decimal(20,0)")
+    change = (F.col("listening_minutes").cast("decimal(20,0)") - last_m) * 100 / last_m
+    pct = F.when(F.col("last_minutes").isNotNull() & (F.col("last_minutes") != 0),
+                 F.round(change, 1).cast("double"))  # ROUND is half-up on the exact decimal
+    return last, pct
+
+
+# --- assembly -------------------------------------------------------------------
+
+def recaps_from_plays(plays: DataFrame, earlier: DataFrame, tracks: DataFrame | None,
+                      artists: DataFrame | None, previous: DataFrame | None, *, year: int,
+                      rules: dict) -> DataFrame:
+    """Every recap column from the (cached) window plays; see build_recaps."""
+    base = totals_and_clock(plays, rules)
+    artist_stats = stream_stats(plays, ["artist_name"])
+    artists_ranked = ranked_artists(artist_stats)
+    eligible = base.where(F.col("eligible")).select("user_id")
+    parts: list[DataFrame | None] = [
+        top_tracks_and_songs(plays, rules),
+        top_artists(artists_ranked, rules),
+        top_albums(plays, rules),
+        top_genres(artist_stats, artists, rules),
+        top_podcasts(plays, rules),
+        top_artist_percent(artists_ranked, eligible, rules),
+        days(plays),
+        monthly_top_artist(plays),
+        new_artists(artist_stats, earlier),
+        release_year_median(plays, tracks),
+        common_streams(artist_stats, rules),
+    ]
+    last, change = minutes_change_pct(previous)
+    parts.append(last)
+    recap = base
+    for part in parts:
+        if part is not None:
+            recap = recap.join(part, "user_id", "left")
+    names = {c for p in parts if p is not None for c in p.columns}
+    missing = lambda c: F.col(c) if c in names else F.lit(None)  # noqa: E731
+    empty = lambda c: F.coalesce(missing(c), F.array())  # noqa: E731
+    recap = recap.select(
+        "*",
+        *[empty(c).alias(f"_{c}") for c in
+          ("top_tracks", "top_artists", "top_albums", "top_genres", "top_podcasts", "top_songs")],
+    )
+    for c in ("top_tracks", "top_artists", "top_albums", "top_genres", "top_podcasts", "top_songs"):
+        recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
+    for c in ("dated_streams", "median_release_year", "common_streams", "new_artists"):
+        if c not in recap.columns:
+            recap = recap.withColumn(c, F.lit(None).cast("long"))
+    if "top_artist_percent" not in recap.columns:
+        recap = recap.withColumn("top_artist_percent", F.lit(None).cast("double"))
+    recap = recap.select(
+        "*",
+        F.lit(year).alias("year"),
+        F.coalesce(F.col("monthly_top_artist"),
+                   F.array_repeat(F.lit(None).cast("string"), 12)).alias("_monthly_top_artist"),
+        F.coalesce(F.col("longest_streak_days"), F.lit(0)).alias("_longest_streak_days"),
+        F.when(F.col("eligible"), F.col("top_artist_percent")).alias("_top_artist_percent"),
+        personality(year, rules).alias("personality"),
+        change.alias("minutes_change_pct"),
+    )
+    for c in ("monthly_top_artist", "longest_streak_days", "top_artist_percent"):
+        recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
+    return conform(recap)
+
+
+def conform(recap: DataFrame) -> DataFrame:
+    """Exactly schemas.RECAP's columns, in order, with its types; checked."""
+    target = schemas.spark_schema(schemas.RECAP)
+    out = recap.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in target.fields])
+    got = [(f.name, f.dataType.simpleString()) for f in out.schema.fields]
+    want = [(f.name, f.dataType.simpleString()) for f in target.fields]
+    if got != want:
+        raise AssertionError(f"recap schema drifted from schemas.RECAP: {got} != {want}")
+    return out
+
+
+def build_recaps(events: DataFrame, users: DataFrame | None, tracks: DataFrame | None,
+                 artists: DataFrame | None, erased: DataFrame, previous_recaps: DataFrame | None,
+                 *, year: int, rules: dict, timezone: str | None = None) -> DataFrame:
+    """recaps/year=Y: one row per non-erased listener with any play in the window.
+
+    ``events`` in schemas.EVENT (optionally with the year/month partition columns),
+    ``users``/``tracks``/``artists`` the dimension tables or None when absent, ``erased`` a
+    user_id column, ``previous_recaps`` last year's recaps or None; ``rules`` = cfg["recaps"].
+    The window plays are cached (the caller may ``unpersist`` after writing)."""
+    plays = window_plays(events, users, erased, year=year, rules=rules, timezone=timezone).cache()
+    earlier = earlier_streams(events, erased, year=year, rules=rules)
+    return recaps_from_plays(plays, earlier, tracks, artists, previous_recaps, year=year, rules=rules)
+
+
+# --- command line -----------------------------------------------------------------
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p, year=True)
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="IANA time zone for every listener (a personal export); default: users table, else UTC")
+
+
+def run(args: argparse.Namespace, cfg: dict) -> int:
+    from .spark import get_session
+
+    rules, year, root = cfg["recaps"], args.year, args.data
+    report = Report("recaps", root, args.run_id)
+    spark = get_session(cfg, "recaps", args.spark_profile)
+    timezone = getattr(args, "timezone", None)
+    if timezone is not None:
+        known = {r.timezone for r in known_timezones(spark).collect()}
+        if timezone not in known:
+            raise EncoreError(f"--timezone {timezone!r} is not an IANA time zone (e.g. Europe/Paris)")
+
+    report.phase("reading inputs")
+    events = datasets.read_events(spark, root)
+    users = datasets.read_dimension(spark, root, "users")
+    if users is None and timezone is None:
+        report.skipped("local time zones", "no users table: every listener's clock is UTC")
+    tracks = datasets.read_dimension(spark, root, "catalog/tracks")
+    if tracks is None:
+        report.skipped("release years", "no catalog/tracks: personality is null for everyone")
+    artists = datasets.read_dimension(spark, root, "catalog/artists")
+    if artists is None:
+        report.skipped("genres", "no catalog/artists: top_genres is empty for everyone")
+    erased = datasets.erased_user_ids(spark, root)
+    previous = None
+    last_path = datasets.recaps_path(root, year - 1)
+    storage.recover(last_path)
+    if storage.is_dir(last_path) and storage.listdir(last_path):
+        previous = spark.read.parquet(last_path)
+    else:
+        report.note(f"no recaps for {year - 1}: minutes_change_pct is null for everyone")
+
+    report.phase("scanning the window's plays")
+    plays = window_plays(events, users, erased, year=year, rules=rules, timezone=timezone).cache()
+    n_plays = plays.count()
+    report.read("plays in window", n_plays)
+    if n_plays == 0:
+        report.note(f"no plays in the {year} window: the recaps dataset will be empty")
+
+    report.phase("computing and writing recaps")
+    started = time.monotonic()
+    earlier = earlier_streams(events, erased, year=year, rules=rules)
+    recaps = recaps_from_plays(plays, earlier, tracks, artists, previous, year=year, rules=rules)
+    final = datasets.recaps_path(root, year)
+    datasets.write_dataset(recaps, final, run_id=report.run_id)
+    compute_s = time.monotonic() - started
+    plays.unpersist()
+
+    report.phase("checking what was written")
+    row = spark.read.parquet(final).agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.coalesce(F.sum(F.col("eligible").cast("long")), F.lit(0)).alias("eligible")).first()
+    report.wrote(f"recaps/year={year}", row["rows"])
+    report.set("eligible", row["eligible"])
+    report.say(f"eligible listeners: {row['eligible']} of {row['rows']}")
+    wall = time.monotonic() - report.started
+    report.set("plays_per_s", round(n_plays / wall) if wall > 0 else None)
+    report.say(f"{n_plays} plays in {wall:.1f} s ({n_plays / max(wall, 1e-9):,.0f} plays/s; "
+               f"recap computation and write {compute_s:.1f} s)")
+    report.finish()
+    return 0

@@ -1,0 +1,397 @@
+"""Recaps (recap-rules.md) on tiny hand-made fixtures. Every expected value is worked
+out by hand in the comments next to it; the job is built once per fixture and the
+rows are compared column by column."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from encore import recaps, schemas
+
+Y = 2025
+_ids = itertools.count()
+
+
+def ts(text: str) -> dt.datetime:
+    """'2025-03-10T10:00:00' read as UTC."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def play(user, when, ms, *, kind="track", artist=None, track=None, album=None, uri=None,
+         show=None, private=False):
+    """One canonical event (schemas.EVENT order)."""
+    return (f"e{next(_ids)}", user, ts(when), ms, kind, uri, track, artist, album,
+            None, "ep" if kind == "episode" else None, show, "ios", "SE", private,
+            False, False, False, "clickrow", "trackdone", "test")
+
+
+def streams(user, when, n, artist, track="Song", ms=30000, **kw):
+    """``n`` identical stream plays one minute apart from ``when``."""
+    start = ts(when)
+    return [play(user, (start + dt.timedelta(minutes=i)).isoformat()[:19], ms,
+                 artist=artist, track=track, **kw) for i in range(n)]
+
+
+def events_df(spark, rows):
+    return spark.createDataFrame(rows, schemas.spark_schema(schemas.EVENT))
+
+
+def users_df(spark, rows):
+    """rows: (user_id, timezone, marketing_opt_out)."""
+    return spark.createDataFrame(
+        [(u, "SE", 1990, tz, ts("2020-01-01T00:00:00"), opt) for u, tz, opt in rows],
+        schemas.spark_schema(schemas.USERS))
+
+
+def tracks_df(spark, rows):
+    """rows: (track_uri, artist_name, track_name, release_year)."""
+    return spark.createDataFrame([(u, t, a, None, y, 200000) for u, a, t, y in rows],
+                                 schemas.spark_schema(schemas.TRACKS))
+
+
+def artists_df(spark, rows):
+    return spark.createDataFrame(rows, schemas.spark_schema(schemas.ARTISTS))
+
+
+def ids_df(spark, ids):
+    return spark.createDataFrame([(u,) for u in ids], "user_id string")
+
+
+def previous_df(spark, rows):
+    return spark.createDataFrame(rows, "user_id string, listening_minutes long")
+
+
+def by_user(df):
+    return {r["user_id"]: r.asDict(recursive=True) for r in df.collect()}
+
+
+def zeros(n, **at):
+    out = [0] * n
+    for k, v in at.items():
+        out[int(k[1:])] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# The main fixture: one listener per edge.
+# ---------------------------------------------------------------------------------
+
+def main_fixture(spark):
+    ev = []
+    # --- "rank": ranking ties; eligible; UTC (timezone null in users) ------------------
+    # Abe 8 streams x 40 000 ms (Alt 4, Hit 4, album "First"); Zed 8 x 30 000; Bob, abe,
+    # Éva 6 x 30 000 each; Cy 1 x 30 000. All on 2025-03-10 from 10:00, one a minute.
+    ev += streams("rank", "2025-03-10T10:00:00", 4, "Abe", "Hit", ms=40000, album="First", uri="u:hit")
+    ev += streams("rank", "2025-03-10T10:04:00", 4, "Abe", "Alt", ms=40000, album="First", uri="u:alt")
+    ev += streams("rank", "2025-03-10T10:08:00", 8, "Zed", uri="u:zed")
+    ev += streams("rank", "2025-03-10T10:16:00", 6, "Bob", uri="u:bob")
+    ev += streams("rank", "2025-03-10T10:22:00", 6, "abe", uri="u:abe")
+    ev += streams("rank", "2025-03-10T10:28:00", 6, "Éva", uri="u:eva")
+    ev += streams("rank", "2025-03-10T10:34:00", 1, "Cy", uri="u:cy")
+    # history (2024): Zed and Bob streamed; Abe only privately; Cy only 29 999 ms
+    ev += [play("rank", "2024-06-01T10:00:00", 30000, artist="Zed", track="Song"),
+           play("rank", "2024-06-01T11:00:00", 30000, artist="Bob", track="Song"),
+           play("rank", "2024-06-01T12:00:00", 30000, artist="Abe", track="Hit", private=True),
+           play("rank", "2024-06-01T13:00:00", 29999, artist="Cy", track="Song")]
+
+    # --- "edge": 29 999 vs 30 000 ms, private plays, podcasts; no users row -> UTC ----
+    ev += [
+        play("edge", "2025-04-30T08:00:00", 29999, artist="Ann", track="One"),    # not a stream
+        play("edge", "2025-05-01T09:00:00", 30000, artist="Ann", track="One"),    # a stream
+        play("edge", "2025-05-01T09:30:00", 120000, kind="episode", show="Talk"),
+        play("edge", "2025-05-02T20:00:00", 600000, artist="Ann", track="Two", private=True),
+        play("edge", "2025-05-02T20:30:00", 60000, kind="episode", show="Secret Show", private=True),
+    ]
+
+    # --- "tz": America/New_York moves plays across midnight, a month and the year ------
+    ev += [
+        play("tz", "2024-12-31T23:59:59", 60000, artist="Old", track="T"),   # before window
+        play("tz", "2025-01-01T00:00:00", 60000, artist="Nye", track="T"),   # local 12-31 19:00
+        play("tz", "2025-01-01T03:00:00", 60000, artist="Nye", track="T"),   # local 12-31 22:00
+        play("tz", "2025-03-01T02:00:00", 60000, artist="Feb", track="T"),   # local 02-28 21:00
+        play("tz", "2025-06-10T02:30:00", 60000, artist="Jun", track="T"),   # local 06-09 22:30
+        play("tz", "2025-06-10T15:00:00", 60000, artist="Jun", track="T"),   # local 06-10 11:00
+        play("tz", "2025-06-12T03:00:00", 60000, artist="Jun", track="T"),   # local 06-11 23:00
+        play("tz", "2025-11-15T23:59:59", 60000, artist="Nov", track="T"),   # local 11-15 18:59, in
+        play("tz", "2025-11-16T00:00:00", 60000, artist="Late", track="T"),  # window end: out
+    ]
+
+    # --- "tzbad": an unknown zone -> UTC; two hours / two days tie ----------------------
+    ev += [play("tzbad", "2025-01-01T03:00:00", 60000, artist="Q", track="T"),
+           play("tzbad", "2025-01-02T01:00:00", 60000, artist="Q", track="T")]
+
+    # --- "ties": peak hour by unfloored ms; busiest day tie -> earliest ----------------
+    ev += [play("ties", "2025-02-01T03:00:00", 90000, kind="episode", show="S"),
+           play("ties", "2025-02-01T09:00:00", 119999, kind="episode", show="S"),
+           play("ties", "2025-02-02T10:00:00", 100000, kind="episode", show="S"),
+           play("ties", "2025-02-02T11:00:00", 109999, kind="episode", show="S")]
+
+    # --- "pod": podcast-only (plus an audiobook and a private episode) ------------------
+    ev += [play("pod", "2025-07-04T07:00:00", 20000, kind="episode", show="Zeta"),
+           play("pod", "2025-07-04T07:05:00", 100000, kind="episode", show="Zeta"),
+           play("pod", "2025-07-04T07:10:00", 10000, kind="episode", show="Zeta"),
+           play("pod", "2025-07-04T07:15:00", 130000, kind="episode", show="Alpha"),
+           play("pod", "2025-07-04T07:20:00", 200000, kind="episode", show="Beta"),
+           play("pod", "2025-07-04T07:30:00", 60000, kind="audiobook"),
+           play("pod", "2025-07-05T23:00:00", 500000, kind="episode", show="Hidden", private=True)]
+
+    # --- "hush": only a private play ---------------------------------------------------
+    ev += [play("hush", "2025-08-01T12:00:00", 120000, artist="Abe", track="Hit", private=True)]
+
+    # --- eligibility boundaries ---------------------------------------------------------
+    # "just": exactly 30 streams of exactly 5 artists (unknown to the catalogs) -> eligible
+    for i, name in enumerate(["V1", "V2", "V3", "V4", "V5"]):
+        ev += streams("just", f"2025-09-0{i + 1}T12:00:00", 6, name)
+    # "few": 30 streams of 4 artists -> not eligible; "almost": 29 streams of 5 -> not
+    for i, name in enumerate(["W1", "W2", "W3", "W4"]):
+        ev += streams("few", "2025-09-01T12:00:00", 8 if i < 2 else 7, name)
+    for i, name in enumerate(["X1", "X2", "X3", "X4", "X5"]):
+        ev += streams("almost", "2025-09-01T12:00:00", 6 if i < 4 else 5, name)
+
+    # --- "gone": erased; would top everything -------------------------------------------
+    ev += streams("gone", "2025-03-01T12:00:00", 50, "Abe", "Hit")
+
+    events = events_df(spark, ev)
+    users = users_df(spark, [("rank", None, False), ("tz", "America/New_York", True),
+                             ("tzbad", "Mars/Olympus", False), ("pod", None, False),
+                             ("gone", "Europe/Paris", False)])
+    tracks = tracks_df(spark, [
+        ("u:zed", "Zed", "Song", 2024), ("u:bob", "Bob", "Song", 2010),
+        ("u:abe", "abe", "Song", 2023), ("u:eva", "Éva", "Song", None),
+        ("u:alt", "Abe", "Alt", 2025), ("u:hit", "Abe", "Hit", 2000),
+    ])
+    artists = artists_df(spark, [("Abe", ["pop", "rock"]), ("Zed", ["rock"]), ("Bob", []),
+                                 ("abe", None), ("Éva", ["pop", None, "pop"])])
+    erased = ids_df(spark, ["gone"])
+    previous = previous_df(spark, [("rank", 10), ("edge", 0), ("tz", 6), ("pod", 80),
+                                   ("gone", 5)])
+    return events, users, tracks, artists, erased, previous
+
+
+@pytest.fixture(scope="module")
+def main_rows(spark, cfg):
+    events, users, tracks, artists, erased, previous = main_fixture(spark)
+    df = recaps.build_recaps(events, users, tracks, artists, erased, previous,
+                             year=Y, rules=cfg["recaps"])
+    rows = by_user(df)
+    df.sparkSession.catalog.clearCache()
+    return df, rows
+
+
+def test_schema_is_exactly_recap(main_rows):
+    df, _ = main_rows
+    want = schemas.spark_schema(schemas.RECAP)
+    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == \
+        [(f.name, f.dataType.simpleString()) for f in want.fields]
+
+
+def test_one_row_per_listener_with_a_play_erased_absent(main_rows):
+    _, rows = main_rows
+    assert sorted(rows) == sorted(["rank", "edge", "tz", "tzbad", "ties", "pod", "hush",
+                                   "just", "few", "almost"])
+    assert all(r["year"] == Y for r in rows.values())
+
+
+def test_ranking_ties(main_rows):
+    r = main_rows[1]["rank"]
+    # streams 4+4+8+6+6+6+1 = 35; artists Abe Zed Bob abe Éva Cy = 6; tracks 7
+    assert (r["streams"], r["distinct_artists"], r["distinct_tracks"]) == (35, 6, 7)
+    assert r["eligible"] is True
+    # Σ ms = 8·40 000 + 8·30 000 + 3·6·30 000 + 30 000 = 1 130 000 -> 18 min (18.83)
+    assert (r["listening_minutes"], r["music_minutes"], r["podcast_minutes"]) == (18, 18, 0)
+    # Abe and Zed tie on 8 streams: Abe has more ms (320 000 vs 240 000). Bob, abe, Éva tie
+    # on streams and ms: code points 'B' (0x42) < 'a' (0x61) < 'É' (0xC9). Cy is 6th.
+    assert r["top_artists"] == [
+        {"artist_name": "Abe", "streams": 8, "minutes": 5},   # 320 000 / 60 000 = 5.33
+        {"artist_name": "Zed", "streams": 8, "minutes": 4},   # 240 000 -> 4
+        {"artist_name": "Bob", "streams": 6, "minutes": 3},   # 180 000 -> 3
+        {"artist_name": "abe", "streams": 6, "minutes": 3},
+        {"artist_name": "Éva", "streams": 6, "minutes": 3},
+    ]
+    # tracks: Zed/Song 8; the three 6-stream Songs by artist; then Abe's Alt < Hit (4 each,
+    # 160 000 ms each -> 2 min): same artist, so the track name decides
+    assert r["top_tracks"] == [
+        {"track_name": "Song", "artist_name": "Zed", "streams": 8, "minutes": 4},
+        {"track_name": "Song", "artist_name": "Bob", "streams": 6, "minutes": 3},
+        {"track_name": "Song", "artist_name": "abe", "streams": 6, "minutes": 3},
+        {"track_name": "Song", "artist_name": "Éva", "streams": 6, "minutes": 3},
+        {"track_name": "Alt", "artist_name": "Abe", "streams": 4, "minutes": 2},
+    ]
+    assert [(s["artist_name"], s["track_name"]) for s in r["top_songs"]] == [
+        ("Zed", "Song"), ("Bob", "Song"), ("abe", "Song"), ("Éva", "Song"),
+        ("Abe", "Alt"), ("Abe", "Hit"), ("Cy", "Song")]
+    # only Abe's tracks carry an album name
+    assert r["top_albums"] == [{"album_name": "First", "artist_name": "Abe", "streams": 8}]
+
+
+def test_genres_credit_every_genre_of_the_artist(main_rows):
+    r = main_rows[1]["rank"]
+    # rock: Abe 8 + Zed 8 = 16; pop: Abe 8 + Éva 6 = 14 (Éva's duplicate "pop" and null
+    # count once / not at all); Bob [] and abe null give nothing; Cy is not in the catalog
+    assert r["top_genres"] == [{"genre": "rock", "streams": 16}, {"genre": "pop", "streams": 14}]
+    # "just" streams only artists unknown to the catalog: no genres
+    assert main_rows[1]["just"]["top_genres"] == []
+
+
+def test_clock_and_days_of_the_ranking_listener(main_rows):
+    r = main_rows[1]["rank"]
+    # all 35 streams on 2025-03-10 between 10:00 and 10:34 UTC (timezone null -> UTC)
+    assert r["hourly_minutes"] == zeros(24, h10=18)
+    assert r["peak_hour"] == 10
+    assert r["monthly_minutes"] == zeros(12, m2=18)
+    assert r["monthly_top_artist"] == [None, None, "Abe"] + [None] * 9
+    assert (r["busiest_day"], r["busiest_day_minutes"]) == (dt.date(2025, 3, 10), 18)
+    assert r["longest_streak_days"] == 1
+
+
+def test_new_artists_and_personality(main_rows):
+    rows = main_rows[1]
+    r = rows["rank"]
+    # before the window "rank" streamed Zed and Bob; Abe only privately and Cy for 29 999 ms
+    # do not count -> new = Abe, abe, Éva, Cy = 4
+    assert r["new_artists"] == 4
+    # L: top-5 streams 34 of 35. N: dated streams 28 of 35 (Éva's track has no year, Cy's
+    # none in the catalog) >= half; sorted years 2000x4, 2010x6, 2023x6, 2024x8, 2025x4,
+    # lower median index ⌊27/2⌋ = 13 -> 2023 >= 2025 - 2. C: fewer than 100 artists in the
+    # year, all of them are the global top. E: 4 / 6 >= 0.3.
+    assert r["personality"] == "LNCE"
+    # no stream before the window: we can't know what is new
+    assert rows["edge"]["new_artists"] is None
+    assert rows["pod"]["new_artists"] is None
+    # "just" is eligible but its tracks have no release year: personality unknown
+    assert rows["just"]["eligible"] is True
+    assert rows["just"]["personality"] is None
+
+
+def test_stream_threshold_and_private_plays(main_rows):
+    r = main_rows[1]["edge"]
+    # minutes: 29 999 + 30 000 + 120 000 + 600 000 (private) + 60 000 (private) = 839 999 -> 13
+    # music: 29 999 + 30 000 + 600 000 = 659 999 -> 10; podcasts 180 000 -> 3
+    assert (r["listening_minutes"], r["music_minutes"], r["podcast_minutes"]) == (13, 10, 3)
+    # the 30 000 ms play is the only stream; the private "Two" counts for nothing else
+    assert (r["streams"], r["distinct_tracks"], r["distinct_artists"]) == (1, 1, 1)
+    assert r["top_tracks"] == [{"track_name": "One", "artist_name": "Ann", "streams": 1, "minutes": 0}]
+    assert r["top_songs"] == [{"track_name": "One", "artist_name": "Ann"}]
+    assert r["top_podcasts"] == [{"show_name": "Talk", "minutes": 2}]
+    # clock: non-private only. 08h: 29 999 -> 0; 09h: 30 000 + 120 000 = 150 000 -> 2.
+    # The private 660 000 ms at 20h would otherwise be the peak.
+    assert r["hourly_minutes"] == zeros(24, h9=2)
+    assert r["peak_hour"] == 9
+    assert r["monthly_minutes"] == zeros(12, m4=2)  # April 29 999 -> 0; May 150 000 -> 2
+    # April has a play but no stream: null; May: Ann
+    assert r["monthly_top_artist"] == [None] * 4 + ["Ann"] + [None] * 7
+    # 04-30: 29 999; 05-01: 150 000; 05-02 only private
+    assert (r["busiest_day"], r["busiest_day_minutes"]) == (dt.date(2025, 5, 1), 2)
+    assert r["longest_streak_days"] == 1  # 04-30 has no stream (29 999 ms)
+    assert r["eligible"] is False
+    assert r["top_artist_percent"] is None and r["personality"] is None
+
+
+def test_time_zone_moves_plays_across_midnight_month_and_year(main_rows):
+    r = main_rows[1]["tz"]
+    # in window: 7 plays of 1 min (Old is before the start, Late at the end is out)
+    assert (r["listening_minutes"], r["streams"], r["distinct_artists"]) == (7, 7, 4)
+    # local hours: 19, 22, 21, 22, 11, 23, 18
+    assert r["hourly_minutes"] == zeros(24, h11=1, h18=1, h19=1, h21=1, h22=2, h23=1)
+    assert r["peak_hour"] == 22
+    # local months: Dec (two UTC Jan-1 plays), Feb (UTC Mar 1), Jun x3, Nov
+    assert r["monthly_minutes"] == zeros(12, m1=1, m5=3, m10=1, m11=2)
+    assert r["monthly_top_artist"] == [None, "Feb", None, None, None, "Jun",
+                                       None, None, None, None, "Nov", "Nye"]
+    # local dates 2024-12-31 (2 min), 02-28, 06-09, 06-10, 06-11, 11-15
+    assert (r["busiest_day"], r["busiest_day_minutes"]) == (dt.date(2024, 12, 31), 2)
+    # 06-09, 06-10, 06-11 in New York (in UTC it would be 06-10 and 06-12: 1)
+    assert r["longest_streak_days"] == 3
+    # history: Old (2024-12-31T23:59:59Z) -> none of Nye Feb Jun Nov was streamed before
+    assert r["new_artists"] == 4
+    # Jun 3 (180 000 ms), Nye 2, then Feb and Nov tie on 1 stream / 60 000 ms: F < N
+    assert [(t["artist_name"], t["streams"], t["minutes"]) for t in r["top_tracks"]] == [
+        ("Jun", 3, 3), ("Nye", 2, 2), ("Feb", 1, 1), ("Nov", 1, 1)]
+
+
+def test_unknown_zone_is_utc_and_ties_take_the_earliest(main_rows):
+    rows = main_rows[1]
+    r = rows["tzbad"]
+    # "Mars/Olympus" -> UTC: hours 3 and 1 tie at 60 000 ms -> 1; days tie -> 01-01
+    assert r["hourly_minutes"] == zeros(24, h1=1, h3=1)
+    assert r["peak_hour"] == 1
+    assert r["monthly_minutes"] == zeros(12, m0=2)
+    assert (r["busiest_day"], r["busiest_day_minutes"]) == (dt.date(2025, 1, 1), 1)
+    assert r["longest_streak_days"] == 2
+    t = rows["ties"]
+    # hours: 3h 90 000, 9h 119 999, 10h 100 000, 11h 109 999: every one floors to 1 minute,
+    # the unfloored largest is 9h
+    assert t["hourly_minutes"] == zeros(24, h3=1, h9=1, h10=1, h11=1)
+    assert t["peak_hour"] == 9
+    # 02-01: 209 999 ms; 02-02: 209 999 ms -> tie -> 02-01, 3 min (3.49)
+    assert (t["busiest_day"], t["busiest_day_minutes"]) == (dt.date(2025, 2, 1), 3)
+    assert t["longest_streak_days"] == 0  # episodes are no streams
+    # 90 000 + 119 999 + 100 000 + 109 999 = 419 998 -> 6 (6.99)
+    assert t["top_podcasts"] == [{"show_name": "S", "minutes": 6}]
+
+
+def test_podcast_only_listener(main_rows):
+    r = main_rows[1]["pod"]
+    # listening: 20 000 + 100 000 + 10 000 + 130 000 + 200 000 + 60 000 + 500 000 = 1 020 000 -> 17
+    # podcasts: all but the audiobook = 960 000 -> 16; music 0
+    assert (r["listening_minutes"], r["music_minutes"], r["podcast_minutes"]) == (17, 0, 16)
+    # Beta 200 000 -> 3; Alpha and Zeta tie at 130 000 (Zeta's short plays count) -> by name
+    assert r["top_podcasts"] == [{"show_name": "Beta", "minutes": 3},
+                                 {"show_name": "Alpha", "minutes": 2},
+                                 {"show_name": "Zeta", "minutes": 2}]
+    assert r["streams"] == 0 and r["eligible"] is False
+    for col in ("top_tracks", "top_artists", "top_albums", "top_genres", "top_songs"):
+        assert r[col] == []
+    # clock: 520 000 non-private ms at 07h on 07-04 (incl. the audiobook) -> 8
+    assert r["hourly_minutes"] == zeros(24, h7=8)
+    assert r["peak_hour"] == 7
+    assert r["monthly_minutes"] == zeros(12, m6=8)
+    assert r["monthly_top_artist"] == [None] * 12
+    assert (r["busiest_day"], r["busiest_day_minutes"]) == (dt.date(2025, 7, 4), 8)
+    assert r["longest_streak_days"] == 0
+    assert r["top_artist_percent"] is None and r["personality"] is None
+
+
+def test_private_only_listener(main_rows):
+    r = main_rows[1]["hush"]
+    assert (r["listening_minutes"], r["music_minutes"], r["streams"]) == (2, 2, 0)
+    assert r["hourly_minutes"] == [0] * 24 and r["monthly_minutes"] == [0] * 12
+    assert r["peak_hour"] is None
+    assert r["busiest_day"] is None and r["busiest_day_minutes"] is None
+    assert r["top_tracks"] == [] and r["longest_streak_days"] == 0
+
+
+def test_eligibility_boundaries(main_rows):
+    rows = main_rows[1]
+    assert (rows["just"]["streams"], rows["just"]["distinct_artists"], rows["just"]["eligible"]) == (30, 5, True)
+    assert (rows["few"]["streams"], rows["few"]["distinct_artists"], rows["few"]["eligible"]) == (30, 4, False)
+    assert (rows["almost"]["streams"], rows["almost"]["distinct_artists"], rows["almost"]["eligible"]) == (29, 5, False)
+    for u in ("few", "almost"):
+        assert rows[u]["personality"] is None and rows[u]["top_artist_percent"] is None
+        assert len(rows[u]["top_artists"]) == (4 if u == "few" else 5)  # rows still computed
+
+
+def test_top_artist_percent_null_under_100_listeners(main_rows):
+    # "rank"'s #1 artist Abe has one eligible listener (n = 1 < 100)
+    assert main_rows[1]["rank"]["top_artist_percent"] is None
+
+
+def test_minutes_change_pct(main_rows):
+    rows = main_rows[1]
+    assert rows["rank"]["minutes_change_pct"] == 80.0     # 100·(18 − 10)/10
+    assert rows["edge"]["minutes_change_pct"] is None     # last year 0
+    assert rows["tz"]["minutes_change_pct"] == 16.7       # 100·(7 − 6)/6 = 16.67
+    assert rows["pod"]["minutes_change_pct"] == -78.8     # 100·(17 − 80)/80 = −78.75, half away from 0
+    assert rows["hush"]["minutes_change_pct"] is None     # no recap last year
+
+
+def test_no_previous_year_at_all(spark, cfg):
+    events = events_df(spark, [play("a", "2025-05-01T09:00:00", 60000, artist="A", track="T")])
+    df = recaps.build_recaps(events, None, None, None, ids_df(spark, []), None,
+                             year=Y, rules=cfg["recaps"])
+    [r] = df.collect()
+    assert r["minutes_change_pct"] is None
+    assert r["listening_minutes"] == 1 and r["top_genres"] == [] and r["peak_hour"] == 9
