@@ -395,3 +395,158 @@ def test_no_previous_year_at_all(spark, cfg):
     [r] = df.collect()
     assert r["minutes_change_pct"] is None
     assert r["listening_minutes"] == 1 and r["top_genres"] == [] and r["peak_hour"] == 9
+
+
+# ---------------------------------------------------------------------------------
+# Top-listener percent with a population of 200 (+ one ineligible super-fan).
+# ---------------------------------------------------------------------------------
+
+def counted_streams(spark, spec):
+    """Events from (user_id, artist_name, n): n streams of 30 000 ms of '<artist> Song' on
+    2025-05-05 from 12:00 UTC, generated in Spark (cheap for thousands of rows)."""
+    from pyspark.sql import functions as F
+
+    rows = spark.createDataFrame(spec, "user_id string, artist_name string, n int")
+    base = rows.select("user_id", "artist_name", F.explode(F.sequence(F.lit(1), "n")).alias("i"))
+    cols = {f.name: F.lit(None).cast(f.dataType) for f in schemas.spark_schema(schemas.EVENT).fields}
+    cols.update(
+        event_id=F.concat_ws(":", "user_id", "artist_name", F.col("i").cast("string")),
+        user_id=F.col("user_id"),
+        ts=F.lit(ts("2025-05-05T12:00:00")) + F.make_interval(mins=F.col("i")),
+        ms_played=F.lit(30000).cast("long"), kind=F.lit("track"),
+        track_name=F.lit("Song"), artist_name=F.col("artist_name"),
+        private_session=F.lit(False))
+    return base.select(*[c.alias(n) for n, c in cols.items()])
+
+
+def star_population(spark):
+    # p000..p199: Star 226 − k streams (p005 ties p004 at 222) + F1..F4 once each
+    # -> 200 eligible listeners of Star. "fan": 500 Star streams, one artist: ineligible.
+    spec = []
+    for k in range(200):
+        spec.append((f"p{k:03d}", "Star", 222 if k == 5 else 226 - k))
+        spec += [(f"p{k:03d}", f"F{j}", 1) for j in range(1, 5)]
+    spec.append(("fan", "Star", 500))
+    return counted_streams(spark, spec)
+
+
+def test_top_artist_percent_buckets(spark, cfg):
+    events = star_population(spark)
+    # opting out of marketing does not take a listener out of the population
+    users = users_df(spark, [("p000", None, True), ("p001", None, True)])
+    rules = dict(cfg["recaps"], percentile_min_listeners=200)  # n = 200: just enough
+    df = recaps.build_recaps(events, users, None, None, ids_df(spark, []), None, year=Y, rules=rules)
+    got = {r["user_id"]: r["top_artist_percent"] for r in df.select("user_id", "top_artist_percent").collect()}
+    # p = 100 · rank / 200; the smallest of 0.1 0.5 1 2 5 10 25 that is ≥ p
+    assert got["p000"] == 0.5    # rank 1 -> 0.5 (the ineligible fan with 500 is not counted)
+    assert got["p001"] == 1.0    # rank 2 -> 1.0
+    assert got["p002"] == 2.0    # rank 3 -> 1.5
+    assert got["p003"] == 2.0    # rank 4 -> 2.0 (equal counts)
+    assert got["p004"] == 5.0    # 222 streams, rank 5 -> 2.5
+    assert got["p005"] == 5.0    # ties p004: rank = 1 + 4 with strictly more = 5
+    assert got["p006"] == 5.0    # rank 7 (six have more) -> 3.5
+    assert got["p009"] == 5.0    # rank 10 -> 5.0
+    assert got["p010"] == 10.0   # rank 11 -> 5.5
+    assert got["p049"] == 25.0   # rank 50 -> 25.0
+    assert got["p050"] is None   # rank 51 -> 25.5: no bucket
+    assert got["p199"] is None
+    assert got["fan"] is None    # not eligible
+    assert sum(v is not None for v in got.values()) == 50
+
+    # one listener short of the minimum population: nobody gets a percent
+    rules = dict(cfg["recaps"], percentile_min_listeners=201)
+    df = recaps.build_recaps(events, users, None, None, ids_df(spark, []), None, year=Y, rules=rules)
+    assert df.where("top_artist_percent is not null").count() == 0
+
+
+# ---------------------------------------------------------------------------------
+# The four personality letters, with small thresholds so each can be worked by hand.
+# ---------------------------------------------------------------------------------
+
+def test_personality_letters(spark, cfg):
+    rules = dict(cfg["recaps"], eligible_min_streams=4, eligible_min_distinct_artists=2,
+                 top_n=1, global_top_artists_n=1)
+    s = streams
+    ev = []
+    # u1: Big x3 (2024), Tiny x1 (1990); streamed Tiny in 2024
+    ev += s("u1", "2025-05-01T10:00:00", 3, "Big", uri="u:big") + s("u1", "2025-05-01T11:00:00", 1, "Tiny", uri="u:tiny")
+    ev += s("u1", "2024-05-01T10:00:00", 1, "Tiny")
+    # u2: A B Big C once each (2000 2001 2024 2002); all four streamed in 2024
+    for a, uri in (("A", "u:a"), ("B", "u:b"), ("Big", "u:big"), ("C", "u:c")):
+        ev += s("u2", "2025-05-01T10:00:00", 1, a, uri=uri) + s("u2", "2024-05-01T10:00:00", 1, a)
+    # u3: as u1 without any history
+    ev += s("u3", "2025-05-01T10:00:00", 3, "Big", uri="u:big") + s("u3", "2025-05-01T11:00:00", 1, "Tiny", uri="u:tiny")
+    # u4: Big (2024) + P Q R without uri: 1 dated stream of 4; has history
+    ev += s("u4", "2025-05-01T10:00:00", 1, "Big", uri="u:big")
+    for a in ("P", "Q", "R"):
+        ev += s("u4", "2025-05-01T11:00:00", 1, a)
+    ev += s("u4", "2024-05-01T10:00:00", 1, "P")
+    # u5: Big twice (track 2023 + a live track without uri), X (2022), Y (no uri); streamed X
+    ev += s("u5", "2025-05-01T10:00:00", 1, "Big", "Hit", uri="u:big23") + s("u5", "2025-05-01T10:30:00", 1, "Big", "Live")
+    ev += s("u5", "2025-05-01T11:00:00", 1, "X", uri="u:x22") + s("u5", "2025-05-01T12:00:00", 1, "Y")
+    ev += s("u5", "2024-05-01T10:00:00", 1, "X")
+    # u6: Big x3 only: one artist, not eligible (but counts for the global top)
+    ev += s("u6", "2025-05-01T10:00:00", 3, "Big", uri="u:big")
+    tracks = tracks_df(spark, [("u:big", "Big", "Song", 2024), ("u:tiny", "Tiny", "Song", 1990),
+                               ("u:a", "A", "Song", 2000), ("u:b", "B", "Song", 2001),
+                               ("u:c", "C", "Song", 2002), ("u:big23", "Big", "Hit", 2023),
+                               ("u:x22", "X", "Song", 2022)])
+    df = recaps.build_recaps(events_df(spark, ev), None, tracks, None, ids_df(spark, []), None,
+                             year=Y, rules=rules)
+    got = {r["user_id"]: r["personality"] for r in df.select("user_id", "personality").collect()}
+    # global top-1 artist: Big (3+1+3+1+2+3 = 13 streams)
+    # u1: L top-1 3/4; N years [1990 2024 2024 2024] lower median idx 1 = 2024 ≥ 2023;
+    #     C Big 3/4; E new {Big} 1/2 ≥ 0.3
+    assert got["u1"] == "LNCE"
+    # u2: V top-1 is "A" (all tie at 1 stream / 30 000 ms, A < B < Big < C) 1/4;
+    #     T [2000 2001 2002 2024] idx 1 = 2001; U Big 1/4; F 0/4 new
+    assert got["u2"] == "VTUF"
+    assert got["u3"] is None   # no history: E/F unknown
+    assert got["u4"] is None   # 1 of 4 streams dated (< half): N/T unknown
+    # u5: L Big 2/4 = 50 %; exactly half dated: [2022 2023] lower median idx 0 = 2022 < 2023
+    #     -> T; C 2/4; E new {Big, Y} 2/3
+    assert got["u5"] == "LTCE"
+    assert got["u6"] is None   # not eligible
+
+
+# ---------------------------------------------------------------------------------
+# The command: Parquet in, recaps/year=Y/ out, last year's recaps feeding the change.
+# ---------------------------------------------------------------------------------
+
+def test_command_writes_recaps_of_two_years(spark, cfg, tmp_path):
+    import argparse
+
+    from encore import datasets
+
+    root = str(tmp_path)
+    ev = (streams("a", "2024-03-01T10:00:00", 4, "A", ms=60000)    # 2024: 4 min
+          + streams("a", "2025-03-01T10:00:00", 6, "A", ms=60000)  # 2025: 6 min
+          + streams("b", "2025-12-01T10:00:00", 2, "A", ms=60000)  # after the 2025 window
+          + streams("gone", "2025-03-01T10:00:00", 2, "A"))
+    events = events_df(spark, ev)
+    from pyspark.sql import functions as F
+
+    events.withColumn("year", F.year("ts")).withColumn("month", F.month("ts")) \
+        .write.partitionBy("year", "month").parquet(datasets.path(root, "events"))
+    users_df(spark, [("a", "Europe/Stockholm", False)]).write.parquet(datasets.path(root, "users"))
+    spark.createDataFrame([("gone", ts("2025-06-01T00:00:00"))],
+                          schemas.spark_schema(schemas.ERASURES)).write.parquet(
+        datasets.path(root, "privacy/erasures"))
+
+    def run(year):
+        p = argparse.ArgumentParser()
+        recaps.add_arguments(p)
+        args = p.parse_args(["--data", root, "--year", str(year), "--spark-profile", "test"])
+        assert recaps.run(args, cfg) == 0
+        return by_user(spark.read.parquet(datasets.recaps_path(root, year)))
+
+    first = run(2024)
+    assert first["a"]["listening_minutes"] == 4 and first["a"]["minutes_change_pct"] is None
+    second = run(2025)
+    assert sorted(second) == ["a"]  # b played only after the window; gone is erased
+    assert second["a"]["listening_minutes"] == 6
+    assert second["a"]["minutes_change_pct"] == 50.0  # 100·(6 − 4)/4
+    # 10:00 UTC is 11:00 in Stockholm (CET)
+    assert second["a"]["peak_hour"] == 11
+    report = [n for n in (tmp_path / "reports").iterdir() if n.name.startswith("recaps-")]
+    assert len(report) == 2
