@@ -1,0 +1,410 @@
+"""Personal exports: one listener's own listening history, brought to Encore.
+
+    encore ingest --source FORMAT --input PATH --user-id U [--timezone TZ] [--data DIR]
+
+Adapters for ``spotify-extended``, ``spotify-account``, ``listenbrainz`` and
+``lastfm-csv`` (data-contracts.md, "Personal exports") only *rename*: each record
+becomes one JSON line in the raw log's field names, and the line goes through the
+same parser as the platform log (encore/canonical.py: same reason codes, same text
+rules, same event_id). Exports are small, so reading them happens in Python on the
+driver; the rules run in Spark.
+
+``PATH`` is a folder, a file or a ``.zip`` (read in memory, never extracted: entries
+with absolute or ``..`` paths are refused, and so are entries bigger than
+``MAX_ENTRY_BYTES`` or compressed more than ``MAX_RATIO`` times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import zipfile
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from . import datasets, schemas, storage
+from .errors import EncoreError
+from .report import Report
+
+FORMATS: dict[str, str] = {
+    "spotify-extended": "Spotify extended streaming history (Streaming_History_Audio_*.json, "
+                        "Streaming_History_Video_*.json, endsong_*.json)",
+    "spotify-account": "Spotify account data (StreamingHistory*.json music and podcast files)",
+    "listenbrainz": "ListenBrainz export (zip with listens/<year>/<month>.jsonl, or JSONL)",
+    "lastfm-csv": "Last.fm scrobbles CSV (uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid)",
+}
+# Formats without a duration: a play counts as the track's length, else the default.
+WITHOUT_MS = {"listenbrainz", "lastfm-csv"}
+
+MAX_ENTRY_BYTES = 512 * 1024 * 1024
+MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+MAX_RATIO = 200
+MAX_ENTRIES = 20_000
+
+_RAW_FIELDS = {f.name for f in schemas.RAW_EVENT} - {"ip_addr", "user_id"}
+LASTFM_HEADER = ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
+
+
+def supported_formats_text() -> str:
+    return ", ".join(FORMATS)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if args.source and args.source not in FORMATS:
+        raise EncoreError(f"unknown --source {args.source!r}: supported formats are {supported_formats_text()}")
+    if not args.input:
+        raise EncoreError("a personal export needs --input PATH (a folder, a file or a .zip) and --user-id U")
+    if not args.user_id or not args.user_id.strip():
+        raise EncoreError("a personal export needs --user-id U: whose plays these are")
+    if args.timezone:
+        check_timezone(args.timezone)
+
+
+def check_timezone(tz: str) -> None:
+    if tz not in zoneinfo.available_timezones():
+        raise EncoreError(f"--timezone {tz!r} is not an IANA time zone name (e.g. Europe/Paris, America/New_York)")
+
+
+# --- reading the input: folder, file or zip -------------------------------------------------
+@dataclass
+class Entry:
+    name: str  # path inside the export, '/'-separated
+    data: bytes
+
+
+def read_entries(path: str) -> Iterator[Entry]:
+    """Every file of the export, zips opened in memory (with their guards)."""
+    if not os.path.exists(path):
+        raise EncoreError(f"--input {path}: no such file or folder")
+    if os.path.isdir(path):
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, path).replace(os.sep, "/")
+                yield from _file_entries(full, rel)
+    else:
+        yield from _file_entries(path, os.path.basename(path))
+
+
+def _file_entries(full: str, rel: str) -> Iterator[Entry]:
+    if rel.lower().endswith(".zip"):
+        yield from _zip_entries(full, rel)
+        return
+    if os.path.getsize(full) > MAX_ENTRY_BYTES:
+        raise EncoreError(f"{rel}: larger than {MAX_ENTRY_BYTES >> 20} MB; is this really one listener's export?")
+    with open(full, "rb") as f:
+        yield Entry(rel, f.read())
+
+
+def _zip_entries(full: str, rel: str) -> Iterator[Entry]:
+    try:
+        zf = zipfile.ZipFile(full)
+    except zipfile.BadZipFile:
+        raise EncoreError(f"{rel}: not a readable .zip file") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if len(infos) > MAX_ENTRIES:
+            raise EncoreError(f"{rel}: {len(infos)} entries; refusing more than {MAX_ENTRIES}")
+        total = 0
+        for info in infos:
+            name = info.filename.replace("\\", "/")
+            parts = name.split("/")
+            if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
+                raise EncoreError(f"{rel}: entry {name!r} points outside the archive (zip-slip); refusing it")
+            if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                continue
+            if info.file_size > MAX_ENTRY_BYTES or (info.compress_size and info.file_size > MAX_RATIO * info.compress_size
+                                                     and info.file_size > 1 << 20):
+                raise EncoreError(f"{rel}: entry {name!r} is too large or too compressed to be an export; refusing it")
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES:
+                raise EncoreError(f"{rel}: more than {MAX_TOTAL_BYTES >> 30} GB uncompressed; refusing it")
+            with zf.open(info) as f:
+                data = f.read(MAX_ENTRY_BYTES + 1)  # the header can lie about sizes
+            if len(data) > MAX_ENTRY_BYTES:
+                raise EncoreError(f"{rel}: entry {name!r} is larger than it claims; refusing it")
+            yield Entry(f"{rel}/{name}", data)
+
+
+# --- detecting the format -----------------------------------------------------------------
+_NAME_RULES = [
+    ("spotify-extended", re.compile(r"(^|/)(Streaming_History_(Audio|Video)_[^/]*|endsong(_\d+)?)\.json$", re.I)),
+    ("spotify-account", re.compile(r"(^|/)StreamingHistory[^/]*\.json$", re.I)),
+    ("listenbrainz", re.compile(r"(^|/)listens/\d{4}/\d{1,2}\.jsonl$", re.I)),
+]
+
+
+def detect(entry: Entry) -> str | None:
+    """The format of one file, from its name, else from a peek at its content."""
+    for fmt, rule in _NAME_RULES:
+        if rule.search(entry.name):
+            return fmt
+    low = entry.name.lower()
+    head = entry.data[:4096].decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if low.endswith(".csv"):
+        first = head.splitlines()[0] if head else ""
+        return "lastfm-csv" if [c.strip().lower() for c in first.split(",")][:3] == LASTFM_HEADER[:3] else None
+    if low.endswith((".jsonl", ".ndjson")):
+        return "listenbrainz" if '"listened_at"' in head.split("\n", 1)[0] else None
+    if low.endswith(".json") and head.startswith("["):
+        if '"listened_at"' in head:
+            return "listenbrainz"
+        if '"ms_played"' in head and '"ts"' in head:
+            return "spotify-extended"
+        if '"endTime"' in head and '"msPlayed"' in head:
+            return "spotify-account"
+    return None
+
+
+# --- adapters: rename only ---------------------------------------------------------------
+@dataclass
+class Records:
+    """What the adapters produce for one file: (value, original) pairs of UTF-8 bytes."""
+
+    rows: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+    problem: str | None = None
+
+
+def _dump(obj) -> bytes:
+    # surrogateescape gives back any invalid UTF-8 bytes the file had, so the shared
+    # parser sees them and says bad_encoding.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogateescape")
+
+
+def _load_json(entry: Entry):
+    return json.loads(entry.data.decode("utf-8-sig", "surrogateescape"))
+
+
+def _json_array(entry: Entry, mapper, user_id: str) -> Records:
+    out = Records()
+    try:
+        items = _load_json(entry)
+    except ValueError as err:
+        out.problem = f"not valid JSON ({err.__class__.__name__}): counted as one bad_json record"
+        out.rows.append((entry.data[:1_000_000], None))
+        return out
+    if not isinstance(items, list):
+        items = [items]
+    for item in items:
+        original = _dump(item)
+        out.rows.append((_dump(mapper(item, user_id)) if isinstance(item, dict) else original, original))
+    return out
+
+
+def _json_lines(entry: Entry, mapper, user_id: str) -> Records:
+    out = Records()
+    for line in entry.data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line.decode("utf-8", "surrogateescape"))
+        except ValueError:
+            out.rows.append((line.rstrip(b"\r"), None))  # the parser says bad_json
+            continue
+        original = line.rstrip(b"\r")
+        out.rows.append((_dump(mapper(item, user_id)) if isinstance(item, dict) else original, original))
+    return out
+
+
+def map_spotify_extended(item: dict, user_id: str) -> dict:
+    # username, ip_addr(_decrypted), user_agent_decrypted and any unknown field are dropped
+    mapped = {k: v for k, v in item.items() if k in _RAW_FIELDS}
+    mapped["user_id"] = user_id
+    return mapped
+
+
+def map_spotify_account(item: dict, user_id: str) -> dict:
+    mapped = {"user_id": user_id, "ts": item.get("endTime"), "ms_played": item.get("msPlayed")}
+    if "podcastName" in item or "episodeName" in item:
+        mapped["episode_show_name"] = item.get("podcastName")
+        mapped["episode_name"] = item.get("episodeName")
+    else:
+        mapped["master_metadata_album_artist_name"] = item.get("artistName")
+        mapped["master_metadata_track_name"] = item.get("trackName")
+    return mapped
+
+
+_SPOTIFY_TRACK_URL = re.compile(r"open\.spotify\.com/track/([A-Za-z0-9]{22})")
+
+
+def map_listenbrainz(item: dict, user_id: str) -> dict:
+    meta = item.get("track_metadata") if isinstance(item.get("track_metadata"), dict) else {}
+    info = meta.get("additional_info") if isinstance(meta.get("additional_info"), dict) else {}
+    mapped = {
+        "user_id": user_id, "ts": item.get("listened_at"),
+        "master_metadata_track_name": meta.get("track_name"),
+        "master_metadata_album_artist_name": meta.get("artist_name"),
+        "master_metadata_album_album_name": meta.get("release_name"),
+    }
+    duration = info.get("duration_ms")
+    if duration is None and isinstance(info.get("duration"), int | float) and not isinstance(info.get("duration"), bool):
+        duration = int(info["duration"] * 1000)  # some submitters send seconds
+    if duration is not None:
+        mapped["track_duration_ms"] = duration
+    match = _SPOTIFY_TRACK_URL.search(str(info.get("spotify_id") or ""))
+    if match:
+        mapped["spotify_track_uri"] = f"spotify:track:{match.group(1)}"
+    return mapped
+
+
+def _lastfm(entry: Entry, user_id: str) -> Records:
+    out = Records()
+    text = entry.data.decode("utf-8-sig", "surrogateescape")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows:
+        return out
+    header = [c.strip().lower() for c in rows[0]]
+    if header[:3] != LASTFM_HEADER[:3]:
+        rows.insert(0, LASTFM_HEADER)  # exports without a header line
+        header = LASTFM_HEADER
+    for row in rows[1:]:
+        if not any(c.strip() for c in row):
+            continue
+        record = dict(zip(header, row, strict=False))
+        if len(row) > len(header):
+            record["_extra"] = row[len(header):]
+        mapped = {"user_id": user_id, "ts": record.get("uts") or None,
+                  "master_metadata_album_artist_name": record.get("artist"),
+                  "master_metadata_album_album_name": record.get("album"),
+                  "master_metadata_track_name": record.get("track")}
+        out.rows.append((_dump(mapped), _dump(record)))
+    return out
+
+
+def to_records(fmt: str, entry: Entry, user_id: str) -> Records:
+    if fmt == "spotify-extended":
+        return _json_array(entry, map_spotify_extended, user_id)
+    if fmt == "spotify-account":
+        return _json_array(entry, map_spotify_account, user_id)
+    if fmt == "listenbrainz":
+        if entry.name.lower().endswith(".json"):
+            return _json_array(entry, map_listenbrainz, user_id)
+        return _json_lines(entry, map_listenbrainz, user_id)
+    if fmt == "lastfm-csv":
+        return _lastfm(entry, user_id)
+    raise EncoreError(f"unknown format {fmt!r}: supported formats are {supported_formats_text()}")
+
+
+# --- the run --------------------------------------------------------------------------------
+def collect(input_path: str, source: str | None, user_id: str) -> tuple[str, dict[str, Records], list[str]]:
+    """(format, {file: records}, files skipped) for an export."""
+    entries = list(read_entries(input_path))
+    detected = {e.name: detect(e) for e in entries}
+    if source is None:
+        found = sorted({f for f in detected.values() if f})
+        if not found:
+            raise EncoreError(f"--input {input_path}: no listening history recognised; supported formats are "
+                              f"{supported_formats_text()} (pass --source FORMAT if the file names were changed)")
+        if len(found) > 1:
+            raise EncoreError(f"--input {input_path} holds more than one format ({', '.join(found)}): "
+                              "pass --source FORMAT to choose one")
+        source = found[0]
+    chosen = [e for e in entries if detected[e.name] == source]
+    if not chosen and len(entries) == 1:
+        chosen = entries  # one file, format given: trust --source
+    if not chosen:
+        raise EncoreError(f"--input {input_path}: no {source} files found ({FORMATS[source]})")
+    skipped = [e.name for e in entries if e not in chosen]
+    return source, {e.name: to_records(source, e, user_id) for e in chosen}, skipped
+
+
+def ingest_export(spark: SparkSession, cfg: dict, *, root: str, run_id: str, source: str | None,
+                  input_path: str, user_id: str, timezone: str | None = None, quiet: bool = False) -> int:
+    from .ingest import _require_utc, ingest_lines
+
+    user_id = user_id.strip()
+    if timezone:
+        check_timezone(timezone)
+    _require_utc(spark)
+    erased = {r.user_id for r in datasets.erased_user_ids(spark, root).collect()}
+    if user_id in erased:
+        raise EncoreError(f"listener {user_id!r} asked for erasure (privacy/erasures/): their export is not ingested")
+    fmt, by_file, skipped = collect(input_path, source, user_id)
+    report = Report("ingest", root, run_id, quiet=quiet)
+    report.set("export", {"format": fmt, "files": sorted(by_file), "skipped_files": skipped})
+    report.say(f"{FORMATS[fmt]} for listener {user_id}: {len(by_file)} file(s)")
+    for name in skipped:
+        report.skipped(name, f"not a {fmt} listening-history file")
+    label = os.path.basename(os.path.normpath(input_path))
+    source_of = {name: f"export:{user_id}:{label}/{name}" if name != label else f"export:{user_id}:{label}"
+                 for name in by_file}
+    rows = []
+    for name, recs in by_file.items():
+        if recs.problem:
+            report.note(f"{name}: {recs.problem}")
+        rows += [(value, original, source_of[name]) for value, original in recs.rows]
+    lines = spark.createDataFrame(rows, "value binary, original binary, source_file string").select(
+        F.col("value").cast("string").alias("value"), F.col("original").cast("string").alias("original"),
+        "source_file") if rows else None
+    durations = None
+    if fmt in WITHOUT_MS:
+        tracks = datasets.read_dimension(spark, root, "catalog/tracks")
+        if tracks is not None:
+            durations = (tracks.where(F.col("duration_ms").isNotNull())
+                         .groupBy(F.lower("track_name").alias("track_key"), F.lower("artist_name").alias("artist_key"))
+                         .agg(F.min("duration_ms").alias("duration_ms")))
+    work = datasets.path(root, f".ingest-{run_id}")
+    try:
+        report.phase("plays")
+        result = ingest_lines(spark, cfg, root=root, run_id=run_id, work=work, report=report, lines=lines,
+                              files=sorted(source_of.values()), source=fmt,
+                              missing_ms="default" if fmt in WITHOUT_MS else "reject", durations=durations)
+        report.phase("listener")
+        save_listener(spark, root, user_id, timezone, run_id, report)
+    finally:
+        storage.delete(work)
+    _listener_summary(report, result, fmt)
+    report.finish()
+    return 0
+
+
+def save_listener(spark: SparkSession, root: str, user_id: str, timezone: str | None, run_id: str,
+                  report: Report) -> None:
+    """Make sure users/ has a row for the listener; --timezone sets theirs.
+
+    A new row is opted out of marketing: someone who brings their own export has not
+    agreed to their plays feeding campaigns."""
+    users = datasets.read_dimension(spark, root, "users")
+    user_schema = schemas.spark_schema(schemas.USERS)
+    row = spark.createDataFrame([(user_id, None, None, timezone, None, True)], user_schema)
+    if users is None:
+        table = row
+    else:
+        mine = users.where(F.col("user_id") == user_id)
+        if mine.limit(1).count():
+            if not timezone:
+                return
+            mine = mine.withColumn("timezone", F.lit(timezone))
+            row = mine
+        table = users.where(F.col("user_id") != user_id).unionByName(row.select(*users.columns))
+    datasets.write_dataset(table.coalesce(1).sortWithinPartitions("user_id"), datasets.path(root, "users"),
+                           run_id=run_id)
+    report.wrote("users row", f"{user_id} (time zone {timezone or 'unchanged/UTC'})")
+
+
+def _listener_summary(report: Report, result: dict, fmt: str) -> None:
+    from .canonical import REASONS
+
+    t = result["reconciliation"]["total"]
+    skipped = t["quarantined"] + t["duplicates"]
+    report.say(f"plays read {t['read']}, kept {t['accepted']}, skipped {skipped}")
+    if t["duplicates"]:
+        report.say(f"  {t['duplicates']:>6}  duplicates (the same play twice, e.g. in two files)")
+    for reason, n in t["reasons"].items():
+        report.say(f"  {n:>6}  {reason}: {REASONS.get(reason, reason)}")
+    span = report.body.get("date_range") or {}
+    if span.get("first"):
+        report.say(f"plays from {span['first'][:10]} to {span['last'][:10]} (UTC)")
+    ev = result["events"]
+    report.say(f"new in events/: {ev['new']}; already there: {ev['already_present']}")
