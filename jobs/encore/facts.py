@@ -377,7 +377,10 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
         for r in result:
             value = float(r["value"])
             key = {c: r[c] for c in spec.key_columns}
-            rows.append({"key": key, "value": value, "n": None, "suppressed": value < min_count, "error95": err})
+            # below min_count (privacy.md), or not distinguishable from noise around zero
+            # ("never more precision than the noise supports")
+            too_small = value < min_count or (err is not None and value <= err)
+            rows.append({"key": key, "value": value, "n": None, "suppressed": too_small, "error95": err})
     else:
         count_eps = eps_count * cfg["facts"]["count_share"]
         stat_eps = eps_count - count_eps
@@ -403,8 +406,13 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
                 err = None if n <= 0 else 2 * math.log(20 * (n + 1)) / stat_eps
             rows.append({"key": key, "value": value, "n": n, "suppressed": n < min_count, "error95": err})
     released = sum(1 for r in rows if not r["suppressed"])
+    floor = f"min_count {min_count}"
+    if spec.kind == "count" and rows and rows[0]["error95"] is not None:
+        floor += f" or within the noise's 95 % error ±{rows[0]['error95']:,.0f}"
+    elif spec.kind != "count":
+        floor = f"noisy number of listeners below min_count {min_count}"
     note = note or (f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed "
-                    f"(noisy value below min_count {min_count})")
+                    f"(noisy value below {floor})")
     return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
 
 
