@@ -120,3 +120,61 @@ def hostile(name: str, user_id: str = "usr_hostile", year: int = 2025) -> dict:
         top_songs=[{"track_name": name, "artist_name": name}] * 3,
         monthly_top_artist=[name] * 12,
     )
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[bytearray]]:
+    """(width, height, rows of RGBA bytes) of an 8-bit RGBA/RGB PNG, without Pillow."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and colour in (2, 6), (depth, colour)
+            bpp = 4 if colour == 6 else 3
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(line if bpp == 4 else bytearray(
+            b for px in range(width) for b in (*line[px * 3:px * 3 + 3], 255)))
+        prev = line
+    return width, height, rows
+
+
+def count_pixels(png: bytes, box: tuple[int, int, int, int], near: tuple[int, int, int],
+                 tolerance: int = 60) -> int:
+    """How many pixels inside ``box`` (x0, y0, x1, y1) are within ``tolerance`` of ``near``."""
+    _, _, rows = decode_png(png)
+    x0, y0, x1, y1 = box
+    n = 0
+    for y in range(y0, y1):
+        row = rows[y]
+        for x in range(x0, x1):
+            r, g, b = row[4 * x], row[4 * x + 1], row[4 * x + 2]
+            if abs(r - near[0]) + abs(g - near[1]) + abs(b - near[2]) <= tolerance:
+                n += 1
+    return n

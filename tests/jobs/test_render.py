@@ -1,0 +1,363 @@
+"""Rendering without Spark: escaping of hostile names in every template, a golden card,
+chart scaling at the extremes, the PNG's text, languages and plural forms."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import render_samples as S
+
+from encore import render, render_conf, share
+from encore.config import ConfigError
+
+GOLDEN = Path(__file__).parent / "golden"
+SECRET = b"test-secret-0123456789"
+LOCALES = render_conf.supported_locales()
+SVG_NS = "{http://www.w3.org/2000/svg}"
+ALLOWED_SVG = {"svg", "title", "defs", "linearGradient", "stop", "rect", "circle", "text", "g", "line"}
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(
+        country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}))
+
+
+def _country(locale: str) -> str:
+    return {"en": "US", "de": "DE", "es": "ES", "pt_BR": "BR"}[locale]
+
+
+def _svg_shape(svg: bytes) -> list[tuple[str, tuple[str, ...]]]:
+    """Each element's tag and attribute names, in document order (what an injection changes)."""
+    root = ET.fromstring(svg)  # raises on anything that is not well-formed XML
+    return [(el.tag.replace(SVG_NS, ""), tuple(sorted(el.attrib))) for el in root.iter()]
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, tuple[str, ...]]] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, tuple(sorted(k for k, _ in attrs))))
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+
+def _html_shape(page: bytes) -> list[tuple[str, tuple[str, ...]]]:
+    p = _Tags()
+    p.feed(page.decode("utf-8"))
+    p.close()
+    return p.tags
+
+
+# --- escaping ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", S.HOSTILE_NAMES, ids=range(len(S.HOSTILE_NAMES)))
+def test_hostile_names_cannot_inject_into_any_card_or_page(renderer, name, locale):
+    """Every template, every locale: the hostile listener's files have exactly the element
+    structure of a listener with plain names, every SVG is well-formed XML, and the page
+    holds no element the template did not write."""
+    country = _country(locale)
+    _, hostile = renderer.render(S.hostile(name), country=country)
+    _, plain = renderer.render(S.hostile("Plain Name"), country=country)
+    assert set(hostile) == set(plain)
+    svgs = [n for n in hostile if n.endswith(".svg")]
+    assert len(svgs) == len(render.CARDS)  # every card template was exercised
+    for card in svgs:
+        shape = _svg_shape(hostile[card])
+        assert shape == _svg_shape(plain[card]), card
+        assert {tag for tag, _ in shape} <= ALLOWED_SVG
+        assert not any(a.startswith("on") for _, attrs in shape for a in attrs)
+        assert b"<script" not in hostile[card] and b"<evil" not in hostile[card]
+    assert _html_shape(hostile["index.html"]) == _html_shape(plain["index.html"])
+    assert hostile["index.html"].count(b"<script") == 1
+    assert b"<evil" not in hostile["index.html"] and b"<img src=x" not in hostile["index.html"]
+    doc = json.loads(hostile["recap.json"])
+    assert doc["recap"]["top_artists"][0]["artist_name"] == name  # data stays data
+
+
+def test_names_are_escaped_not_dropped(renderer):
+    _, files = renderer.render(S.hostile("Tom & Jerry's <b>"), country="US")
+    svg = files["top-artist.svg"].decode()
+    assert "Tom &amp; Jerry&#39;s &lt;b&gt;" in svg
+    root = ET.fromstring(files["top-artist.svg"])
+    assert any((t.text or "").startswith("Tom & Jerry's <b>") for t in root.iter(f"{SVG_NS}text"))
+
+
+def test_long_names_are_ellipsised_to_fit(renderer):
+    _, files = renderer.render(S.hostile("x" * 500), country="US")
+    for card in ("top-artist.svg", "top-songs.svg", "summary.svg", "months.svg"):
+        texts = [t.text or "" for t in ET.fromstring(files[card]).iter(f"{SVG_NS}text")]
+        long = [t for t in texts if "x" * 10 in t]
+        assert long, card
+        assert all(t.endswith("…") and len(t) < 60 for t in long), (card, long)
+
+
+def test_clean_text_removes_what_xml_cannot_hold():
+    assert render.clean_text("a\x00b\x0bc\ufffed\u202ee\nf") == "abcde f"
+    assert render.clean_text("👩‍👩‍👧") == "👩‍👩‍👧"  # zero-width joiners kept
+    assert render.clean_text("a" + "\u0301" * 50) == "a\u0301\u0301"
+    assert render.clean_text(None) == ""
+
+
+def test_fit_and_wrap_respect_width():
+    assert render.fit("Short", 500, 40) == "Short"
+    cut = render.fit("W" * 100, 400, 40, bold=True)
+    assert cut.endswith("…") and render.text_width(cut, 40, bold=True) <= 400
+    lines = render.wrap("word " * 60, 500, 40, 3)
+    assert len(lines) == 3 and lines[-1].endswith("…")
+    assert all(render.text_width(x, 40) <= 500 for x in lines)
+
+
+# --- golden card ---------------------------------------------------------------------------
+
+def test_top_songs_card_matches_golden_file(renderer):
+    """The golden file is the reviewed look of one card. After an intended change:
+    ENCORE_UPDATE_GOLDEN=1 pytest tests/jobs/test_render.py -k golden, then review the diff."""
+    _, files = renderer.render(S.recap(), country="US")
+    golden = GOLDEN / "top-songs.en.svg"
+    if os.environ.get("ENCORE_UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_bytes(files["top-songs.svg"])
+    assert files["top-songs.svg"].decode() == golden.read_text(encoding="utf-8")
+
+
+# --- chart scaling ---------------------------------------------------------------------------
+
+def _radius(x, y, cx=540, cy=980):
+    return ((x - cx) ** 2 + (y - cy) ** 2) ** 0.5
+
+
+def test_clock_with_one_play_draws_no_bar_and_stays_inside():
+    bars = render.clock_bars(S.one_play()["hourly_minutes"])
+    assert len(bars) == 24
+    assert all((b["x1"], b["y1"]) == (b["x2"], b["y2"]) for b in bars)  # nothing to show
+    assert all(b["share"] == 0 for b in bars)
+
+
+def test_clock_at_twenty_hours_a_day_reaches_the_rim_and_no_further():
+    bars = render.clock_bars(S.marathon()["hourly_minutes"])
+    lengths = [_radius(b["x2"], b["y2"]) for b in bars]
+    assert max(lengths) == pytest.approx(400, abs=0.2)
+    assert all(150 - 0.2 <= r <= 400 + 0.2 for r in lengths)
+    assert [b["hour"] for b in bars if b["share"] == 1.0] == list(range(20))
+    assert all(b["share"] == 0 for b in bars[20:])
+
+
+def test_clock_scales_relative_to_the_busiest_hour():
+    bars = render.clock_bars([0] * 12 + [100, 50] + [0] * 10)
+    assert _radius(bars[12]["x2"], bars[12]["y2"]) == pytest.approx(400, abs=0.2)
+    assert _radius(bars[13]["x2"], bars[13]["y2"]) == pytest.approx(275, abs=0.2)
+
+
+def test_clock_survives_bad_arrays():
+    assert len(render.clock_bars(None)) == 24
+    assert len(render.clock_bars([5, -3, None])) == 24
+    assert all(b["minutes"] >= 0 for b in render.clock_bars([-10] * 30))
+
+
+def test_month_bars_scale_to_the_busiest_month():
+    rows = render.month_bars(S.marathon()["monthly_minutes"], ["A"] * 12)
+    assert max(r["width"] for r in rows) == 730
+    assert rows[11]["width"] == 0
+    assert all(0 <= r["width"] <= 730 for r in rows)
+    flat = render.month_bars([0] * 12, [None] * 12)
+    assert all(r["width"] == 0 and r["artist"] == "" for r in flat)
+
+
+@pytest.mark.parametrize("sample", [S.one_play, S.marathon, S.recap])
+def test_every_drawn_shape_stays_on_the_card(renderer, sample):
+    _, files = renderer.render(sample(), country="US")
+    for card in (n for n in files if n.endswith(".svg")):
+        for el in ET.fromstring(files[card]).iter():
+            a = el.attrib
+            for key in ("x", "x1", "x2", "cx"):
+                if key in a:
+                    assert 0 <= float(a[key]) <= render.CARD_W, (card, el.tag, a)
+            for key in ("y", "y1", "y2", "cy"):
+                if key in a:
+                    assert 0 <= float(a[key]) <= render.CARD_H, (card, el.tag, a)
+            if el.tag == f"{SVG_NS}rect" and "width" in a and "x" in a:
+                assert float(a["x"]) + float(a["width"]) <= render.CARD_W, (card, a)
+
+
+# --- the summary PNG -------------------------------------------------------------------------
+
+ACCENT = (0x1E, 0xD7, 0x60)  # the summary card's green (ranks, minutes)
+MINUTES_BOX = (80, 1290, 540, 1410)  # where the big minutes number is drawn
+
+
+def test_summary_png_really_contains_text(renderer):
+    _, files = renderer.render(S.recap(), country="US")
+    png = files["summary.png"]
+    width, height, _ = S.decode_png(png)
+    assert (width, height) == (1080, 1920)
+    with_text = S.count_pixels(png, MINUTES_BOX, ACCENT)
+    svg = files["summary.svg"].decode()
+    no_text = renderer.rasterise(re.sub(r"<text[^>]*>.*?</text>", "", svg))
+    without_text = S.count_pixels(no_text, MINUTES_BOX, ACCENT)
+    assert without_text == 0
+    assert with_text > 3000, with_text  # "12,345" in 110 px bold glyphs
+    # the white names at the top: many bright pixels only when text is drawn
+    names_box = (130, 470, 520, 1000)
+    assert S.count_pixels(png, names_box, (255, 255, 255)) > 2000
+    assert S.count_pixels(no_text, names_box, (255, 255, 255)) == 0
+
+
+def test_png_uses_the_shipped_font_only(renderer):
+    assert any(f.endswith("DejaVuSans.ttf") for f in renderer.font_files)
+    assert all(Path(f).is_file() for f in renderer.font_files)
+
+
+# --- languages -------------------------------------------------------------------------------
+
+def test_country_picks_the_locale_with_english_fallback():
+    settings = render_conf.RenderSettings(country_locales={"DE": "de", "BR": "pt_BR"})
+    assert settings.locale_for("DE") == "de"
+    assert settings.locale_for("br") == "pt_BR"
+    assert settings.locale_for("JP") == "en"
+    assert settings.locale_for(None) == "en"
+
+
+@pytest.mark.parametrize("locale,expected", [
+    ("en", ["12,345", "minutes", "In 2025 you listened for", "+12.5% compared with 2024"]),
+    ("de", ["12.345", "Minuten", "2025 hast du so lange gehört", "+12,5% im Vergleich zu 2024", "14. März"]),
+    ("es", ["12.345", "minutos", "En 2025 escuchaste", "14 de marzo"]),
+    ("pt_BR", ["12.345", "minutos", "Em 2025 você ouviu", "14 de março"]),
+])
+def test_numbers_dates_and_copy_follow_the_locale(renderer, locale, expected):
+    _, files = renderer.render(S.recap(), country=_country(locale))
+    svg = files["minutes.svg"].decode()
+    for text in expected:
+        assert text in svg, (locale, text)
+    assert f'lang="{render.html_lang(locale)}"' in files["index.html"].decode()
+    assert json.loads(files["recap.json"])["locale"] == locale
+
+
+@pytest.mark.parametrize("locale,one,many", [
+    ("en", "1 day in a row", "2 days in a row"),
+    ("de", "1 Tag am Stück", "2 Tage am Stück"),
+    ("es", "1 día seguido", "2 días seguidos"),
+    ("pt_BR", "1 dia seguido", "2 dias seguidos"),
+])
+def test_plural_forms(renderer, locale, one, many):
+    _, files = renderer.render(S.recap(longest_streak_days=2), country=_country(locale))
+    assert many in files["minutes.svg"].decode()
+    env = render.make_env(locale)  # the same catalog message, rendered for 1 and 2
+    tpl = env.from_string("{% trans count=k, n=k %}{{ n }} day in a row{% pluralize %}"
+                          "{{ n }} days in a row{% endtrans %}")
+    assert tpl.render(k=1) == one
+    assert tpl.render(k=2) == many
+
+
+def test_every_template_message_is_translated():
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    method_map = [("cards/**.svg", "jinja2"), ("page/**.html", "jinja2")]
+    options = {"**": {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}}
+    wanted = {m[2] if isinstance(m[2], str) else m[2][0]
+              for m in extract_from_dir(str(render_conf.templates_dir()), method_map, options)}
+    assert len(wanted) > 50
+    for locale in LOCALES[1:]:
+        po = render_conf.templates_dir() / "locales" / locale / "LC_MESSAGES" / "encore.po"
+        catalog = read_po(po.open("rb"), locale=locale)
+        done = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog
+                if m.id and (all(m.string) if isinstance(m.string, tuple) else m.string)}
+        assert wanted <= done, (locale, sorted(wanted - done))
+        assert not [m.id for m in catalog if m.id and m.fuzzy], locale
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_all_sixteen_personalities_have_a_name_and_a_line(renderer, locale):
+    copy = render.make_env(locale).get_template("cards/_copy.svg").module
+    codes = [a + b + c + d for a in "LV" for b in "NT" for c in "CU" for d in "EF"]
+    names = {code: str(copy.personality_name(code)) for code in codes}
+    lines = {code: str(copy.personality_line(code)) for code in codes}
+    assert len(set(names.values())) == 16 and len(set(lines.values())) == 16
+    if locale != "en":  # really translated, not the English source
+        english = render.make_env("en").get_template("cards/_copy.svg").module
+        assert sum(names[c] != str(english.personality_name(c)) for c in codes) >= 12
+    for code in ("LNCE", "VTUF"):
+        _, files = renderer.render(S.recap(personality=code), country=_country(locale))
+        svg = ET.fromstring(files["personality.svg"])
+        texts = " ".join(t.text or "" for t in svg.iter(f"{SVG_NS}text"))
+        assert names[code] in texts
+        assert " ".join(lines[code].split()[:3]) in texts
+
+
+# --- page, json, cards present -----------------------------------------------------------
+
+def test_cards_without_data_are_left_out(renderer):
+    _, files = renderer.render(S.one_play(), country="US")
+    assert "top-genres.svg" not in files and "personality.svg" not in files
+    assert {"minutes.svg", "clock.svg", "months.svg", "summary.svg", "summary.png"} <= set(files)
+    page = files["index.html"].decode()
+    assert "top-genres.svg" not in page and page.count("<img ") == 6
+
+
+def test_recap_json_and_page_never_hold_the_user_id(renderer):
+    uid = "usr_secret_identity_42"
+    token, files = renderer.render(S.recap(user_id=uid), country="US")
+    assert token == share.share_token(SECRET, uid, 2025)
+    for name, data in files.items():
+        assert uid.encode() not in data, name
+    doc = json.loads(files["recap.json"])
+    assert "user_id" not in doc["recap"] and doc["token"] == token
+    assert [c["file"] for c in doc["cards"]] == [f"{n}.svg" for n, _ in render.CARDS]
+    assert all(c["alt"] for c in doc["cards"])
+
+
+def test_page_is_self_contained_and_accessible(renderer):
+    _, files = renderer.render(S.recap(), country="DE")
+    page = files["index.html"].decode()
+    assert '<html lang="de"' in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing from another host
+    assert "@import" not in page and "url(" not in page
+    script, digest = render.story_script()
+    assert f"<script>{script}</script>" in page and f"'{digest}'" in page
+    assert "prefers-reduced-motion" in page
+    imgs = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', page)
+    assert len(imgs) == len(render.CARDS) and all(alt.strip() for _, alt in imgs)
+    assert 'href="summary.png" download=' in page
+
+
+def test_share_url_uses_the_configured_base():
+    r = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(base_url="https://recap.example.com/"))
+    token, files = r.render(S.recap(), country="US")
+    doc = json.loads(files["recap.json"])
+    assert doc["share_url"] == f"https://recap.example.com/2025/{token}/"
+
+
+# --- config --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body,message", [
+    ({"default_locale": "xx"}, "default_locale: must be one of"),
+    ({"country_locales": {"de": "de"}}, "country_locales.de: not a two-letter"),
+    ({"country_locales": {"DE": "klingon"}}, "country_locales.DE: must be one of"),
+    ({"base_url": "javascript:alert(1)"}, "base_url: must be empty or an http"),
+    ({"colour": "red"}, "colour: unknown key"),
+])
+def test_render_config_errors_name_the_key(cfg, body, message):
+    from encore import config
+
+    raw = {k: v for k, v in cfg.items()}
+    raw["render"] = body
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config.validate(raw, source="encore.toml")
+
+
+def test_render_settings_from_the_shipped_config(cfg):
+    s = render_conf.settings(cfg)
+    assert s.default_locale == "en"
+    assert s.locale_for("BR") == "pt_BR" and s.locale_for("DE") == "de" and s.locale_for("MX") == "es"
