@@ -213,19 +213,19 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
 
 
 def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
-    """400 keys, each with a true count of 10 plays; one evaluation gives 400
+    """400 keys, each with a true count of 50 plays; one evaluation gives 400
     independent noise draws of the mechanism the fact promises."""
     from pyspark.sql import functions as F
 
-    keys, per_key = 400, 10
-    streams = (spark.range(keys * per_key)
+    keys, per_key, truth = 400, 10, 50
+    streams = (spark.range(keys * truth)
                .select((F.col("id") / per_key).cast("long").cast("string").alias("user_id"),
                        (F.col("id") % keys).cast("string").alias("artist_name"))
                .select(F.concat(F.lit("listener-"), "user_id").alias("user_id"), "artist_name",
                        F.lit("ios").alias("platform"), F.lit("FR").alias("country"), F.lit("25-34").alias("age_band"),
                        F.lit(12).cast("long").alias("hour"), F.lit("2025-03-03").alias("local_date"),
                        F.lit(None).cast("string").alias("track_name"), F.lit(None).cast("string").alias("album_name")))
-    # every listener streams 10 distinct artists once: 10 listeners per artist
+    # every listener streams 10 distinct artists once: 50 listeners per artist
     artists = spark.createDataFrame([(str(i), []) for i in range(keys)], "artist_name string, genres array<string>")
     catalog = {"artists": {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 10,
                            "max_rows_per_group": 1, "weight": 1}}
@@ -235,7 +235,7 @@ def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
                          inputs=facts.Inputs(private={"streams": streams}, artists=artists))["artists"]
     values = [v for _, v in fact.values()]
     assert len(values) == keys
-    errors = [v - 10 for v in values]
+    errors = [v - truth for v in values]
     promised = fact.rows[0]["error95"]
     assert promised == facts.error95({"noise_mechanism": type("M", (), {"name": "GEOMETRIC"}), "noise_parameter": 10 / 3})
     mean = sum(errors) / keys
