@@ -150,6 +150,12 @@ def publish(staged: str, final: str, run_id: str) -> None:
     fs.move(spath, path)
     if had_current:
         fs.delete_dir(old)
+    # staging folders of runs that crashed before publishing (the caller holds the
+    # stage's lock, so no other live run of this dataset is writing one)
+    for info in fs.get_file_info(pafs.FileSelector(parent)):
+        base = posixpath.basename(info.path)
+        if base.startswith(f".{name}.__staging-") and info.type == pafs.FileType.Directory:
+            fs.delete_dir(info.path)
 
 
 def discard(staged: str) -> None:

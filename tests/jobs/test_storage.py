@@ -47,3 +47,10 @@ def test_write_json_atomic_leaves_no_temp(tmp_path):
     storage.write_json_atomic(p, {"a": 2})
     assert storage.read_json(p) == {"a": 2}
     assert os.listdir(tmp_path / "reports") == ["x.json"]
+
+
+def test_publish_clears_staging_left_by_a_crashed_run(spark, tmp_path):
+    final = str(tmp_path / "ds")
+    os.makedirs(tmp_path / ".ds.__staging-crashed")
+    datasets.write_dataset(spark.createDataFrame([(1,)], "x int"), final, run_id="r1")
+    assert sorted(os.listdir(tmp_path)) == ["ds"]
