@@ -1,0 +1,231 @@
+"""A real browser on a real recap page: Debian's headless Chromium driven by Playwright
+opens the page from file:// and from a localhost server, steps through every card
+(arrow keys, taps, swipe), screenshots it, and checks there is no console error and no
+request outside the page's own folder."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import render_samples as S
+
+from encore import render, render_conf
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium: run `make browser`"),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Two recap pages side by side (a typical listener in German, a hostile one)."""
+    root = tmp_path_factory.mktemp("site") / "2025"
+    renderer = render.Renderer(secret=b"browser-test-secret!", settings=render_conf.RenderSettings(
+        country_locales={"DE": "de"}))
+    pages = {}
+    for key, recap, country in [("typical", S.recap(), "DE"),
+                                ("hostile", S.hostile('"><img src=x onerror=alert(1)><script>alert(2)</script>'), "US")]:
+        token, files = renderer.render(recap, country=country)
+        folder = root / token
+        folder.mkdir(parents=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        pages[key] = folder
+    return root, pages
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    root, _ = site
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url: str, **context_args):
+    context = browser.new_context(viewport={"width": 420, "height": 860}, **context_args)
+    page = context.new_page()
+    seen = {"console": [], "requests": [], "dialogs": [], "errors": []}
+    page.on("console", lambda m: seen["console"].append((m.type, m.text)))
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return context, page, seen
+
+
+def _not_blank(png: bytes) -> int:
+    """Distinct colours in a coarse sample of the screenshot (a blank page has 1)."""
+    width, height, rows = S.decode_png(png)
+    colours = set()
+    for y in range(0, height, 7):
+        row = rows[y]
+        for x in range(0, width, 7):
+            colours.add((row[4 * x] // 16, row[4 * x + 1] // 16, row[4 * x + 2] // 16))
+    return len(colours)
+
+
+def _current(page) -> int:
+    return int(page.get_attribute("body", "data-card"))
+
+
+def _check_current_card(page, n: int) -> None:
+    visible = page.locator(".card:not([hidden])")
+    assert visible.count() == 1
+    assert visible.get_attribute("id") == f"card-{n}"
+    # lazy images load once shown; a blocked or broken image never gets a width
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.card:not([hidden]) img');"
+        " return i.complete && i.naturalWidth === 1080; }", timeout=5000)
+
+
+@pytest.mark.parametrize("how", ["file", "http"])
+def test_story_steps_through_every_card(browser, site, server, how):
+    root, pages = site
+    folder = pages["typical"]
+    url = folder.joinpath("index.html").as_uri() if how == "file" else f"{server}/{folder.name}/index.html"
+    prefix = url.rsplit("/", 1)[0] + "/"
+    context, page, seen = _open(browser, url)
+    try:
+        assert page.get_attribute("html", "lang") == "de"
+        total = page.locator(".card").count()
+        assert total == len(render.CARDS)
+        assert _current(page) == 1
+        _check_current_card(page, 1)
+        shots = []
+        for n in range(2, total + 1):
+            page.keyboard.press("ArrowRight")
+            assert _current(page) == n
+            _check_current_card(page, n)
+            shots.append(page.screenshot())
+        page.keyboard.press("ArrowRight")  # past the end: stays on the last card
+        assert _current(page) == total
+        page.keyboard.press("ArrowLeft")
+        assert _current(page) == total - 1
+        page.keyboard.press("Home")
+        assert _current(page) == 1
+        box = page.locator(".story").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)  # tap right
+        assert _current(page) == 2
+        page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.3)  # tap left
+        assert _current(page) == 1
+        page.click(".nav.next")
+        assert _current(page) == 2
+        for png in shots:
+            assert _not_blank(png) > 20
+        assert not [m for m in seen["console"] if m[0] in ("error", "warning")], seen["console"]
+        assert seen["errors"] == []
+        outside = [u for u in seen["requests"] if not u.startswith(prefix)]
+        assert outside == [], outside
+        assert any(u.endswith("months.svg") for u in seen["requests"])
+    finally:
+        context.close()
+
+
+def test_swipe_on_a_touch_screen(browser, site, server):
+    _, pages = site
+    context, page, seen = _open(browser, f"{server}/{pages['typical'].name}/index.html",
+                                has_touch=True, is_mobile=True)
+    try:
+        def swipe(dx):
+            page.evaluate("""(dx) => {
+                const s = document.querySelector('.story');
+                const t = (x) => new Touch({identifier: 1, target: s, clientX: x, clientY: 300});
+                s.dispatchEvent(new TouchEvent('touchstart', {changedTouches: [t(300)], bubbles: true}));
+                s.dispatchEvent(new TouchEvent('touchend', {changedTouches: [t(300 + dx)], bubbles: true, cancelable: true}));
+            }""", dx)
+        swipe(-150)
+        assert _current(page) == 2
+        swipe(150)
+        assert _current(page) == 1
+        assert seen["errors"] == []
+    finally:
+        context.close()
+
+
+def test_hostile_page_runs_no_injected_script(browser, site, server):
+    _, pages = site
+    url = f"{server}/{pages['hostile'].name}/index.html"
+    context, page, seen = _open(browser, url)
+    try:
+        total = page.locator(".card").count()
+        for _ in range(total):
+            page.keyboard.press("ArrowRight")
+        assert _current(page) == total
+        assert seen["dialogs"] == []  # no alert() ever ran
+        assert page.locator("script").count() == 1
+        assert page.locator("img").count() == total  # only the cards' images
+        assert not [m for m in seen["console"] if m[0] == "error"], seen["console"]
+        prefix = url.rsplit("/", 1)[0] + "/"
+        assert [u for u in seen["requests"] if not u.startswith(prefix)] == []
+    finally:
+        context.close()
+
+
+def test_reduced_motion_turns_animation_off(browser, site, server):
+    _, pages = site
+    context, page, _ = _open(browser, f"{server}/{pages['typical'].name}/index.html",
+                             reduced_motion="reduce")
+    try:
+        name = page.evaluate("() => getComputedStyle(document.querySelector('.card img')).animationName")
+        assert name == "none"
+    finally:
+        context.close()
+    context, page, _ = _open(browser, f"{server}/{pages['typical'].name}/index.html")
+    try:
+        name = page.evaluate("() => getComputedStyle(document.querySelector('.card img')).animationName")
+        assert name == "appear"
+    finally:
+        context.close()
+
+
+def test_share_falls_back_to_download_without_web_share(browser, site, server):
+    _, pages = site
+    context, page, seen = _open(browser, f"{server}/{pages['typical'].name}/index.html",
+                                accept_downloads=True)
+    try:
+        has_share = page.evaluate("() => typeof navigator.share")
+        if has_share != "undefined":
+            page.evaluate("() => { Object.defineProperty(navigator, 'share', {value: undefined}); }")
+        with page.expect_download() as info:
+            page.click("#share")
+        assert info.value.suggested_filename == "encore-2025.png"
+        assert seen["errors"] == []
+    finally:
+        context.close()
+
+
+def test_page_folder_is_all_a_host_needs(site):
+    _, pages = site
+    names = sorted(p.name for p in Path(pages["typical"]).iterdir())
+    assert names == sorted(["index.html", "recap.json", "summary.png",
+                            *[f"{n}.svg" for n, _ in render.CARDS]])
