@@ -119,7 +119,8 @@ def parse_events(lines: DataFrame, *, ingest_cfg: dict, source: str | Column,
     without it: ``track_duration_ms``, else the catalog's duration via ``durations``
     (track_key, artist_key, duration_ms), else ``ingest.default_ms_played``).
 
-    Returns: source_file, reason, record (rejects only), ms_defaulted, year, month and
+    Returns: source_file, reason, record (rejects only), ms_filled (null, or how a missing
+    ms_played was filled: ``track_length`` or ``default``), year, month and
     the EVENT columns (meaningful when reason is null).
     """
     if missing_ms not in ("reject", "default"):
@@ -199,15 +200,16 @@ def parse_events(lines: DataFrame, *, ingest_cfg: dict, source: str | Column,
             known = F.coalesce(known, F.col("catalog_ms"))
         ms_played = F.when(F.col("ms_raw").isNull(), F.coalesce(known, F.lit(ingest_cfg["default_ms_played"])))
         ms_played = ms_played.otherwise(F.col("ms_raw"))
-        defaulted = F.col("ms_raw").isNull() & (F.col("reason").isNull())
+        filled = F.when(F.col("ms_raw").isNull() & F.col("reason").isNull(),
+                        F.when(known.isNotNull(), "track_length").otherwise("default"))
     else:
-        ms_played, defaulted = F.col("ms_raw"), F.lit(False)
+        ms_played, filled = F.col("ms_raw"), F.lit(None).cast("string")
 
-    df = df.withColumn("ms_played", ms_played).withColumn("ms_defaulted", defaulted)
+    df = df.withColumn("ms_played", ms_played).withColumn("ms_filled", filled)
     return df.select(
         "source_file", "reason",
         F.when(F.col("reason").isNotNull(), redact(F.coalesce("original", "value"))).alias("record"),
-        "ms_defaulted",
+        "ms_filled",
         event_id().alias("event_id"),
         *[c for c in schemas.column_names(schemas.EVENT) if c not in ("event_id", "source")],
         (source if isinstance(source, Column) else F.lit(source)).alias("source"),

@@ -311,11 +311,15 @@ def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work
         rejected = tagged.where(F.col("reason").isNotNull())
         rejected = rejected.join(F.broadcast(erased), on="user_id", how="left_anti") \
             if "user_id" in rejected.columns else rejected
-        defaulted = tagged.where(F.col("ms_defaulted")).count() if missing_ms == "default" else 0
-        if defaulted:
-            report.note(f"{defaulted} plays had no duration: counted as the track's length where known, "
-                        f"else {cfg['ingest']['default_ms_played'] // 1000} s (ingest.default_ms_played)")
-        report.set("ms_played_defaulted", defaulted)
+        filled = {r.ms_filled: r["count"] for r in
+                  tagged.where(F.col("ms_filled").isNotNull()).groupBy("ms_filled").count().collect()}
+        if filled.get("track_length"):
+            report.note(f"{filled['track_length']} plays had no duration: counted as the track's length")
+        if filled.get("default"):
+            report.note(f"{filled['default']} plays had no duration and no known track length: counted as "
+                        f"{cfg['ingest']['default_ms_played'] // 1000} s (ingest.default_ms_played)")
+        report.set("ms_played_from_track_length", filled.get("track_length", 0))
+        report.set("ms_played_defaulted", filled.get("default", 0))
         span = accepted.agg(F.min("ts").alias("first"), F.max("ts").alias("last")).first()
         report.set("date_range", {"first": str(span.first) if span.first else None,
                                   "last": str(span.last) if span.last else None})
