@@ -1,0 +1,520 @@
+"""`encore campaign`: campaign copy and billboards built only from released facts.
+
+A campaign lives in ``templates/campaign/<name>/``:
+
+- ``manifest.toml`` — title, description, default locales and markets, the catalog
+  facts it uses (``facts = [...]``) and campaign-specific facts (``[facts.<id>]``,
+  the shape of ``[facts.catalog.*]``: a phrase, a track, a date...);
+- ``copy.<locale>.toml`` — the lines, each ``[[line]]`` with ``id``, ``channel``
+  (``billboard``, ``social``, ``press``), ``facts`` (the ids it uses) and ``text``, a
+  Jinja template;
+- ``billboard.svg`` — the wide billboard image, one per billboard line.
+
+The command asks the facts job for any fact not yet released (budget-checked; a
+request that does not fit fails with ``BudgetExceeded`` and nothing is exported),
+then renders every line for every (market, locale) in Jinja's
+``ImmutableSandboxedEnvironment`` with ``StrictUndefined``, autoescape for SVG/HTML,
+and limits on output size and render time. A line sees only the facts it names, as
+numbers already rounded for people per locale (Babel); a line whose fact is
+suppressed or missing is dropped and the reason recorded in the notes.
+
+Output: ``campaigns/Y/<campaign>/<run>/`` with ``copy.csv`` (formula injection
+neutralised), ``copy.json``, ``copy.md``, ``billboards/*.svg|png`` and
+``facts-used.json``; staged, then swapped in atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import math
+import re
+import signal
+import textwrap
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import config, datasets, storage
+from . import facts as facts_mod
+from . import facts_catalog as fc
+from .errors import EncoreError
+
+CAMPAIGNS_DIR = config.REPO_ROOT / "templates" / "campaign"
+CHANNELS = ("billboard", "social", "press")
+MAX_LINE_CHARS = 600  # a rendered line longer than this is refused
+MAX_SVG_CHARS = 200_000
+RENDER_SECONDS = 2.0  # per template render
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_LOCALE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+_MARKET = re.compile(r"[A-Z]{2}")
+FONT_CANDIDATES = (config.REPO_ROOT / "templates" / "fonts" / "DejaVuSans.ttf",
+                   Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
+ABOUT = {"en": "about {n}", "de": "rund {n}", "fr": "environ {n}", "es": "unos {n}",
+         "sv": "cirka {n}", "pt": "cerca de {n}", "it": "circa {n}", "nl": "ongeveer {n}"}
+
+
+class RenderLimit(EncoreError):
+    """A template tried to produce too much output, or took too long."""
+
+
+# --------------------------------------------------------------------------------------
+# Campaign definitions
+# --------------------------------------------------------------------------------------
+@dataclass
+class Line:
+    id: str
+    channel: str
+    facts: tuple[str, ...]
+    text: str
+
+
+@dataclass
+class Campaign:
+    name: str
+    title: str
+    description: str
+    locales: list[str]
+    markets: list[str]
+    catalog_facts: list[str]
+    own_facts: list[fc.FactSpec]
+    copy: dict[str, list[Line]] = field(default_factory=dict)  # locale -> lines
+    folder: Path | None = None
+
+    def specs(self, cfg: dict) -> dict[str, fc.FactSpec]:
+        catalog = {s.id: s for s in fc.catalog(cfg)}
+        out = {}
+        for fid in self.catalog_facts:
+            if fid not in catalog:
+                raise EncoreError(f"campaign {self.name}: manifest.toml facts: {fid!r} is not in the fact "
+                                  "catalog (conf/encore.toml [facts.catalog]); declare it under [facts.<id>]")
+            out[fid] = catalog[fid]
+        for spec in self.own_facts:
+            if spec.id in out:
+                raise EncoreError(f"campaign {self.name}: fact {spec.id!r} is declared twice")
+            out[spec.id] = spec
+        return out
+
+
+def list_campaigns(root: Path = CAMPAIGNS_DIR) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if (p / "manifest.toml").is_file()) if root.is_dir() else []
+
+
+def load_campaign(name: str, root: Path = CAMPAIGNS_DIR) -> Campaign:
+    """Read and check a campaign folder; errors name the file and the key."""
+    if not _NAME.fullmatch(name or ""):
+        raise EncoreError(f"--campaign {name!r}: use the folder name of a campaign ({', '.join(list_campaigns(root))})")
+    folder = root / name
+    manifest_path = folder / "manifest.toml"
+    if not manifest_path.is_file():
+        raise EncoreError(f"--campaign {name}: no {manifest_path} (known: {', '.join(list_campaigns(root)) or 'none'})")
+    try:
+        m = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise EncoreError(f"{manifest_path}: not valid TOML: {err}") from None
+    allowed = {"title", "description", "locales", "markets", "facts"}
+    for k in m:
+        if k not in allowed:
+            raise EncoreError(f"{manifest_path}: unknown key {k!r} (known: {', '.join(sorted(allowed))})")
+    facts_decl = m.get("facts", {})
+    if isinstance(facts_decl, list):  # only catalog facts
+        catalog_ids, own = facts_decl, {}
+    elif isinstance(facts_decl, dict):
+        catalog_ids = facts_decl.get("catalog", [])
+        own = {k: v for k, v in facts_decl.items() if k != "catalog"}
+    else:
+        raise EncoreError(f"{manifest_path}: facts must be a list of catalog ids or a table")
+    own_specs = []
+    for fid, body in own.items():
+        try:
+            own_specs.append(fc.spec_from_dict(fid, body, where=f"facts.{fid}"))
+        except config.ConfigError as err:
+            raise EncoreError(f"{manifest_path}: {err}") from None
+    locales = m.get("locales", ["en"])
+    markets = m.get("markets", [])
+    for loc in locales:
+        _check_locale(loc, str(manifest_path))
+    for mk in markets:
+        _check_market(mk, str(manifest_path))
+    camp = Campaign(name, m.get("title", name), m.get("description", ""), locales, markets,
+                    list(catalog_ids), own_specs, folder=folder)
+    for path in sorted(folder.glob("copy.*.toml")):
+        locale = path.name[len("copy."):-len(".toml")]
+        _check_locale(locale, str(path))
+        camp.copy[locale] = _load_copy(path)
+    return camp
+
+
+def _check_locale(loc: str, where: str) -> None:
+    from babel import Locale, UnknownLocaleError
+
+    if not isinstance(loc, str) or not _LOCALE.fullmatch(loc):
+        raise EncoreError(f"{where}: locale {loc!r} must look like en or pt_BR")
+    try:
+        Locale.parse(loc)
+    except (UnknownLocaleError, ValueError):
+        raise EncoreError(f"{where}: unknown locale {loc!r}") from None
+
+
+def _check_market(mk: str, where: str) -> None:
+    if not isinstance(mk, str) or not _MARKET.fullmatch(mk):
+        raise EncoreError(f"{where}: market {mk!r} must be an ISO country code like US")
+
+
+def _load_copy(path: Path) -> list[Line]:
+    try:
+        body = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise EncoreError(f"{path}: not valid TOML: {err}") from None
+    lines, seen = [], set()
+    for i, ln in enumerate(body.get("line", [])):
+        where = f"{path}: line {i + 1}"
+        missing = [k for k in ("id", "channel", "facts", "text") if k not in ln]
+        if missing:
+            raise EncoreError(f"{where}: missing {', '.join(missing)}")
+        if not _NAME.fullmatch(str(ln["id"])) or ln["id"] in seen:
+            raise EncoreError(f"{where}: id {ln['id']!r} must be a unique lower-case name")
+        if ln["channel"] not in CHANNELS:
+            raise EncoreError(f"{where}: channel must be one of {', '.join(CHANNELS)}")
+        if not isinstance(ln["facts"], list) or not ln["facts"]:
+            raise EncoreError(f"{where}: facts must name the fact ids the line uses")
+        seen.add(ln["id"])
+        lines.append(Line(ln["id"], ln["channel"], tuple(ln["facts"]), str(ln["text"])))
+    return lines
+
+
+# --------------------------------------------------------------------------------------
+# Numbers for people
+# --------------------------------------------------------------------------------------
+def round_for_people(value: float, error95: float | None = None) -> int:
+    """Three significant digits at most, and never finer than the noise's magnitude."""
+    v = abs(value)
+    if v < 1:
+        return 0
+    step = 10 ** max(0, math.floor(math.log10(v)) - 2)
+    if error95 and error95 >= 10:
+        step = max(step, 10 ** math.floor(math.log10(error95)))
+    return int(round(value / step) * step)
+
+
+def format_number(n: float, locale: str) -> str:
+    from babel.numbers import format_decimal
+
+    return format_decimal(n, locale=locale, format="#,##0")
+
+
+def format_about(value: float, error95: float | None, locale: str) -> str:
+    rounded = round_for_people(value, error95)
+    text = format_number(rounded, locale)
+    if rounded == round(value) and (error95 or 0) < 1:
+        return text
+    return ABOUT.get(locale.split("_")[0], ABOUT["en"]).format(n=text)
+
+
+def format_percent(share: float, locale: str) -> str:
+    from babel.numbers import format_percent as bp
+
+    return bp(round(max(0.0, min(1.0, share)) * 100) / 100, locale=locale)  # the locale's own pattern
+
+
+def market_name(market: str, locale: str) -> str:
+    """The market's name in the locale's language (Babel), e.g. DE -> Germany / Deutschland."""
+    from babel import Locale
+
+    return Locale.parse(locale).territories.get(market, market)
+
+
+def fact_view(spec: fc.FactSpec, released: facts_mod.ReleasedFact, locale: str) -> dict | None:
+    """What a template sees of a fact: rounded, localised strings, never raw noisy values.
+    None when nothing of the fact was released (suppressed)."""
+    lines = facts_mod.answer(spec, released.rows)
+    if not lines:
+        return None
+    shares = spec.kind == "average" and spec.metric == "work_hours_share"
+
+    def line_view(ln: dict) -> dict:
+        # a median's error is a rank bound (listeners), not in the value's unit
+        err = None if spec.kind == "median" else ln["error95"]
+        v = {"label": ln["label"], "about": format_about(ln["value"], err, locale),
+             "number": format_number(round_for_people(ln["value"], err), locale)}
+        if ln.get("share") is not None:
+            v["percent"] = format_percent(ln["share"], locale)
+        if shares:
+            v["percent"] = format_percent(ln["value"], locale)
+            v["about"] = v["number"] = v["percent"]
+        if ln.get("n"):
+            v["listeners"] = format_about(ln["n"], None, locale)
+        for dim, cols in ln["dims"].items():
+            v[dim] = " — ".join(str(x) for x in cols.values())
+        return v
+
+    views = [line_view(ln) for ln in lines]
+    by: dict[str, dict] = {}
+    if spec.per or spec.share_per:
+        for ln, v in zip(lines, views, strict=True):
+            for dim, group in (ln["group"] or {}).items():
+                if spec.share_per:
+                    by.setdefault(dim, {}).setdefault(group, []).append(v)
+                else:
+                    by.setdefault(dim, {}).setdefault(group, v)
+    elif len(spec.keys) == 1:
+        by[spec.keys[0]] = {v[spec.keys[0]]: v for v in views}
+    view = {"id": spec.id, "title": spec.title, "top": views, "by": by}
+    view.update({k: views[0][k] for k in ("label", "about", "number", "percent", "listeners") if k in views[0]})
+    return view
+
+
+# --------------------------------------------------------------------------------------
+# The sandbox
+# --------------------------------------------------------------------------------------
+def sandbox(*, autoescape: bool = False):
+    """Jinja's immutable sandbox with StrictUndefined, and a cap on string/list
+    multiplication and powers (the sandbox already caps range())."""
+    from jinja2 import StrictUndefined, select_autoescape
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class CampaignSandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context, operator, left, right):
+            if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+                raise SecurityError("exponent too large in a campaign template")
+            if operator == "*":
+                for seq, times in ((left, right), (right, left)):
+                    if isinstance(seq, str | list | tuple) and isinstance(times, int) \
+                            and len(seq) * times > MAX_SVG_CHARS:
+                        raise SecurityError("output too large in a campaign template")
+            return super().call_binop(context, operator, left, right)
+
+    return CampaignSandbox(
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(["html", "htm", "xml", "svg"], default_for_string=autoescape,
+                                     default=autoescape),
+        trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, what: str):
+    """SIGALRM-based limit (main thread only; elsewhere the size limits still hold)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise RenderLimit(f"{what}: rendering took longer than {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def render_limited(template, context: dict, *, max_chars: int, what: str) -> str:
+    """Render streaming, refusing output beyond ``max_chars`` or ``RENDER_SECONDS``."""
+    out, size = [], 0
+    with _time_limit(RENDER_SECONDS, what):
+        for chunk in template.generate(**context):
+            size += len(chunk)
+            if size > max_chars:
+                raise RenderLimit(f"{what}: output longer than {max_chars} characters")
+            out.append(chunk)
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# Export
+# --------------------------------------------------------------------------------------
+def neutralise_cell(value: Any) -> Any:
+    """CSV formula injection: a cell starting with = + - @ (or a tab/CR) gets a quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([neutralise_cell(r.get(c, "")) for c in columns])
+    return buf.getvalue()
+
+
+@dataclass
+class Export:
+    copy: list[dict]
+    notes: list[str]
+    billboards: dict[str, str]  # file stem -> SVG
+    facts_used: dict[str, dict]
+
+
+def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dict[str, facts_mod.ReleasedFact],
+                    *, year: int, locales: list[str], markets: list[str]) -> Export:
+    """Every line for every (market, locale): pure, no I/O."""
+    text_env, svg_env = sandbox(autoescape=False), sandbox(autoescape=True)
+    svg_source = (camp.folder / "billboard.svg").read_text(encoding="utf-8") if camp.folder else None
+    svg_template = svg_env.from_string(svg_source) if svg_source else None
+    if svg_template is not None:
+        svg_template.name = "billboard.svg"
+    copy_rows, notes, billboards, used = [], [], {}, {}
+    for locale in locales:
+        if locale not in camp.copy:
+            raise EncoreError(f"campaign {camp.name}: no copy for locale {locale!r} "
+                              f"(copy.{locale}.toml; available: {', '.join(sorted(camp.copy))})")
+        views = {}
+        for fid, spec in specs.items():
+            views[fid] = fact_view(spec, released[fid], locale) if fid in released else None
+        for line in camp.copy[locale]:
+            unknown = [f for f in line.facts if f not in specs]
+            if unknown:
+                raise EncoreError(f"campaign {camp.name}: copy.{locale}.toml line {line.id!r} uses {unknown[0]!r}, "
+                                  "which the manifest does not declare")
+            template = text_env.from_string(line.text)
+            for market in markets:
+                where = f"{market}/{locale}/{line.id}"
+                gone = [f for f in line.facts if views.get(f) is None]
+                if gone:
+                    notes.append(f"{where}: dropped: fact {gone[0]} is suppressed or was not released")
+                    continue
+                context = {"f": {f: views[f] for f in line.facts}, "market": market, "locale": locale,
+                           "market_name": market_name(market, locale), "year": year}
+                try:
+                    text = render_limited(template, context, max_chars=MAX_LINE_CHARS,
+                                          what=f"campaign {camp.name} {where}")
+                except _undefined_error() as err:
+                    notes.append(f"{where}: dropped: {err.message or 'a value it uses is missing'} "
+                                 "(suppressed or not released for this market)")
+                    continue
+                except _security_error() as err:
+                    raise EncoreError(f"campaign {camp.name} {where}: the template was refused by the sandbox: {err}") from None
+                text = " ".join(text.split())
+                if not text or "None" in text.split():
+                    notes.append(f"{where}: dropped: empty or missing value")
+                    continue
+                copy_rows.append({"campaign": camp.name, "year": year, "market": market, "locale": locale,
+                                  "channel": line.channel, "line": line.id, "text": text,
+                                  "facts": ",".join(line.facts)})
+                for f in line.facts:
+                    used[f] = _fact_used(specs[f], released[f])
+                if line.channel == "billboard" and svg_template is not None:
+                    stem = f"{market}-{locale}-{line.id}"
+                    svg = render_limited(svg_template, {
+                        "lines": textwrap.wrap(text, 34), "title": camp.title, "market": market,
+                        "locale": locale, "year": year}, max_chars=MAX_SVG_CHARS, what=f"billboard {stem}")
+                    billboards[stem] = svg
+    return Export(copy_rows, notes, billboards, used)
+
+
+def _undefined_error():
+    from jinja2.exceptions import UndefinedError
+
+    return UndefinedError
+
+
+def _security_error():
+    from jinja2.exceptions import SecurityError
+
+    return SecurityError
+
+
+def _fact_used(spec: fc.FactSpec, released: facts_mod.ReleasedFact) -> dict:
+    return {"id": spec.id, "title": spec.title, "signature": spec.signature, "epsilon": released.epsilon,
+            "delta": released.delta, "mechanism": released.mechanism, "released_at": released.released_at,
+            "values": [{"key": ln["key"], "value": ln["value"], "share": ln["share"], "error95": ln["error95"]}
+                       for ln in facts_mod.answer(spec, released.rows)]}
+
+
+def _font_files() -> list[str]:
+    return [str(p) for p in FONT_CANDIDATES if p.is_file()][:1]
+
+
+def write_export(root: str, year: int, camp: Campaign, export: Export, run_id: str, *, png: bool = True) -> str:
+    final = datasets.path(root, "campaigns", str(year), camp.name, run_id)
+    staged = storage.staging_path(final, run_id)
+    storage.delete(staged)
+    columns = ["campaign", "year", "market", "locale", "channel", "line", "text", "facts"]
+    storage.write_text_atomic(storage.join(staged, "copy.csv"), to_csv(export.copy, columns))
+    storage.write_json_atomic(storage.join(staged, "copy.json"), {
+        "campaign": camp.name, "title": camp.title, "year": year, "run_id": run_id,
+        "lines": export.copy, "notes": export.notes})
+    md = [f"# {camp.title} — {year}", "", camp.description, "", f"Run {run_id}.", ""]
+    for r in export.copy:
+        md.append(f"- **{r['market']} / {r['locale']} / {r['channel']} / {r['line']}**: {r['text']}")
+    md += ["", "## Notes", ""] + [f"- {n}" for n in export.notes or ["none"]]
+    storage.write_text_atomic(storage.join(staged, "copy.md"), "\n".join(md) + "\n")
+    storage.write_json_atomic(storage.join(staged, "facts-used.json"), sorted(export.facts_used.values(), key=lambda f: f["id"]))
+    fonts = _font_files()
+    for stem, svg in export.billboards.items():
+        storage.write_text_atomic(storage.join(staged, "billboards", f"{stem}.svg"), svg)
+        if png:
+            import resvg_py
+
+            data = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts, skip_system_fonts=bool(fonts)))
+            storage.write_bytes_atomic(storage.join(staged, "billboards", f"{stem}.png"), data)
+    storage.publish(staged, final, run_id)
+    return final
+
+
+def export_campaign(root: str, year: int, name: str, cfg: dict, run_id: str, *, locales=None, markets=None,
+                    spark_factory=None, say=None, campaigns_dir: Path = CAMPAIGNS_DIR, png: bool = True):
+    """Release what the campaign still needs, render, write. Returns (folder, Export)."""
+    say = say or (lambda _l: None)
+    camp = load_campaign(name, campaigns_dir)
+    locales = list(locales or camp.locales)
+    markets = list(markets or camp.markets)
+    for loc in locales:
+        _check_locale(loc, "--locale")
+    for mk in markets:
+        _check_market(mk, "--market")
+    if not markets:
+        raise EncoreError(f"campaign {name}: no market: pass --market CC or set markets in the manifest")
+    specs = camp.specs(cfg)
+    stored = {r["signature"] for r in facts_mod.load_released(root, year)}
+    missing = [s for s in specs.values() if s.signature not in stored]
+    spark = None
+    if missing:
+        say(f"releasing {len(missing)} fact(s) not yet released: {', '.join(s.id for s in missing)}")
+        spark = spark_factory() if spark_factory else None
+        if spark is None:
+            raise EncoreError(f"campaign {name}: facts {', '.join(s.id for s in missing)} are not released yet "
+                              "and no Spark session was given")
+    released = facts_mod.release(spark, root, year, list(specs.values()), cfg, run_id, say=say)
+    export = render_campaign(camp, specs, released, year=year, locales=locales, markets=markets)
+    folder = write_export(root, year, camp, export, run_id, png=png)
+    return folder, export
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .cli import add_common
+
+    add_common(p, year=True)
+    p.add_argument("--campaign", required=True, metavar="NAME", help="a folder of templates/campaign/")
+    p.add_argument("--locale", action="append", default=[], metavar="L", help="language, e.g. en, de (repeatable)")
+    p.add_argument("--market", action="append", default=[], metavar="CC", help="market country code (repeatable)")
+
+
+def run(args: argparse.Namespace, cfg: dict) -> int:
+    from .report import Report
+    from .spark import get_session
+
+    report = Report("campaign", args.data, args.run_id)
+    report.phase("export")
+    folder, export = export_campaign(
+        args.data, args.year, args.campaign, cfg, report.run_id, locales=args.locale, markets=args.market,
+        spark_factory=lambda: get_session(cfg, "campaign", args.spark_profile), say=report.say)
+    report.wrote("copy lines", len(export.copy))
+    report.wrote("billboards", len(export.billboards))
+    for n in export.notes:
+        report.note(n)
+    report.wrote("folder", folder)
+    report.finish()
+    return 0

@@ -1,0 +1,199 @@
+"""Campaign export: the sandbox, formula injection, dropped lines, locale formatting,
+and an end-to-end export (facts released on demand) scanned for leaks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from test_facts import CATALOG, EPS, SECRET_TITLE, YEAR, _cfg, world  # noqa: F401 - fixture
+
+from encore import campaign, facts
+from encore import facts_catalog as fc
+from encore.errors import BudgetExceeded, EncoreError
+
+
+def _released(spec, rows, eps=0.5):
+    """A ReleasedFact as facts.load_released would return it (hand-made, no Spark)."""
+    stored = [{"key": json.dumps(k, sort_keys=True), "value": None if v is None else float(v), "n": None,
+               "suppressed": v is None, "error95": err} for k, v, err in rows]
+    return facts.ReleasedFact(spec, stored, eps, 0.0, "geometric(scale=2)", "", "2025-11-20T00:00:00Z", "r1", True)
+
+
+def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en", "de")) -> Path:
+    folder = tmp_path / "campaigns" / "test_camp"
+    folder.mkdir(parents=True)
+    (folder / "manifest.toml").write_text(
+        'title = "Test"\nlocales = ["en", "de"]\nmarkets = ["FR", "DE"]\n[facts]\n'
+        'catalog = ["titled", "artists", "minutes"]\n' + own, encoding="utf-8")
+    for loc in locales:
+        body = "".join(
+            f'[[line]]\nid = "{lid}"\nchannel = "billboard"\nfacts = {json.dumps(fs)}\ntext = {json.dumps(text)}\n\n'
+            for lid, (fs, text) in lines.items())
+        (folder / f"copy.{loc}.toml").write_text(body, encoding="utf-8")
+    (folder / "billboard.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="200">{% for l in lines %}'
+        '<text x="10" y="{{ 40 + loop.index0 * 40 }}" font-family="DejaVu Sans">{{ l }}</text>{% endfor %}</svg>',
+        encoding="utf-8")
+    return tmp_path / "campaigns"
+
+
+@pytest.fixture()
+def specs(cfg):
+    c = _cfg(cfg, CATALOG)
+    return {s.id: s for s in fc.catalog(c)}
+
+
+def _render(tmp_path, specs, lines, released, markets=("FR",), locales=("en",)):
+    camp = campaign.load_campaign("test_camp", _campaign(tmp_path, lines))
+    return campaign.render_campaign(camp, {k: specs[k] for k in ("titled", "artists", "minutes")}, released,
+                                    year=YEAR, locales=list(locales), markets=list(markets))
+
+
+def test_locale_formatting():
+    assert campaign.format_about(28802, 999, "en") == "about 28,800"
+    assert campaign.format_about(28802, 999, "de") == "rund 28.800"
+    assert campaign.format_about(9, 0, "en") == "9"  # exact when the noise allows it
+    assert campaign.format_about(2438, 999, "en") == "about 2,400"  # never finer than the noise
+    assert campaign.format_percent(0.312, "en") == "31%"
+    assert campaign.format_percent(0.312, "de") == "31\xa0%"
+    assert campaign.market_name("DE", "de") == "Deutschland"
+
+
+def test_sandbox_refuses_internals_and_oversized_output(tmp_path, specs):
+    released = {"titled": _released(specs["titled"], [({"phrase": "God is a man"}, 120, 6)])}
+    for evil in ("{{ f.titled.__class__ }}", "{{ f.titled.top.__class__.__mro__ }}",
+                 "{{ f.titled.about.__class__.__init__.__globals__ }}", "{{ f.titled.top.append(1) }}"):
+        with pytest.raises(EncoreError, match="refused by the sandbox"):
+            _render(tmp_path / str(hash(evil)), specs, {"x": (["titled"], evil)}, released)
+    with pytest.raises(EncoreError, match="refused by the sandbox"):
+        _render(tmp_path / "big1", specs, {"x": (["titled"], "{{ 'x' * 100000000 }}")}, released)
+    with pytest.raises(campaign.RenderLimit, match="longer than"):
+        _render(tmp_path / "big2", specs, {"x": (["titled"], "{% for i in range(99999) %}lots of text {% endfor %}")},
+                released)
+    # a line sees only the facts it names
+    out = _render(tmp_path / "scope", specs, {"x": (["titled"], "{{ f.artists.about }}")}, released)
+    assert out.copy == [] and "dropped" in out.notes[0]
+
+
+def test_suppressed_fact_drops_its_line_and_formula_injection_is_neutralised(tmp_path, specs):
+    released = {
+        "titled": _released(specs["titled"], [({"phrase": "God is a man"}, None, 6)]),  # suppressed
+        "artists": _released(specs["artists"], [({"artist_name": "=HYPERLINK(\"http://x\")"}, 9000, 40),
+                                                ({"artist_name": "Quiet Echo"}, 700, 40)]),
+        "minutes": _released(specs["minutes"], [({"country": "FR"}, 1234.5, 30)]),
+    }
+    lines = {
+        "god": (["titled"], "{{ f.titled.about }} playlists are called God is a man."),
+        "top": (["artists"], "{{ f.artists.top[0].label }} wins {{ year }} with {{ f.artists.top[0].about }} plays."),
+        "mins": (["minutes"], "{{ market_name }}: {{ f.minutes.by.country[market].about }} minutes."),
+    }
+    out = _render(tmp_path, specs, lines, released, markets=("FR", "DE"), locales=("en", "de"))
+    texts = {(r["market"], r["locale"], r["line"]): r["text"] for r in out.copy}
+    assert not any(k[2] == "god" for k in texts)  # suppressed: dropped, never "None"
+    assert sum("god: dropped: fact titled is suppressed" in n for n in out.notes) == 4
+    assert texts[("FR", "en", "mins")] == "France: about 1,230 minutes."
+    assert texts[("FR", "de", "mins")] == "Frankreich: rund 1.230 minutes."
+    assert ("DE", "en", "mins") not in texts  # no released value for DE: dropped with a note
+    assert any(n.startswith("DE/en/mins: dropped") for n in out.notes)
+    assert texts[("FR", "en", "top")] == '=HYPERLINK("http://x") wins 2025 with about 9,000 plays.'
+    for r in out.copy:
+        assert "None" not in r["text"]
+    csv_text = campaign.to_csv(out.copy, ["market", "locale", "line", "text"])
+    cells = [row.split(",", 3)[3] for row in csv_text.splitlines()[1:]]
+    assert any(c.startswith("\"'=HYPERLINK") for c in cells)
+    assert not any(c.startswith(("=", "\"=", "+", "-", "@")) for c in cells)
+    for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1"):
+        assert campaign.neutralise_cell(bad) == "'" + bad
+    assert campaign.neutralise_cell("fine") == "fine"
+    # user-derived text is escaped in the billboard SVG
+    svg = out.billboards["FR-en-top"]
+    assert "&#34;http://x&#34;" in svg or "&quot;http://x&quot;" in svg
+
+
+def _write_world(tables, root):
+    """The test world as the datasets the ingest stage writes."""
+    from pyspark.sql import functions as F
+
+    ev = tables["events"].withColumn("year", F.year("ts")).withColumn("month", F.month("ts"))
+    ev.write.partitionBy("year", "month").parquet(os.path.join(root, "events"))
+    for name, path in (("users", "users"), ("tracks", "catalog/tracks"), ("artists", "catalog/artists"),
+                       ("playlists", "playlists"), ("erasures", "privacy/erasures")):
+        tables[name].write.parquet(os.path.join(root, path))
+
+
+def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, spark, tmp_path):  # noqa: F811
+    root = str(tmp_path / "data")
+    _write_world(world, root)
+    c = _cfg(cfg, CATALOG, min_count=5, epsilon=EPS)
+    lines = {
+        "god": (["titled"], "“God is a man”: {{ f.titled.about }} playlists."),
+        "chill": (["chill"], "{{ f.chill.about }} playlists are chill."),
+        "nobody": (["nobody"], "{{ f.nobody.about }} playlists say nobody."),
+        "top": (["artists"], "Top: {{ f.artists.top[0].label }} ({{ f.artists.top[0].about }})."),
+        "mins": (["minutes"], "{{ market_name }}: {{ f.minutes.by.country[market].about }} min."),
+    }
+    own = ('[facts.chill]\nkind = "count"\nsource = "playlists"\nkeys = ["phrase"]\nphrases = ["chill"]\nweight = 1\n'
+           '[facts.nobody]\nkind = "count"\nsource = "playlists"\nkeys = ["phrase"]\nphrases = ["no such title"]\nweight = 1\n')
+    cdir = _campaign(tmp_path, lines, own)
+    folder, export = campaign.export_campaign(root, YEAR, "test_camp", c, "camp1", spark_factory=lambda: spark,
+                                              campaigns_dir=cdir)
+    ledger = facts.read_ledger(root, YEAR)
+    assert sorted(e["fact_id"] for e in ledger) == ["artists", "chill", "minutes", "nobody", "titled"]
+    texts = {(r["market"], r["locale"], r["line"]): r["text"] for r in export.copy}
+    assert re.fullmatch(r"(39|40|41) playlists are chill\.", texts[("FR", "en", "chill")])  # 40 owners
+    assert re.fullmatch(r"“God is a man”: (19|20|21) playlists\.", texts[("FR", "de", "god")])
+    assert not any(k[2] == "nobody" for k in texts) and any("nobody" in n for n in export.notes)
+    assert {f["id"] for f in json.load(open(os.path.join(folder, "facts-used.json")))} == {
+        "artists", "chill", "minutes", "titled"}
+    names = sorted(os.listdir(os.path.join(folder, "billboards")))
+    assert "FR-en-god.svg" in names and "FR-en-god.png" in names
+    assert open(os.path.join(folder, "billboards", "FR-en-god.png"), "rb").read(4) == b"\x89PNG"
+
+    # every number a person reads is a released value, rounded (or the year)
+    rounded = set()
+    for r in facts.load_released(root, YEAR):
+        if r["value"] is not None:
+            for loc in ("en", "de"):
+                err = None if r["kind"] == "median" else r["error95"]
+                rounded.add(campaign.format_number(campaign.round_for_people(r["value"], err), loc))
+    for r in export.copy:
+        for number in re.findall(r"\d[\d.,]*\d|\d", r["text"]):
+            assert number in rounded or number == str(YEAR), (number, r["text"])
+    # no user id, no unselected playlist title, in any file
+    user_ids = {r["user_id"] for r in world["users"].collect()}
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            data = open(os.path.join(dirpath, name), "rb").read().decode("utf-8", "replace")
+            assert "user_id" not in data and SECRET_TITLE not in data, name
+            assert not any(u in data for u in user_ids), name
+
+    # a second export spends nothing; a campaign fact beyond the budget fails cleanly
+    before = facts.read_ledger(root, YEAR)
+    campaign.export_campaign(root, YEAR, "test_camp", c, "camp2", spark_factory=lambda: None, campaigns_dir=cdir)
+    assert facts.read_ledger(root, YEAR) == before
+    c2 = copy.deepcopy(c)
+    c2["privacy"]["epsilon_per_year"] = EPS * 0.9  # less than already spent
+    (cdir / "test_camp" / "manifest.toml").write_text(
+        (cdir / "test_camp" / "manifest.toml").read_text() + own.replace("chill", "relax").replace("nobody", "noone"))
+    with pytest.raises(BudgetExceeded, match="nothing was released"):
+        campaign.export_campaign(root, YEAR, "test_camp", c2, "camp3", spark_factory=lambda: spark, campaigns_dir=cdir)
+    assert facts.read_ledger(root, YEAR) == before
+    assert not os.path.exists(os.path.join(root, "campaigns", str(YEAR), "test_camp", "camp3"))
+
+
+def test_shipped_campaigns_load_and_name_only_declared_facts(cfg):
+    for name in ("year_end_billboards", "press_kit"):
+        camp = campaign.load_campaign(name)
+        specs = camp.specs(cfg)
+        assert set(camp.copy) >= {"en", "de"}
+        for locale, lines in camp.copy.items():
+            assert lines, locale
+            for line in lines:
+                assert set(line.facts) <= set(specs), (name, locale, line.id)
+    with pytest.raises(EncoreError, match="--campaign"):
+        campaign.load_campaign("../etc")
