@@ -60,3 +60,16 @@ def find_ipv4(root: str, skip=lambda rel: False) -> dict[str, list[bytes]]:
         if found:
             hits[rel] = found[:3]
     return hits
+
+
+def tree_digest(root) -> dict[str, str]:
+    """{relative path: sha256} of every file under root: equal trees are byte-identical."""
+    import hashlib
+
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            p = os.path.join(dirpath, name)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = hashlib.sha256(f.read()).hexdigest()
+    return out

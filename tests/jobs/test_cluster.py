@@ -5,7 +5,6 @@ local run."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -15,6 +14,7 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
+from scanning import tree_digest
 
 from encore import generate, pipeline
 
@@ -93,15 +93,6 @@ def _submit(master: str, data: str, stage: str, pyfiles: str | None, extra: list
     assert done.returncode == 0, f"{stage} on {master} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
 
 
-def _digest_tree(root: str) -> dict[str, str]:
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            p = os.path.join(dirpath, name)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
-
-
 def _recap_rows(data: str) -> list[dict]:
     table = pq.read_table(os.path.join(data, "recaps", f"year={YEAR}"))
     return sorted(table.to_pylist(), key=lambda r: r["user_id"])
@@ -124,6 +115,6 @@ def test_cluster_run_equals_local_run(cluster, tmp_path):
     assert len(local) > 50
     assert local == remote
     if "render" in stages:
-        a = _digest_tree(os.path.join(roots["local"], "site"))
-        b = _digest_tree(os.path.join(roots["cluster"], "site"))
+        a = tree_digest(os.path.join(roots["local"], "site"))
+        b = tree_digest(os.path.join(roots["cluster"], "site"))
         assert a and a == b

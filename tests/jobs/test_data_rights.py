@@ -11,7 +11,7 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
-from scanning import find, find_ipv4
+from scanning import find, find_ipv4, tree_digest
 
 from encore import data_rights, datasets, schemas, share
 from encore.errors import EncoreError
@@ -66,15 +66,6 @@ def root(spark, tmp_path):
         for uid in (ALICE, BOB, ALICE):
             f.write(json.dumps({"user_id": uid, "ip_addr": "81.2.69.160", "ts": "2025-03-01T10:00:00Z"}) + "\n")
     return r
-
-
-def _tree_digest(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            p = os.path.join(dirpath, name)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
 
 
 def test_export_holds_exactly_the_listeners_data(spark, root):
@@ -138,18 +129,18 @@ def test_erasure_leaves_no_trace_and_is_idempotent(spark, root):
         assert [json.loads(x)["user_id"] for x in f] == [BOB]
 
     # a second erasure changes nothing
-    before = {k: v for k, v in _tree_digest(root).items() if not k.startswith("reports/")}
+    before = {k: v for k, v in tree_digest(root).items() if not k.startswith("reports/")}
     assert data_rights.erase_user(spark, root, ALICE, SECRET) == {}
-    after = {k: v for k, v in _tree_digest(root).items() if not k.startswith("reports/")}
+    after = {k: v for k, v in tree_digest(root).items() if not k.startswith("reports/")}
     assert before == after
     assert datasets.erased_user_ids(spark, root).count() == 1
 
 
 def test_erasing_an_unknown_user_is_a_recorded_no_op(spark, root):
-    before = {k: v for k, v in _tree_digest(root).items()}
+    before = {k: v for k, v in tree_digest(root).items()}
     assert data_rights.erase_user(spark, root, "usr_nobody", SECRET) == {}
     assert [r.user_id for r in datasets.erased_user_ids(spark, root).collect()] == ["usr_nobody"]
-    after = _tree_digest(root)
+    after = tree_digest(root)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed and all(k.startswith(("privacy/erasures/", "reports/")) for k in changed)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 from collections import Counter
 
 import pytest
+from scanning import tree_digest
 
 from encore import generate as gen
 from encore import schemas
@@ -24,15 +24,6 @@ def generated(tmp_path_factory):
     return out, summary
 
 
-def _digest(root) -> dict[str, str]:
-    result = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            p = os.path.join(dirpath, name)
-            result[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return result
-
-
 def _events(root):
     for name in sorted(os.listdir(root / "raw" / "events")):
         with gzip.open(root / "raw" / "events" / name, "rb") as f:
@@ -43,13 +34,13 @@ def _events(root):
 def test_same_seed_same_bytes(generated, tmp_path):
     out, _ = generated
     gen.generate(str(tmp_path), users=300, years=YEARS, seed=7, mean_plays=120, chunk_users=100)
-    assert _digest(out) == _digest(tmp_path)
+    assert tree_digest(out) == tree_digest(tmp_path)
 
 
 def test_other_seed_other_data(generated, tmp_path):
     out, _ = generated
     gen.generate(str(tmp_path), users=300, years=YEARS, seed=8, mean_plays=120, chunk_users=100)
-    assert _digest(out) != _digest(tmp_path)
+    assert tree_digest(out) != tree_digest(tmp_path)
 
 
 def test_writes_every_raw_dataset(generated):

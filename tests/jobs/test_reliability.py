@@ -12,7 +12,6 @@ as the CLI runs them, in separate processes:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-from scanning import file_texts, find_ipv4
+from scanning import file_texts, find_ipv4, tree_digest
 
 from encore import config
 
@@ -38,15 +37,6 @@ def _encore(*args: str, wait: bool = True, env_extra: dict | None = None):
         return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
-
-
-def _tree(root: str) -> dict[str, str]:
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            p = os.path.join(dirpath, name)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
 
 
 def _rows(path: str, key: str) -> list[dict]:
@@ -128,26 +118,26 @@ def test_recaps_crash_then_rerun(root):
 def test_render_crash_then_rerun_is_byte_identical(root):
     data, year = root
     site = os.path.join(data, "site", str(year))
-    before = _tree(site)
+    before = tree_digest(site)
     assert any(n.endswith("index.html") for n in before) and any(n.endswith("summary.png") for n in before)
     _kill_while_writing(["render", "--data", data, "--year", str(year), "--demo", "--spark-profile", "test",
                          "--run-id", "crash"], data)
-    assert _tree(site) == before
+    assert tree_digest(site) == before
     done = _encore("render", "--data", data, "--year", str(year), "--demo", "--spark-profile", "test")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _tree(site) == before  # pages, cards and PNGs byte for byte
+    assert tree_digest(site) == before  # pages, cards and PNGs byte for byte
     assert _staging_under(data) is None
 
 
 def test_facts_rerun_returns_stored_releases_and_spends_nothing(root):
     data, year = root
     facts_dir, ledger_dir = os.path.join(data, "facts", f"year={year}"), os.path.join(data, "ledger")
-    before_facts, before_ledger = _tree(facts_dir), _tree(ledger_dir)
+    before_facts, before_ledger = tree_digest(facts_dir), tree_digest(ledger_dir)
     assert before_facts and before_ledger
     done = _encore("facts", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "retry")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _tree(facts_dir) == before_facts
-    assert _tree(ledger_dir) == before_ledger
+    assert tree_digest(facts_dir) == before_facts
+    assert tree_digest(ledger_dir) == before_ledger
 
 
 def test_facts_crash_during_first_release_then_rerun(root):
