@@ -66,6 +66,7 @@ FACT_ROW = pa.schema(
         ("key", pa.string()),  # JSON object column -> value; null on the fact's summary row
         ("value", pa.float64()),  # the noisy value; null when suppressed or on the summary row
         ("n", pa.float64()),  # average/median: the noisy number of listeners in the group
+        ("share", pa.float64()),  # share_per facts: value / sum of the group's released values
         ("suppressed", pa.bool_()),
         ("error95", pa.float64()),  # half-width of the noise's 95 % interval, in value units
         ("epsilon", pa.float64()),
@@ -380,7 +381,21 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
             # below min_count (privacy.md), or not distinguishable from noise around zero
             # ("never more precision than the noise supports")
             too_small = value < min_count or (err is not None and value <= err)
-            rows.append({"key": key, "value": value, "n": None, "suppressed": too_small, "error95": err})
+            rows.append({"key": key, "value": value, "n": None, "suppressed": too_small, "error95": err,
+                         "share": None})
+        if spec.share_per:
+            # shares among the group's *released* keys only: a denominator that included
+            # suppressed values would let a reader subtract one back out. A group with a
+            # single released key gets no share (it would always read 100 %).
+            cols = DIMENSIONS[spec.share_per]["columns"]
+            groups: dict = defaultdict(list)
+            for r in rows:
+                if not r["suppressed"]:
+                    groups[tuple(r["key"][c] for c in cols)].append(r)
+            for members in groups.values():
+                total = sum(r["value"] for r in members)
+                for r in members:
+                    r["share"] = r["value"] / total if len(members) > 1 and total > 0 else None
     else:
         count_eps = eps_count * cfg["facts"]["count_share"]
         stat_eps = eps_count - count_eps
@@ -402,17 +417,22 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
             if spec.kind == "average":
                 sum_err = error95(stat_info[0]) if stat_info else None
                 err = None if sum_err is None or n <= 0 else sum_err / n
+                # meaningless when the noise spans a quarter of the possible range
+                vague = err is None or err >= (spec.high - spec.low) / 4
             else:  # exponential mechanism: a bound on the rank error, in listeners
                 err = None if n <= 0 else 2 * math.log(20 * (n + 1)) / stat_eps
-            rows.append({"key": key, "value": value, "n": n, "suppressed": n < min_count, "error95": err})
+                vague = err is None or err >= n / 4  # the released rank could be outside the quartiles
+            rows.append({"key": key, "value": value, "n": n, "suppressed": n < min_count or vague,
+                         "error95": err, "share": None})
     released = sum(1 for r in rows if not r["suppressed"])
-    floor = f"min_count {min_count}"
-    if spec.kind == "count" and rows and rows[0]["error95"] is not None:
-        floor += f" or within the noise's 95 % error ±{rows[0]['error95']:,.0f}"
-    elif spec.kind != "count":
-        floor = f"noisy number of listeners below min_count {min_count}"
-    note = note or (f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed "
-                    f"(noisy value below {floor})")
+    if spec.kind == "count":
+        why = f"noisy value below min_count {min_count}"
+        if rows and rows[0]["error95"] is not None:
+            why += f" or within the noise's 95 % error ±{rows[0]['error95']:,.0f}"
+    else:
+        why = (f"noisy number of listeners below min_count {min_count}, or too few listeners for the "
+               f"noise to leave a meaningful {spec.kind}")
+    note = note or f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed ({why})"
     return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
 
 
@@ -524,8 +544,8 @@ def _rows_of(ev: Evaluated, year: int, run_id: str, now: str) -> list[dict]:
     common = {"fact_id": spec.id, "signature": spec.signature, "kind": spec.kind,
               "epsilon": ev.epsilon, "delta": ev.delta, "mechanism": ev.mechanism,
               "params": params, "released_at": now, "run_id": run_id}
-    out = [{**common, "key": None, "value": None, "n": None, "suppressed": None, "error95": None,
-            "note": ev.note}]
+    out = [{**common, "key": None, "value": None, "n": None, "share": None, "suppressed": None,
+            "error95": None, "note": ev.note}]
     explicit = len(ev.rows) <= EXPLICIT_KEYS_MAX
     for r in sorted(ev.rows, key=lambda r: json.dumps(r["key"], sort_keys=True, ensure_ascii=False)):
         if r["suppressed"] and not explicit:
@@ -533,6 +553,7 @@ def _rows_of(ev: Evaluated, year: int, run_id: str, now: str) -> list[dict]:
         out.append({**common, "key": json.dumps(r["key"], sort_keys=True, ensure_ascii=False),
                     "value": None if r["suppressed"] else r["value"],
                     "n": None if r["suppressed"] or r["n"] is None else round(r["n"]),
+                    "share": None if r["suppressed"] else r.get("share"),
                     "suppressed": bool(r["suppressed"]), "error95": r["error95"], "note": None})
     return out
 
@@ -666,16 +687,13 @@ def answer(spec: FactSpec, rows: list[dict]) -> list[dict]:
                     rest = {k: v for k, v in key.items() if k not in cols}
                     lines.append({**line({dim: " / ".join(map(str, g))}, key, r), "label": _label(rest)})
         return lines
-    if spec.share_per:
+    if spec.share_per:  # shares were computed at release over every key of the group
         cols = DIMENSIONS[spec.share_per]["columns"]
-        totals: dict = defaultdict(float)
-        for key, r in shown:
-            totals[tuple(key[c] for c in cols)] += max(r["value"], 0.0)
         for key, r in sorted(shown, key=lambda kr: ([str(kr[0][c]) for c in cols], -kr[1]["value"])):
             g = tuple(key[c] for c in cols)
             rest = {k: v for k, v in key.items() if k not in cols}
-            share = max(r["value"], 0.0) / totals[g] if totals[g] > 0 else None
-            lines.append({**line({spec.share_per: " / ".join(map(str, g))}, key, r, share), "label": _label(rest)})
+            lines.append({**line({spec.share_per: " / ".join(map(str, g))}, key, r, r.get("share")),
+                          "label": _label(rest)})
         return lines
     ranked = sorted(shown, key=lambda kr: (-kr[1]["value"], json.dumps(kr[0], sort_keys=True)))
     for key, r in ranked[: spec.top] if spec.top else ranked:
@@ -711,6 +729,7 @@ def write_report(root: str, year: int, cfg: dict) -> str:
     rows = load_released(root, year)
     by_sig = _by_signature(rows)
     catalog = {s.signature: s for s in fc.catalog(cfg)}
+    order = {sig: i for i, sig in enumerate(catalog)}
     total_eps, total_delta = cfg["privacy"]["epsilon_per_year"], cfg["privacy"]["delta_per_year"]
     used_eps, used_delta = spent(root, year)
     out = [f"# Released facts, {year}", "",
@@ -718,7 +737,8 @@ def write_report(root: str, year: int, cfg: dict) -> str:
            "Values are noisy on purpose; a count below "
            f"{cfg['privacy']['min_count']} is suppressed and never stored.", "",
            f"Budget spent: epsilon {used_eps:.4g} of {total_eps:g}, delta {used_delta:.3g} of {total_delta:g}.", ""]
-    for sig, stored in sorted(by_sig.items(), key=lambda kv: kv[1][0]["released_at"] + kv[1][0]["fact_id"]):
+    for sig, stored in sorted(by_sig.items(), key=lambda kv: (kv[1][0]["released_at"], order.get(kv[0], len(order)),
+                                                              kv[1][0]["fact_id"])):
         summary = next(r for r in stored if r["key"] is None)
         spec = catalog.get(sig) or _spec_from_params(summary)
         fact = _as_released(spec, stored, reused=True)
@@ -739,9 +759,11 @@ def write_report(root: str, year: int, cfg: dict) -> str:
             share = f" ({100 * ln['share']:.1f} %)" if ln["share"] is not None else ""
             n = f" (about {ln['n']:,.0f} listeners)" if ln.get("n") else ""
             out.append(f"- {group}{ln['label']}: {_fmt_value(spec, ln['value'])}{share}{n}")
-        suppressed = [r for r in fact.rows if r["suppressed"]]
-        for r in suppressed[:EXPLICIT_KEYS_MAX] if not spec.per and not spec.top else []:
-            out.append(f"- {_label(json.loads(r['key']))}: suppressed (below min_count)")
+        suppressed = [r for r in fact.rows if r["suppressed"]] if not spec.per and not spec.top else []
+        for r in suppressed[:10]:
+            out.append(f"- {_label(json.loads(r['key']))}: suppressed")
+        if len(suppressed) > 10:
+            out.append(f"- ... and {len(suppressed) - 10} more suppressed")
         out.append("")
     path = storage.join(datasets.facts_path(root, year), REPORT_FILE)
     storage.write_text_atomic(path, "\n".join(out))
@@ -794,6 +816,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         report.wrote(f"fact {spec.id}", f"{len(shown)} lines ({status}); {fact.note}")
         if not fact.reused:
             spent_now += fact.epsilon
+    if released:
+        write_report(args.data, args.year, cfg)  # deterministic: a re-run rewrites the same text
     used_eps, used_delta = spent(args.data, args.year)
     report.set("epsilon_spent_this_run", spent_now)
     report.set("epsilon_spent_year", used_eps)
