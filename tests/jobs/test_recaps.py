@@ -420,11 +420,13 @@ def counted_streams(spark, spec):
 
 
 def star_population(spark):
-    # p000..p199: Star 226 − k streams (p005 ties p004 at 222) + F1..F4 once each
-    # -> 200 eligible listeners of Star. "fan": 500 Star streams, one artist: ineligible.
+    # p000..p199: Star 226 − k streams (p002 ties p001 at 225, p005 ties p004 at 222) + F1..F4
+    # once each -> 200 eligible listeners of Star. "fan": 500 Star streams, one artist:
+    # ineligible.
+    tied = {2: 225, 5: 222}
     spec = []
     for k in range(200):
-        spec.append((f"p{k:03d}", "Star", 222 if k == 5 else 226 - k))
+        spec.append((f"p{k:03d}", "Star", tied.get(k, 226 - k)))
         spec += [(f"p{k:03d}", f"F{j}", 1) for j in range(1, 5)]
     spec.append(("fan", "Star", 500))
     return counted_streams(spark, spec)
@@ -439,9 +441,10 @@ def test_top_artist_percent_buckets(spark, cfg):
     got = {r["user_id"]: r["top_artist_percent"] for r in df.select("user_id", "top_artist_percent").collect()}
     # p = 100 · rank / 200; the smallest of 0.1 0.5 1 2 5 10 25 that is ≥ p
     assert got["p000"] == 0.5    # rank 1 -> 0.5 (the ineligible fan with 500 is not counted)
-    assert got["p001"] == 1.0    # rank 2 -> 1.0
-    assert got["p002"] == 2.0    # rank 3 -> 1.5
-    assert got["p003"] == 2.0    # rank 4 -> 2.0 (equal counts)
+    assert got["p001"] == 1.0    # 225 streams, rank 2 -> 1.0
+    assert got["p002"] == 1.0    # ties p001: rank = 1 + 1 with strictly more = 2 -> 1.0
+    #                              (a row number would give rank 3 -> 1.5 -> 2)
+    assert got["p003"] == 2.0    # 223 streams, rank 4 -> 2.0 (equal counts)
     assert got["p004"] == 5.0    # 222 streams, rank 5 -> 2.5
     assert got["p005"] == 5.0    # ties p004: rank = 1 + 4 with strictly more = 5
     assert got["p006"] == 5.0    # rank 7 (six have more) -> 3.5
