@@ -102,9 +102,8 @@ def redact(col: Column) -> Column:
     return F.regexp_replace(text, r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.])", "<redacted-ip>")
 
 
-def _is_set(r: Column, names: tuple[str, ...]) -> Column:
-    return F.greatest(*[F.coalesce(clean_text(r[n]).isNotNull(), F.lit(False)) for n in names]) \
-        if len(names) > 1 else F.coalesce(clean_text(r[names[0]]).isNotNull(), F.lit(False))
+def _any_set(names: tuple[str, ...]) -> Column:
+    return F.greatest(*[F.col(n).isNotNull() for n in names]) if len(names) > 1 else F.col(names[0]).isNotNull()
 
 
 # --- the parser -----------------------------------------------------------------------
@@ -128,65 +127,70 @@ def parse_events(lines: DataFrame, *, ingest_cfg: dict, source: str | Column,
     if "original" not in lines.columns:
         lines = lines.withColumn("original", F.lit(None).cast("string"))
     r = F.col("r")
-    df = lines.select(
+    parsed = lines.select(
         "value", "source_file", "original",
         F.from_json("value", _PARSE_SCHEMA, {"columnNameOfCorruptRecord": _CORRUPT, "mode": "PERMISSIVE"}).alias("r"),
     )
-
-    user_id = clean_text(r["user_id"])
-    ts_text = clean_text(r["ts"])
-    ts = parse_ts(ts_text)
-    ms_text = clean_text(r["ms_played"])
-    ms = ms_text.try_cast("bigint")
+    # Step 1: every field cleaned once (NFC, trimmed, blank -> null), as plain columns.
+    c = F.col
+    fields = parsed.select(
+        "value", "source_file", "original",
+        (r.isNull() | r[_CORRUPT].isNotNull()).alias("_corrupt"),
+        *[clean_text(r[n]).alias(n) for n in PARSED_FIELDS],
+    )
+    # Step 2: conversions, each once.
+    is_track, is_episode, is_book = (_any_set(TRACK_FIELDS), _any_set(EPISODE_FIELDS), _any_set(AUDIOBOOK_FIELDS))
+    typed = fields.select(
+        "*",
+        parse_ts(c("ts")).alias("_ts"),
+        c("ms_played").try_cast("bigint").alias("_ms"),
+        F.when(is_track, "track").when(is_episode, "episode").when(is_book, "audiobook").alias("_kind"),
+        *[strict_bool(c(n)).alias(f"_{n}") for n in BOOL_FIELDS],
+    )
+    # Step 3: the first reason that applies (docs/ingest.md, "Reason codes").
     earliest = F.make_timestamp(F.lit(ingest_cfg["earliest_year"]), F.lit(1), F.lit(1), F.lit(0), F.lit(0), F.lit(0))
     end = F.make_timestamp(F.lit(ingest_cfg["latest_year"] + 1), F.lit(1), F.lit(1), F.lit(0), F.lit(0), F.lit(0))
-    is_track, is_episode, is_book = _is_set(r, TRACK_FIELDS), _is_set(r, EPISODE_FIELDS), _is_set(r, AUDIOBOOK_FIELDS)
-    kind = F.when(is_track, "track").when(is_episode, "episode").when(is_book, "audiobook")
-    not_object = F.try_parse_json(F.col("value")).isNotNull()
-
+    ts, ms = c("_ts"), c("_ms")
     reason = (
         F.when(~F.is_valid_utf8("value"), "bad_encoding")
-        .when(r.isNull() | r[_CORRUPT].isNotNull(), F.when(not_object, "not_an_object").otherwise("bad_json"))
-        .when(user_id.isNull(), "missing_user_id")
-        .when(ts_text.isNull(), "missing_ts")
+        .when(c("_corrupt"), F.when(F.try_parse_json(c("value")).isNotNull(), "not_an_object").otherwise("bad_json"))
+        .when(c("user_id").isNull(), "missing_user_id")
+        .when(c("ts").isNull(), "missing_ts")
         .when(ts.isNull() | (ts < earliest) | (ts >= end), "bad_ts")
     )
     if missing_ms == "reject":
-        reason = reason.when(ms_text.isNull(), "missing_ms_played")
+        reason = reason.when(c("ms_played").isNull(), "missing_ms_played")
     reason = (
-        reason.when(ms_text.isNotNull() & ms.isNull(), "bad_type:ms_played")
+        reason.when(c("ms_played").isNotNull() & ms.isNull(), "bad_type:ms_played")
         .when(ms < 0, "negative_ms")
         .when(ms > ingest_cfg["max_ms_played"], "implausible_ms")
     )
     for name in BOOL_FIELDS:
-        raw = clean_text(r[name])
-        reason = reason.when(raw.isNotNull() & strict_bool(raw).isNull(), f"bad_type:{name}")
-    reason = reason.when(kind.isNull(), "unknown_kind")
+        reason = reason.when(c(name).isNotNull() & c(f"_{name}").isNull(), f"bad_type:{name}")
+    reason = reason.when(c("_kind").isNull(), "unknown_kind")
 
-    df = df.select(
+    book = c("_kind") == "audiobook"
+    df = typed.select(
         "source_file", "original", "value",
         reason.alias("reason"),
-        user_id.alias("user_id"), ts.alias("ts"), ms.alias("ms_raw"),
-        clean_text(r["track_duration_ms"]).try_cast("bigint").alias("duration_hint"),
-        kind.alias("kind"),
-        clean_text(r["spotify_track_uri"]).alias("track_uri"),
-        clean_text(r["master_metadata_track_name"]).alias("track_name"),
-        clean_text(r["master_metadata_album_artist_name"]).alias("artist_name"),
-        clean_text(r["master_metadata_album_album_name"]).alias("album_name"),
-        F.when(kind == "audiobook", F.coalesce(clean_text(r["audiobook_chapter_uri"]), clean_text(r["audiobook_uri"])))
-        .otherwise(clean_text(r["spotify_episode_uri"])).alias("episode_uri"),
-        F.when(kind == "audiobook", clean_text(r["audiobook_chapter_title"]))
-        .otherwise(clean_text(r["episode_name"])).alias("episode_name"),
-        F.when(kind == "audiobook", clean_text(r["audiobook_title"]))
-        .otherwise(clean_text(r["episode_show_name"])).alias("show_name"),
-        clean_text(r["platform"]).alias("platform"),
-        F.upper(clean_text(r["conn_country"])).alias("country"),
-        F.coalesce(strict_bool(r["incognito_mode"]), F.lit(False)).alias("private_session"),
-        strict_bool(r["skipped"]).alias("skipped"),
-        strict_bool(r["shuffle"]).alias("shuffle"),
-        strict_bool(r["offline"]).alias("offline"),
-        clean_text(r["reason_start"]).alias("reason_start"),
-        clean_text(r["reason_end"]).alias("reason_end"),
+        "user_id", ts.alias("ts"), ms.alias("ms_raw"),
+        c("track_duration_ms").try_cast("bigint").alias("duration_hint"),
+        c("_kind").alias("kind"),
+        c("spotify_track_uri").alias("track_uri"),
+        c("master_metadata_track_name").alias("track_name"),
+        c("master_metadata_album_artist_name").alias("artist_name"),
+        c("master_metadata_album_album_name").alias("album_name"),
+        F.when(book, F.coalesce("audiobook_chapter_uri", "audiobook_uri")).otherwise(c("spotify_episode_uri"))
+        .alias("episode_uri"),
+        F.when(book, c("audiobook_chapter_title")).otherwise(c("episode_name")).alias("episode_name"),
+        F.when(book, c("audiobook_title")).otherwise(c("episode_show_name")).alias("show_name"),
+        "platform",
+        F.upper("conn_country").alias("country"),
+        F.coalesce(c("_incognito_mode"), F.lit(False)).alias("private_session"),
+        c("_skipped").alias("skipped"),
+        c("_shuffle").alias("shuffle"),
+        c("_offline").alias("offline"),
+        "reason_start", "reason_end",
     )
 
     if missing_ms == "default":
