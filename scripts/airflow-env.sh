@@ -10,6 +10,8 @@ export ENCORE_HOME="${ENCORE_HOME:-$_encore_repo}"
 export AIRFLOW_HOME="$(realpath -m "${1:-${AIRFLOW_HOME:-$_encore_repo/var/airflow}}")"
 _encore_data="$(realpath -m "${2:-${ENCORE_DATA_ROOT:-$_encore_repo/var/data}}")"
 mkdir -p "$AIRFLOW_HOME"
+# Airflow's own environment first on PATH: `airflow standalone` starts its parts as `airflow ...`
+case ":$PATH:" in *":$_encore_repo/.venv-airflow/bin:"*) ;; *) export PATH="$_encore_repo/.venv-airflow/bin:$PATH" ;; esac
 
 export AIRFLOW__CORE__DAGS_FOLDER="$_encore_repo/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False

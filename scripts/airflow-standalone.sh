@@ -31,11 +31,17 @@ echo "starting Airflow (log: $log) ..."
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' INT TERM EXIT
 
-for _ in $(seq 1 180); do
-  if curl -fsS "http://127.0.0.1:$port/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$pid" 2>/dev/null; then echo "Airflow stopped; last lines of $log:" >&2; tail -20 "$log" >&2; exit 1; fi
+up=""
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:$port/api/v2/monitor/health" >/dev/null 2>&1; then up=1; break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then break; fi
   sleep 1
 done
+if [ -z "$up" ]; then
+  echo "Airflow did not come up on port $port; last lines of $log:" >&2
+  tail -20 "$log" >&2
+  exit 1
+fi
 pwfile="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 cat <<MSG
 
