@@ -221,6 +221,38 @@ def format_percent(share: float, locale: str) -> str:
     return bp(round(max(0.0, min(1.0, share)) * 100) / 100, locale=locale)  # the locale's own pattern
 
 
+class Record:
+    """A read-only mapping for templates. Unlike a dict it has no methods, so a missing
+    key such as by.genre['pop'] is simply undefined (the line drops) instead of
+    reaching dict.pop, which the sandbox would refuse."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict):
+        self._data = data
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key) -> bool:
+        return key in self._data
+
+
+def frozen(value):
+    """Dicts become Records and lists tuples, all the way down."""
+    if isinstance(value, dict):
+        return Record({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
 def market_name(market: str, locale: str) -> str:
     """The market's name in the locale's language (Babel), e.g. DE -> Germany / Deutschland."""
     from babel import Locale
@@ -385,14 +417,15 @@ def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dic
                 if gone:
                     notes.append(f"{where}: dropped: fact {gone[0]} is suppressed or was not released")
                     continue
-                context = {"f": {f: views[f] for f in line.facts}, "market": market, "locale": locale,
+                context = {"f": frozen({f: views[f] for f in line.facts}), "market": market, "locale": locale,
                            "market_name": market_name(market, locale), "year": year}
                 try:
                     text = render_limited(template, context, max_chars=MAX_LINE_CHARS,
                                           what=f"campaign {camp.name} {where}")
                 except _undefined_error() as err:
-                    notes.append(f"{where}: dropped: {err.message or 'a value it uses is missing'} "
-                                 "(suppressed or not released for this market)")
+                    missing = re.findall(r"'([^']*)'", err.message or "")
+                    what = f"no released value for {missing[-1]!r}" if missing else "a value it uses is missing"
+                    notes.append(f"{where}: dropped: {what} (suppressed, or not released for this market)")
                     continue
                 except _security_error() as err:
                     raise EncoreError(f"campaign {camp.name} {where}: the template was refused by the sandbox: {err}") from None
@@ -407,11 +440,18 @@ def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dic
                     used[f] = _fact_used(specs[f], released[f])
                 if line.channel == "billboard" and svg_template is not None:
                     stem = f"{market}-{locale}-{line.id}"
-                    svg = render_limited(svg_template, {
-                        "lines": textwrap.wrap(text, 34), "title": camp.title, "market": market,
-                        "locale": locale, "year": year}, max_chars=MAX_SVG_CHARS, what=f"billboard {stem}")
+                    svg = render_limited(svg_template, {**billboard_layout(text), "title": camp.title,
+                                                        "market": market, "locale": locale, "year": year},
+                                         max_chars=MAX_SVG_CHARS, what=f"billboard {stem}")
                     billboards[stem] = svg
     return Export(copy_rows, notes, billboards, used)
+
+
+def billboard_layout(text: str) -> dict:
+    """Wrap a line for the 1920x640 billboard: big type for short lines, smaller for long."""
+    layouts = ((36, 76), (46, 60), (60, 46), (80, 34))
+    width, size = next(((w, s) for w, s in layouts if len(textwrap.wrap(text, w)) <= 4), layouts[-1])
+    return {"lines": textwrap.wrap(text, width)[:6], "font_size": size, "line_height": round(size * 1.2)}
 
 
 def _undefined_error():

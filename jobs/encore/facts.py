@@ -803,7 +803,9 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
             raise EncoreError(f"--fact {unknown[0]}: not in the fact catalog ({', '.join(sorted(known))})")
         specs = [s for s in specs if s.id in args.fact]
     report.phase("release")
-    spark = get_session(cfg, "facts", args.spark_profile)
+    stored = {r["signature"] for r in load_released(args.data, args.year)}
+    # a re-run with everything released reads storage only: no Spark session at all
+    spark = None if all(s.signature in stored for s in specs) else get_session(cfg, "facts", args.spark_profile)
     released = release(spark, args.data, args.year, specs, cfg, report.run_id, say=report.say)
     spent_now = 0.0
     for spec in specs:

@@ -36,7 +36,7 @@ def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en
             for lid, (fs, text) in lines.items())
         (folder / f"copy.{loc}.toml").write_text(body, encoding="utf-8")
     (folder / "billboard.svg").write_text(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="200">{% for l in lines %}'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="200" font-size="{{ font_size }}">{% for l in lines %}'
         '<text x="10" y="{{ 40 + loop.index0 * 40 }}" font-family="DejaVu Sans">{{ l }}</text>{% endfor %}</svg>',
         encoding="utf-8")
     return tmp_path / "campaigns"
@@ -67,7 +67,8 @@ def test_locale_formatting():
 def test_sandbox_refuses_internals_and_oversized_output(tmp_path, specs):
     released = {"titled": _released(specs["titled"], [({"phrase": "God is a man"}, 120, 6)])}
     for evil in ("{{ f.titled.__class__ }}", "{{ f.titled.top.__class__.__mro__ }}",
-                 "{{ f.titled.about.__class__.__init__.__globals__ }}", "{{ f.titled.top.append(1) }}"):
+                 "{{ f.titled.about.__class__.__init__.__globals__ }}", "{{ f.titled.top.count.__self__ }}",
+                 "{{ f.titled._data }}"):
         with pytest.raises(EncoreError, match="refused by the sandbox"):
             _render(tmp_path / str(hash(evil)), specs, {"x": (["titled"], evil)}, released)
     with pytest.raises(EncoreError, match="refused by the sandbox"):
@@ -75,6 +76,9 @@ def test_sandbox_refuses_internals_and_oversized_output(tmp_path, specs):
     with pytest.raises(campaign.RenderLimit, match="longer than"):
         _render(tmp_path / "big2", specs, {"x": (["titled"], "{% for i in range(99999) %}lots of text {% endfor %}")},
                 released)
+    # a missing key named like a dict method is just missing: the line drops
+    out = _render(tmp_path / "pop", specs, {"x": (["titled"], "{{ f.titled.by.phrase['pop'].about }}")}, released)
+    assert out.copy == [] and "dropped" in out.notes[0]
     # a line sees only the facts it names
     out = _render(tmp_path / "scope", specs, {"x": (["titled"], "{{ f.artists.about }}")}, released)
     assert out.copy == [] and "dropped" in out.notes[0]
