@@ -258,6 +258,10 @@ def ingest_platform(spark: SparkSession, cfg: dict, *, root: str, run_id: str, q
     report = Report("ingest", root, run_id, quiet=quiet)
     raw = datasets.path(root, "raw")
     if not storage.is_dir(raw):
+        if _has_data(datasets.path(root, datasets.EVENTS)):  # e.g. a self-hoster's personal exports only
+            report.skipped("raw", "no raw/ folder: nothing new to ingest; events/ is left as it is")
+            report.finish()
+            return report.body
         raise EncoreError(f"no raw/ folder under {root}: run `encore generate --out {root} ...` or pass "
                           "--source/--input/--user-id for a personal export")
     work = datasets.path(root, f".ingest-{run_id}")

@@ -268,6 +268,13 @@ def test_dimension_tables_are_validated_and_erasures_merged(spark, cfg, tmp_path
     assert reasons == ["bad_type:birth_year", "bad_value:timezone", "missing_requested_at", "missing_user_id"]
 
 
+def test_no_raw_folder_is_a_one_line_error(spark, cfg, tmp_path):
+    from encore.errors import EncoreError
+
+    with pytest.raises(EncoreError, match="no raw/ folder.*encore generate"):
+        ingest.ingest_platform(spark, cfg, root=str(tmp_path), run_id="r1", quiet=True)
+
+
 # --- the generator's planted dirty records -------------------------------------------------
 @pytest.fixture(scope="module")
 def generated_ingest(spark, cfg, tmp_path_factory):
