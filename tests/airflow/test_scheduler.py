@@ -1,0 +1,126 @@
+"""Under a real scheduler: `make airflow`'s scripts/airflow-standalone.sh (airflow
+standalone: scheduler, DAG processor, API server, triggerer; LocalExecutor, SQLite) on
+loopback in a temp AIRFLOW_HOME. The marketing form's DAG is triggered
+through the REST API with a conf, as the UI's form does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import DATA_ROOT, REPO, YEAR
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+class Airflow:
+    def __init__(self, base: str, token: str, home: Path):
+        self.base, self.token, self.home = base, token, home
+
+    def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        return call(method, f"{self.base}/api/v2{path}", body, self.token)
+
+
+@pytest.fixture(scope="module")
+def airflow(yearly_run, tmp_path_factory):
+    """`make airflow`'s script on a free loopback port; stopped (its whole process
+    group) at the end."""
+    home = tmp_path_factory.mktemp("standalone")
+    port = free_port()
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), "ENCORE_DATA_ROOT": str(DATA_ROOT),
+           "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2"}
+    out = open(home / "script.out", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([str(REPO / "scripts" / "airflow-standalone.sh")], env=env, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def output() -> str:
+        return (home / "script.out").read_text() + "\n--- standalone.log ---\n" + (
+            (home / "standalone.log").read_text()[-3000:] if (home / "standalone.log").exists() else "")
+
+    try:
+        deadline = time.monotonic() + 300
+        while "log in as:" not in (home / "script.out").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, output()
+            time.sleep(2)
+        printed = (home / "script.out").read_text()
+        assert base in printed  # the UI address
+        password = printed.split("log in as:")[1].split("\n")[0].split("admin /")[1].strip()
+        status, body = call("POST", f"{base}/auth/token", {"username": "admin", "password": password})
+        assert status in (200, 201), body
+        af = Airflow(base, body["access_token"], home)
+        while af.api("GET", "/dags/encore_campaign")[0] != 200:  # the DAG processor has parsed it
+            assert time.monotonic() < deadline + 120, "encore_campaign never appeared in the API\n" + output()
+            time.sleep(2)
+        af.output = output
+        yield af
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        out.close()
+
+
+def test_trigger_campaign_through_the_api(airflow):
+    conf = {"year": YEAR, "campaign": "press_kit", "locales": ["de"], "markets": ["DE"]}
+    status, run = airflow.api("POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf})
+    assert status == 200, run
+    run_id = run["dag_run_id"]
+    deadline = time.monotonic() + 900
+    state = run["state"]
+    while state not in ("success", "failed") and time.monotonic() < deadline:
+        time.sleep(5)
+        _, run = airflow.api("GET", f"/dags/encore_campaign/dagRuns/{run_id}")
+        state = run["state"]
+    assert state == "success", airflow.output()
+
+    status, entry = airflow.api(
+        "GET", f"/dags/encore_campaign/dagRuns/{run_id}/taskInstances/export_location/xcomEntries/return_value")
+    assert status == 200, entry
+    export = Path(entry["value"] if not str(entry["value"]).startswith('"') else json.loads(entry["value"]))
+    assert export.parent == DATA_ROOT / "campaigns" / str(YEAR) / "press_kit"
+    assert (export / "copy.md").is_file() and (export / "copy.csv").is_file()
+    copy = json.loads((export / "copy.json").read_text())
+    assert copy  # lines in German for the German market
+    assert "de" in json.dumps(copy)
+
+
+@pytest.mark.parametrize("conf", [
+    {"campaign": "no_such_campaign"},
+    {"campaign": "press_kit", "markets": ["ZZ"]},
+    {"campaign": "press_kit", "year": "last year"},
+])
+def test_bad_form_input_is_rejected_by_the_api(airflow, conf):
+    _, before = airflow.api("GET", "/dags/encore_campaign/dagRuns")
+    status, body = airflow.api("POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf})
+    assert 400 <= status < 500, body
+    _, after = airflow.api("GET", "/dags/encore_campaign/dagRuns")
+    assert after["total_entries"] == before["total_entries"]  # no run was created
