@@ -189,6 +189,7 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     start, end = f"{year}-{r['window_start']} 00:00:00+00", f"{year}-{r['window_end']} 00:00:00+00"
     con = duckdb.connect()
     con.execute(f"SET threads TO {os.cpu_count() or 1}")
+    con.execute("SET enable_progress_bar = false")
     events = os.path.join(data, "events", "**", "*.parquet")
     users = os.path.join(data, "users", "*.parquet")
     erasures_dir = os.path.join(data, "privacy", "erasures")
