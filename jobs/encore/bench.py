@@ -197,7 +197,11 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
               if os.path.isdir(erasures_dir) and any(f.endswith(".parquet") for f in os.listdir(erasures_dir))
               else "SELECT NULL::VARCHAR AS user_id WHERE false")
     sql = f"""
-    WITH tz AS (SELECT user_id, coalesce(timezone, 'UTC') AS tz FROM read_parquet('{users}')),
+    WITH known AS (SELECT name FROM pg_timezone_names()),
+    tz AS (  -- a zone the database does not know counts as UTC, as in the recap job
+      SELECT user_id, CASE WHEN timezone IN (SELECT name FROM known) THEN timezone ELSE 'UTC' END AS tz
+      FROM read_parquet('{users}')
+    ),
     plays AS (
       SELECT e.user_id, e.ts, e.ms_played, e.kind, e.private_session, e.artist_name, e.track_name,
              timezone(coalesce(tz.tz, 'UTC'), e.ts) AS local_ts,
@@ -212,7 +216,8 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
       FROM plays GROUP BY user_id
     ),
     artist_streams AS (
-      SELECT user_id, artist_name, count(*) AS streams, sum(ms_played) AS ms FROM plays WHERE is_stream
+      SELECT user_id, artist_name, count(*) AS streams, sum(ms_played) AS ms FROM plays
+      WHERE is_stream AND artist_name IS NOT NULL
       GROUP BY user_id, artist_name
     ),
     top_artists AS (
@@ -221,7 +226,8 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
       FROM artist_streams GROUP BY user_id
     ),
     track_streams AS (
-      SELECT user_id, artist_name, track_name, count(*) AS streams, sum(ms_played) AS ms FROM plays WHERE is_stream
+      SELECT user_id, artist_name, track_name, count(*) AS streams, sum(ms_played) AS ms FROM plays
+      WHERE is_stream AND artist_name IS NOT NULL AND track_name IS NOT NULL
       GROUP BY user_id, artist_name, track_name
     ),
     top_tracks AS (
