@@ -300,7 +300,10 @@ def erase_user(spark, root: str, user_id: str, secret: bytes, *, run_id: str | N
     for part in _leaf_partitions(qpath):
         df = spark.read.parquet(part)
         needle = json.dumps(user_id)  # "usr_x" as it appears inside a JSON record
-        match = F.col("record").contains(needle) | F.col("record").contains(user_id)
+        # platform-log rows name the listener inside the record; personal-export rows
+        # also in source_file ("export:<user>:<file>")
+        match = (F.col("record").contains(needle) | F.col("record").contains(user_id)
+                 | F.col("source_file").contains(f"export:{user_id}:"))
         if df.where(match).limit(1).count():
             n = df.where(match).count()
             datasets.write_dataset(df.where(~match), part, run_id=report.run_id)

@@ -190,7 +190,7 @@ def _json_array(entry: Entry, mapper, user_id: str) -> Records:
     out = Records()
     try:
         items = _load_json(entry)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: absurdly deep nesting
         out.problem = f"not valid JSON ({err.__class__.__name__}): counted as one bad_json record"
         out.rows.append((entry.data[:1_000_000], None))
         return out
@@ -209,7 +209,7 @@ def _json_lines(entry: Entry, mapper, user_id: str) -> Records:
             continue
         try:
             item = json.loads(line.decode("utf-8", "surrogateescape"))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             out.rows.append((line.rstrip(b"\r"), None))  # the parser says bad_json
             continue
         original = line.rstrip(b"\r")
