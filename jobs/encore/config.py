@@ -71,7 +71,8 @@ def _sorted_percents(v: list) -> str | None:
 
 
 def _profile(v: dict) -> str | None:
-    allowed = {"master": str, "shuffle_partitions": int, "driver_memory": str, "conf": dict}
+    allowed = {"master": str, "shuffle_partitions": int, "driver_memory": str, "plays_per_task": int,
+               "conf": dict}
     for name, body in v.items():
         if not isinstance(body, dict):
             return f"profile {name!r} must be a table"
@@ -82,8 +83,9 @@ def _profile(v: dict) -> str | None:
                 return f"profile {name!r}: {k} must be {allowed[k].__name__}"
         if "master" not in body:
             return f"profile {name!r}: master is required"
-        if body.get("shuffle_partitions", 1) < 1:
-            return f"profile {name!r}: shuffle_partitions must be >= 1"
+        for k in ("shuffle_partitions", "plays_per_task"):
+            if body.get(k, 1) < 1:
+                return f"profile {name!r}: {k} must be >= 1"
     return None
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
+# The profile's plays_per_task, carried in the session for the jobs (recaps.partitions_for).
+PLAYS_PER_TASK = "spark.encore.playsPerTask"
+
 
 def get_session(cfg: dict, app_name: str, profile: str | None = None):
     """A SparkSession for ``app_name`` with the settings every Encore job relies on.
@@ -35,6 +38,7 @@ def get_session(cfg: dict, app_name: str, profile: str | None = None):
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "true")
         .config("spark.sql.shuffle.partitions", str(prof.get("shuffle_partitions", 8)))
+        .config(PLAYS_PER_TASK, str(prof.get("plays_per_task", 250_000)))
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.showConsoleProgress", "false")

@@ -17,6 +17,16 @@ def test_duckdb_agrees_with_spark_recaps(pipeline_data, cfg):
     assert bench.compare_core(spark_rows, duck) == []
 
 
+def test_same_columns_run_agrees_with_duckdb(pipeline_data, cfg):
+    """The Spark side of the timed comparison (core columns only, the recap job's own
+    functions) gives DuckDB's answers too: the ratio compares equal work."""
+    root, year = pipeline_data
+    duck = bench.duckdb_core_recaps(root, year, cfg)
+    seconds, rows = bench.spark_same_columns(root, year, cfg, "test")
+    assert seconds > 0 and set(rows) == set(duck)
+    assert bench.compare_core(rows, duck) == []
+
+
 def test_cross_check_catches_a_difference(pipeline_data, cfg):
     root, year = pipeline_data
     duck = bench.duckdb_core_recaps(root, year, cfg)
@@ -34,8 +44,10 @@ def test_markdown_table_reports_every_stage():
                "machine": {"cpus": 2, "memory_gb": 24.0, "platform": "Linux", "python": "3.12.1"},
                "stages": {"ingest": {"wall_s": 2.0, "plays_per_s": 500, "driver_python_mb": 80.0, "jvm_mb": 900.0,
                                      "python_workers_mb": 0.0}, "render": {"skipped": "not built"}},
-               "duckdb": {"wall_s": 0.5, "listeners": 10, "agreed": True, "spark_over_duckdb": 4.0}}
+               "duckdb": {"wall_s": 0.5, "listeners": 10, "agreed": True, "spark_same_columns_s": 1.0,
+                          "spark_over_duckdb": 2.0, "recaps_stage_over_duckdb": 4.0}}
     table = bench.markdown_table(results)
     assert "| ingest | 2.0 | 500 | 80 | 900 | 0 |" in table
     assert "| render | skipped (not built) |" in table
-    assert "Spark recaps / DuckDB = 4.0x; cross-check agreed." in table
+    assert "DuckDB 0.5 s, Spark 1.0 s" in table and "= **2.0x**" in table
+    assert "whole recaps stage (all columns, checks, report) / DuckDB = 4.0x; cross-check agreed" in table
