@@ -129,7 +129,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         wall = time.monotonic() - t0
         if code:
             raise EncoreError(f"stage {stage} failed with exit code {code}")
-        results["stages"][stage] = {"wall_s": round(wall, 2), "plays_per_s": round(gen["plays"] / wall), **mem.peak}
+        results["stages"][stage] = {"wall_s": round(wall, 2), "plays_per_s": round(gen["plays"] / wall), **mem.peak,
+                                    "driver_live_heap_mb": driver_live_heap_mb()}
         if stage == "render":
             rep = storage.read_json(storage.join(data, "reports", f"render-{run_id}.json"))
             cards = int(rep.get("wrote", {}).get("cards", 0))
@@ -165,6 +166,21 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     return 0
 
 
+def driver_live_heap_mb() -> float | None:
+    """What the driver JVM still holds after a stage: its heap in use right after a full
+    GC. With a cluster master this is the driver alone (executors are other JVMs); in
+    local mode the executors share the JVM, but their caches are released by then."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is None:
+        return None
+    jvm = session.sparkContext._jvm
+    jvm.java.lang.System.gc()
+    rt = jvm.java.lang.Runtime.getRuntime()
+    return round((rt.totalMemory() - rt.freeMemory()) / 2**20, 1)
+
+
 def _machine() -> dict:
     import psutil
 
@@ -178,15 +194,18 @@ def markdown_table(results: dict) -> str:
         f"Benchmark: {results['plays']:,} plays, {results['listeners']:,} listeners, recap year {results['year']} "
         f"on {m['cpus']} CPUs / {m['memory_gb']} GB ({m['platform']}, Python {m['python']})",
         "",
-        "| stage | wall s | plays/s | driver Python MB | JVM MB | Python workers MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| stage | wall s | plays/s | driver Python MB | JVM MB (peak RSS) | driver JVM live heap MB "
+        "| Python workers MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for stage, r in results["stages"].items():
         if "skipped" in r:
-            lines.append(f"| {stage} | skipped ({r['skipped']}) | | | | |")
+            lines.append(f"| {stage} | skipped ({r['skipped']}) | | | | | |")
             continue
+        heap = r.get("driver_live_heap_mb")
         lines.append(f"| {stage} | {r['wall_s']:.1f} | {r['plays_per_s']:,} | {r['driver_python_mb']:,.0f} | "
-                     f"{r['jvm_mb']:,.0f} | {r['python_workers_mb']:,.0f} |")
+                     f"{r['jvm_mb']:,.0f} | {'—' if heap is None else f'{heap:,.0f}'} | "
+                     f"{r['python_workers_mb']:,.0f} |")
     r = results["stages"].get("render", {})
     if r.get("cards"):
         lines += ["", f"Render: {r['cards']:,} SVG cards, {r['svg_cards_per_core_s']:,} cards/s per core "

@@ -68,9 +68,10 @@ def nfc(col: Column) -> Column:
     """Unicode NFC. Spark has no built-in for it, so this calls ICU4J's static
     ``Normalizer.compose(str, false)`` (= NFC; ICU ships inside Spark for collations)
     through the ``reflect`` built-in: a JVM call, no Python. ASCII-only text is
-    already NFC and skips the call."""
+    already NFC and skips the call; a string is ASCII-only when it has as many
+    characters as UTF-8 bytes (two counters: much cheaper than a regex on every field)."""
     return F.when(
-        col.rlike("[^\\x00-\\x7F]"),
+        F.length(col) != F.octet_length(col),
         F.call_function("reflect", F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"), col, F.lit(False)),
     ).otherwise(col)
 

@@ -47,7 +47,7 @@ def test_markdown_table_reports_every_stage():
                "duckdb": {"wall_s": 0.5, "listeners": 10, "agreed": True, "spark_same_columns_s": 1.0,
                           "spark_over_duckdb": 2.0, "recaps_stage_over_duckdb": 4.0}}
     table = bench.markdown_table(results)
-    assert "| ingest | 2.0 | 500 | 80 | 900 | 0 |" in table
-    assert "| render | skipped (not built) |" in table
+    assert "| ingest | 2.0 | 500 | 80 | 900 | — | 0 |" in table
+    assert "| render | skipped (not built) | | | | | |" in table
     assert "DuckDB 0.5 s, Spark 1.0 s" in table and "= **2.0x**" in table
     assert "whole recaps stage (all columns, checks, report) / DuckDB = 4.0x; cross-check agreed" in table
