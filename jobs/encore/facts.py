@@ -203,6 +203,10 @@ def read_inputs(spark, root: str, year: int, cfg: dict, sources: set[str]) -> In
         missing.update(artist="no catalog/artists table", genre="no catalog/artists table")
     private = population_tables(events, users, erasures, year=year, cfg=cfg, tracks=tracks,
                                 playlists=playlists, sources=tuple(sorted(sources)))
+    # Cached: each fact is one or more Tumult queries, i.e. Spark jobs over its source
+    # table; without the cache every one re-reads the events, joins the listeners and
+    # converts time zones again (release() unpersists them).
+    private = {name: df.cache() for name, df in private.items()}
     return Inputs(private=private, artists=artists, tracks=tracks, missing=missing)
 
 
@@ -616,40 +620,52 @@ def release(spark, root: str, year: int, specs: list[FactSpec], cfg: dict, run_i
                 f"epsilon {need_eps:.4g} / delta {need_delta:.3g}, but only epsilon "
                 f"{max(0.0, total_eps - used_eps):.4g} / delta {max(0.0, total_delta - used_delta):.3g} "
                 f"of {total_eps:g} / {total_delta:g} is left (ledger: {ledger_path(root, year)}); nothing was released")
-        unavailable = []
-        if inputs is None:
+        ours = inputs is None
+        if ours:
             inputs = read_inputs(spark, root, year, cfg, {s.source for s in todo})
-        for spec in todo:
-            why = inputs.missing.get(spec.source) or next(
-                (inputs.missing[k] for k in spec.keys if k in inputs.missing), None)
-            if why:
-                unavailable.append((spec, why))
-        if unavailable:
-            say("skipped " + "; ".join(f"{s.id} ({why})" for s, why in unavailable))
-            todo = [s for s in todo if s not in {u for u, _ in unavailable}]
-            if not todo:
-                return out
-            need = [fc.budget_for(s, cfg) for s in todo]
-        session = open_session(inputs, todo, cfg, sum(e for e, _ in need), sum(d for _, d in need))
-        evaluated = []
-        for spec in todo:
-            say(f"evaluating {spec.id} (epsilon {fc.budget_for(spec, cfg)[0]:.4g})")
-            evaluated.append(evaluate_fact(session, spec, inputs, year, cfg))
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        # the spend is recorded before the values are published: a crash in between
-        # over-counts the budget, never under-counts it
-        _append_ledger(root, year, [
-            {"year": year, "fact_id": ev.spec.id, "signature": ev.spec.signature,
-             "params": ev.spec.query(), "epsilon": ev.epsilon, "delta": ev.delta,
-             "mechanism": ev.mechanism, "time": now, "run_id": run_id}
-            for ev in evaluated], run_id)
-        new_rows = [row for ev in evaluated for row in _rows_of(ev, year, run_id, now)]
-        _publish_rows(root, year, stored_rows + new_rows, run_id)
-        fresh = _by_signature(new_rows)
-        for ev in evaluated:
-            out[ev.spec.id] = _as_released(ev.spec, fresh[ev.spec.signature], reused=False)
-        write_report(root, year, cfg)
-        return {s.id: out[s.id] for s in specs if s.id in out}
+        try:
+            return _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say)
+        finally:
+            if ours:
+                for df in inputs.private.values():
+                    df.unpersist()
+
+
+def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say):
+    """release(), once the inputs are there: evaluate, record the spend, publish."""
+    need = [fc.budget_for(s, cfg) for s in todo]
+    unavailable = []
+    for spec in todo:
+        why = inputs.missing.get(spec.source) or next(
+            (inputs.missing[k] for k in spec.keys if k in inputs.missing), None)
+        if why:
+            unavailable.append((spec, why))
+    if unavailable:
+        say("skipped " + "; ".join(f"{s.id} ({why})" for s, why in unavailable))
+        todo = [s for s in todo if s not in {u for u, _ in unavailable}]
+        if not todo:
+            return out
+        need = [fc.budget_for(s, cfg) for s in todo]
+    session = open_session(inputs, todo, cfg, sum(e for e, _ in need), sum(d for _, d in need))
+    evaluated = []
+    for spec in todo:
+        say(f"evaluating {spec.id} (epsilon {fc.budget_for(spec, cfg)[0]:.4g})")
+        evaluated.append(evaluate_fact(session, spec, inputs, year, cfg))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # the spend is recorded before the values are published: a crash in between
+    # over-counts the budget, never under-counts it
+    _append_ledger(root, year, [
+        {"year": year, "fact_id": ev.spec.id, "signature": ev.spec.signature,
+         "params": ev.spec.query(), "epsilon": ev.epsilon, "delta": ev.delta,
+         "mechanism": ev.mechanism, "time": now, "run_id": run_id}
+        for ev in evaluated], run_id)
+    new_rows = [row for ev in evaluated for row in _rows_of(ev, year, run_id, now)]
+    _publish_rows(root, year, stored_rows + new_rows, run_id)
+    fresh = _by_signature(new_rows)
+    for ev in evaluated:
+        out[ev.spec.id] = _as_released(ev.spec, fresh[ev.spec.signature], reused=False)
+    write_report(root, year, cfg)
+    return {s.id: out[s.id] for s in specs if s.id in out}
 
 
 # --------------------------------------------------------------------------------------
