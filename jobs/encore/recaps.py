@@ -6,7 +6,8 @@ per-listener on the driver):
 
 1. ``window_plays``: the one scan of the window's plays — erased listeners removed
    first, the listener's local time attached, ``private`` and ``is_stream`` flags —
-   cached, because every column group below reads it.
+   shuffled once by ``user_id`` and cached, because every column group below reads it
+   and groups, ranks or joins by listener (so none of them shuffles it again).
 2. ``earlier_streams``: the only other read of the events, for ``new_artists``:
    (user, artist) of the streams before the window start.
 3. One small function per column group (totals and clock, top lists, days, monthly
