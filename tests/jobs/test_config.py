@@ -88,6 +88,14 @@ def test_bad_spark_profile_key(raw):
         config.validate(bad)
 
 
+@pytest.mark.parametrize("value", [0, -5])
+def test_plays_per_task_must_be_positive(raw, value):
+    bad = copy.deepcopy(raw)
+    bad["spark"]["profiles"]["local"]["plays_per_task"] = value
+    with pytest.raises(ConfigError, match=r"profile 'local': plays_per_task must be >= 1"):
+        config.validate(bad)
+
+
 def test_bad_toml_names_the_file(tmp_path):
     f = tmp_path / "broken.toml"
     f.write_text("[recaps\nstream_min_ms = ")

@@ -553,3 +553,36 @@ def test_command_writes_recaps_of_two_years(spark, cfg, tmp_path):
     assert second["a"]["peak_hour"] == 11
     report = [n for n in (tmp_path / "reports").iterdir() if n.name.startswith("recaps-")]
     assert len(report) == 2
+
+
+# ---------------------------------------------------------------------------------
+# The job's shape: one shuffle by listener, sized by plays_per_task
+# ---------------------------------------------------------------------------------
+def test_window_plays_are_hash_partitioned_by_listener(spark, cfg):
+    """Every play of a listener lands in one partition, so the column groups can group
+    and join by user_id without shuffling again (the recaps' performance rests on it)."""
+    from pyspark.sql import functions as F
+
+    rows = [play(f"u{i % 7}", f"2025-03-{1 + i % 20:02d}T10:00:00", 60000, artist="A", track="T")
+            for i in range(70)]
+    plays = recaps.window_plays(events_df(spark, rows), None, ids_df(spark, []), year=Y,
+                                rules=cfg["recaps"], partitions=3)
+    assert plays.rdd.getNumPartitions() == 3
+    seen = plays.select("user_id", F.spark_partition_id().alias("part")).distinct().collect()
+    parts_of: dict[str, set] = {}
+    for r in seen:
+        parts_of.setdefault(r["user_id"], set()).add(r["part"])
+    assert len(parts_of) == 7 and all(len(p) == 1 for p in parts_of.values())
+    assert len({p for ps in parts_of.values() for p in ps}) > 1  # and they are spread out
+
+
+def test_partitions_grow_with_the_year_not_below_the_default(spark, cfg):
+    from pyspark.sql import functions as F
+
+    rows = [play("u", f"2025-03-01T10:{i:02d}:00", 60000, artist="A") for i in range(10)]
+    rows += [play("u", f"2024-03-01T10:{i:02d}:00", 60000, artist="A") for i in range(5)]
+    events = events_df(spark, rows).withColumn("year", F.year("ts"))
+    default = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    assert recaps.partitions_for(events, Y, 3) == max(default, 4)        # ⌈10 / 3⌉ = 4 (2024 not counted)
+    assert recaps.partitions_for(events, Y, 1000) == default             # never fewer than the default
+    assert recaps.partitions_for(events, Y - 1, 1) == max(default, 5)
