@@ -323,14 +323,14 @@ def spark_same_columns(data: str, year: int, cfg: dict, profile: str | None) -> 
     import tempfile
 
     from . import datasets, recaps
-    from .spark import PLAYS_PER_TASK, get_session
+    from .spark import get_session, plays_per_task
 
     spark = get_session(cfg, "bench", profile)
     rules = cfg["recaps"]
     out = tempfile.mkdtemp(prefix="encore-bench-")
     t0 = time.monotonic()
     events = datasets.read_events(spark, data)
-    parts = recaps.partitions_for(events, year, int(spark.conf.get(PLAYS_PER_TASK, "250000")))
+    parts = recaps.partitions_for(events, year, plays_per_task(spark))
     plays = recaps.window_plays(events, datasets.read_dimension(spark, data, "users"),
                                 datasets.erased_user_ids(spark, data), year=year, rules=rules,
                                 partitions=parts).cache()

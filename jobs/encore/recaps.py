@@ -605,9 +605,9 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         report.note(f"no recaps for {year - 1}: minutes_change_pct is null for everyone")
 
     report.phase("scanning the window's plays")
-    from .spark import PLAYS_PER_TASK
+    from .spark import plays_per_task
 
-    parts = partitions_for(events, year, int(spark.conf.get(PLAYS_PER_TASK, "250000")))
+    parts = partitions_for(events, year, plays_per_task(spark))
     report.set("listener_partitions", parts)
     plays = window_plays(events, users, erased, year=year, rules=rules, timezone=timezone,
                          partitions=parts).cache()

@@ -8,6 +8,12 @@ import sys
 
 # The profile's plays_per_task, carried in the session for the jobs (recaps.partitions_for).
 PLAYS_PER_TASK = "spark.encore.playsPerTask"
+DEFAULT_PLAYS_PER_TASK = 250_000
+
+
+def plays_per_task(session) -> int:
+    """The session's plays_per_task (the default for a session not made by get_session)."""
+    return int(session.conf.get(PLAYS_PER_TASK, str(DEFAULT_PLAYS_PER_TASK)))
 
 
 def get_session(cfg: dict, app_name: str, profile: str | None = None):
@@ -38,7 +44,7 @@ def get_session(cfg: dict, app_name: str, profile: str | None = None):
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "true")
         .config("spark.sql.shuffle.partitions", str(prof.get("shuffle_partitions", 8)))
-        .config(PLAYS_PER_TASK, str(prof.get("plays_per_task", 250_000)))
+        .config(PLAYS_PER_TASK, str(prof.get("plays_per_task", DEFAULT_PLAYS_PER_TASK)))
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.showConsoleProgress", "false")
