@@ -327,19 +327,21 @@ def spark_same_columns(data: str, year: int, cfg: dict, profile: str | None) -> 
 
     spark = get_session(cfg, "bench", profile)
     rules = cfg["recaps"]
+    # a local folder: the bench's driver and executors share this machine's disk
     out = tempfile.mkdtemp(prefix="encore-bench-")
-    t0 = time.monotonic()
-    events = datasets.read_events(spark, data)
-    parts = recaps.partitions_for(events, year, plays_per_task(spark))
-    plays = recaps.window_plays(events, datasets.read_dimension(spark, data, "users"),
-                                datasets.erased_user_ids(spark, data), year=year, rules=rules,
-                                partitions=parts).cache()
-    recaps.core_columns(plays, rules).write.mode("overwrite").parquet(out)
-    wall = time.monotonic() - t0
-    spark.catalog.clearCache()
-    rows = spark_core_recaps_at(out)
-    storage.delete(out)
-    return wall, rows
+    try:
+        t0 = time.monotonic()
+        events = datasets.read_events(spark, data)
+        parts = recaps.partitions_for(events, year, plays_per_task(spark))
+        plays = recaps.window_plays(events, datasets.read_dimension(spark, data, "users"),
+                                    datasets.erased_user_ids(spark, data), year=year, rules=rules,
+                                    partitions=parts).cache()
+        recaps.core_columns(plays, rules).write.mode("overwrite").parquet(out)
+        wall = time.monotonic() - t0
+        return wall, spark_core_recaps_at(out)
+    finally:
+        spark.catalog.clearCache()
+        storage.delete(out)
 
 
 def spark_core_recaps(data: str, year: int) -> dict[str, dict]:
