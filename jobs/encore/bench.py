@@ -18,7 +18,7 @@ import platform
 import threading
 import time
 
-from . import storage
+from . import config, storage
 from .errors import EncoreError
 
 CORE_COLUMNS = ("listening_minutes", "streams", "top_artists", "top_tracks", "peak_hour",
@@ -238,18 +238,22 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     erased = (f"SELECT user_id FROM read_parquet('{erasures_dir}/*.parquet')"
               if os.path.isdir(erasures_dir) and any(f.endswith(".parquet") for f in os.listdir(erasures_dir))
               else "SELECT NULL::VARCHAR AS user_id WHERE false")
+    # Local time: the same IANA offsets the recap job uses (encore.localtime, the shipped
+    # tzdata), not DuckDB's ICU data, so the two agree by construction.
+    zones = [z for (z,) in con.execute(f"SELECT DISTINCT timezone FROM read_parquet('{users}')").fetchall()]
+    con.register("tz_offsets", _offsets_arrow(zones, *config.window_datetimes(cfg, year)))
     sql = f"""
-    WITH known AS (SELECT name FROM pg_timezone_names()),
-    tz AS (  -- a zone the database does not know counts as UTC, as in the recap job
-      SELECT user_id, CASE WHEN timezone IN (SELECT name FROM known) THEN timezone ELSE 'UTC' END AS tz
-      FROM read_parquet('{users}')
+    WITH tz AS (  -- a zone the shipped database does not know counts as UTC, as in the recap job
+      SELECT user_id, min(timezone) AS tz FROM read_parquet('{users}')
+      WHERE timezone IN (SELECT zone FROM tz_offsets) GROUP BY user_id
     ),
     plays AS (
       SELECT e.user_id, e.ts, e.ms_played, e.kind, e.private_session, e.artist_name, e.track_name,
-             timezone(coalesce(tz.tz, 'UTC'), e.ts) AS local_ts,
+             timezone('UTC', e.ts) + to_seconds(coalesce(o.offset_s, 0)) AS local_ts,
              (e.kind = 'track' AND e.ms_played >= {r['stream_min_ms']} AND NOT coalesce(e.private_session, false)) AS is_stream
       FROM read_parquet('{events}', hive_partitioning = true) e
       LEFT JOIN tz USING (user_id)
+      LEFT JOIN tz_offsets o ON o.zone = tz.tz AND e.ts >= o.t_from AND e.ts < o.t_until
       WHERE e.year = {year} AND e.ts >= TIMESTAMPTZ '{start}' AND e.ts < TIMESTAMPTZ '{end}'
         AND e.user_id NOT IN ({erased})
     ),
@@ -314,6 +318,20 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
         rec = dict(zip(cols, row, strict=True))
         out[rec.pop("user_id")] = rec
     return out
+
+
+def _offsets_arrow(zones, start, end):
+    """localtime.offset_rows as an Arrow table for DuckDB (instants as UTC timestamps)."""
+    import pyarrow as pa
+
+    from . import localtime
+
+    rows = localtime.offset_rows(zones, start, end)
+    utc = pa.timestamp("us", tz="UTC")
+    return pa.table({"zone": pa.array([r[0] for r in rows], pa.string()),
+                     "t_from": pa.array([r[1] for r in rows], utc),
+                     "t_until": pa.array([r[2] for r in rows], utc),
+                     "offset_s": pa.array([r[3] for r in rows], pa.int64())})
 
 
 def spark_same_columns(data: str, year: int, cfg: dict, profile: str | None) -> tuple[float, dict[str, dict]]:

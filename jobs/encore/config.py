@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "earliest_year": Key(int, check=_between(1970, 2100)),
         "latest_year": Key(int, check=_between(1970, 2100)),
         "default_ms_played": Key(int, check=_positive),
+        "export_zone_share": Key(float, default=0.9, required=False, check=_between(0.5, 1)),
     },
     "privacy": {
         "epsilon_per_year": Key(float, check=_positive),
@@ -269,3 +270,9 @@ def window_bounds(cfg: dict, year: int) -> tuple[str, str]:
     """The recap window of ``year`` as UTC timestamps 'YYYY-MM-DD 00:00:00' [start, end)."""
     r = cfg["recaps"]
     return f"{year}-{r['window_start']} 00:00:00", f"{year}-{r['window_end']} 00:00:00"
+
+
+def window_datetimes(cfg: dict, year: int) -> tuple[datetime, datetime]:
+    """:func:`window_bounds` as aware UTC datetimes [start, end)."""
+    return tuple(datetime.strptime(b, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+                 for b in window_bounds(cfg, year))

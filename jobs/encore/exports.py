@@ -23,14 +23,14 @@ import json
 import os
 import re
 import zipfile
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from . import datasets, schemas, storage
+from . import datasets, localtime, schemas, storage
 from .errors import EncoreError
 from .report import Report
 
@@ -69,8 +69,7 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def check_timezone(tz: str) -> None:
-    if tz not in zoneinfo.available_timezones():
-        raise EncoreError(f"--timezone {tz!r} is not an IANA time zone name (e.g. Europe/Paris, America/New_York)")
+    localtime.require_zone(tz)
 
 
 # --- reading the input: folder, file or zip -------------------------------------------------
@@ -361,7 +360,7 @@ def ingest_export(spark: SparkSession, cfg: dict, *, root: str, run_id: str, sou
                               files=sorted(source_of.values()), source=fmt,
                               missing_ms="default" if fmt in WITHOUT_MS else "reject", durations=durations)
         report.phase("listener")
-        save_listener(spark, root, user_id, timezone, run_id, report)
+        save_listener(spark, root, user_id, timezone, run_id, report, cfg=cfg)
     finally:
         storage.delete(work)
     _listener_summary(report, result, fmt)
@@ -370,27 +369,61 @@ def ingest_export(spark: SparkSession, cfg: dict, *, root: str, run_id: str, sou
 
 
 def save_listener(spark: SparkSession, root: str, user_id: str, timezone: str | None, run_id: str,
-                  report: Report) -> None:
-    """Make sure users/ has a row for the listener; --timezone sets theirs.
+                  report: Report, *, cfg: dict | None = None) -> None:
+    """Make sure users/ has a row for the listener, with their time zone.
+
+    A personal export carries no zone (recap-rules.md, "Local time"): ``--timezone``
+    sets it; else a zone stored earlier is kept; else, when at least 90 % of the
+    listener's plays come from one country (``conn_country``) that has a single time
+    zone, that zone is stored; otherwise none (UTC). The command says which and why.
 
     A new row is opted out of marketing: someone who brings their own export has not
     agreed to their plays feeding campaigns."""
     users = datasets.read_dimension(spark, root, "users")
     user_schema = schemas.spark_schema(schemas.USERS)
-    row = spark.createDataFrame([(user_id, None, None, timezone, None, True)], user_schema)
+    mine = users.where(F.col("user_id") == user_id) if users is not None else None
+    existing = mine.collect() if mine is not None else []
+    stored = next((r["timezone"] for r in existing if r["timezone"]), None)
+    share = ((cfg or {}).get("ingest") or {}).get("export_zone_share") or 0.9
+    if timezone:
+        zone, how, why = timezone, "--timezone", f"set by --timezone {timezone}"
+    elif stored:
+        zone, how, why = stored, "stored", f"stored by an earlier ingest ({stored})"
+    else:
+        detected, why = _detect_zone(spark, root, user_id, share)
+        zone, how = (detected, "detected") if detected != "UTC" else (None, "fallback")
+    shown = zone or "UTC"
+    report.set("timezone", {"zone": shown, "how": how, "why": why, "tzdata": localtime.VERSION})
+    report.say(f"time zone: {shown} ({why})")
+    if how != "--timezone":
+        report.say("  to use another, ingest again with --timezone ZONE (e.g. --timezone Asia/Kolkata); "
+                   "recaps then follow it")
+    if existing and (how in ("stored", "fallback") or existing[0]["timezone"] == zone):
+        return  # nothing to change
+    row = spark.createDataFrame([(user_id, None, None, zone, None, True)], user_schema)
     if users is None:
         table = row
     else:
-        mine = users.where(F.col("user_id") == user_id)
-        if mine.limit(1).count():
-            if not timezone:
-                return
-            mine = mine.withColumn("timezone", F.lit(timezone))
-            row = mine
+        if existing:
+            row = mine.withColumn("timezone", F.lit(zone).cast("string"))
         table = users.where(F.col("user_id") != user_id).unionByName(row.select(*users.columns))
     datasets.write_dataset(table.coalesce(1).sortWithinPartitions("user_id"), datasets.path(root, "users"),
                            run_id=run_id)
-    report.wrote("users row", f"{user_id} (time zone {timezone or 'unchanged/UTC'})")
+    report.wrote("users row", f"{user_id} (time zone {shown})")
+
+
+def _detect_zone(spark: SparkSession, root: str, user_id: str, share: float) -> tuple[str, str]:
+    """(zone or "UTC", why) from the countries of the listener's plays in events/."""
+    events = datasets.read_events(spark, root, required=False)
+    rows = (events.where(F.col("user_id") == user_id).groupBy("country")
+            .agg(F.count(F.lit(1)).alias("n"), F.min("ts").alias("first"), F.max("ts").alias("last")).collect())
+    if not rows:
+        return "UTC", "no plays to look at: using UTC"
+    first = min(r["first"] for r in rows)
+    last = max(r["last"] for r in rows)
+    start, end = (first.replace(tzinfo=first.tzinfo or UTC), last.replace(tzinfo=last.tzinfo or UTC))
+    return localtime.choose_export_zone({r["country"]: r["n"] for r in rows}, start,
+                                        end + timedelta(seconds=1), share=share)
 
 
 def _listener_summary(report: Report, result: dict, fmt: str) -> None:

@@ -43,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import config, datasets, storage
+from . import config, datasets, localtime, storage
 from . import facts_catalog as fc
 from .errors import BudgetExceeded, EncoreError
 from .facts_catalog import DIMENSIONS, FactSpec
@@ -138,7 +138,13 @@ def population_tables(events, users, erasures, *, year: int, cfg: dict, tracks=N
         .filter(F.col("private_session") == F.lit(False))
         .drop("country")  # the market is the listener's country (users), not the connection's
         .join(listeners, "user_id", "inner")
-        .withColumn("local_ts", F.from_utc_timestamp("ts", F.coalesce(F.col("timezone"), F.lit("UTC"))))
+    )
+    # Local time from the shipped IANA rules (encore.localtime), not the JVM's: the
+    # offsets of the zones the listeners have (one small distinct over users).
+    zones = [r["timezone"] for r in users.select("timezone").distinct().collect()]
+    window = config.window_datetimes(cfg, year)
+    plays = (
+        localtime.with_local_ts(plays, localtime.offset_table(plays.sparkSession, zones, *window))
         .withColumn("hour", F.hour("local_ts").cast("long"))
         .withColumn("local_date", F.date_format("local_ts", "yyyy-MM-dd"))
         .withColumn("minutes", F.col("ms_played").cast("double") / 60000.0)
@@ -837,6 +843,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     if released:
         write_report(args.data, args.year, cfg)  # deterministic: a re-run rewrites the same text
     used_eps, used_delta = spent(args.data, args.year)
+    report.set("local_time", {"tzdata": localtime.VERSION})  # hour, work hours, Valentine's Day
     report.set("epsilon_spent_this_run", spent_now)
     report.set("epsilon_spent_year", used_eps)
     report.set("delta_spent_year", used_delta)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from . import config, datasets, schemas, storage
+from . import config, datasets, localtime, schemas, storage
 from .cli import add_common
 from .errors import EncoreError
 from .report import Report
@@ -40,10 +40,7 @@ MS_PER_MINUTE = 60000
 
 def window_bounds(rules: dict, year: int) -> tuple[datetime, datetime]:
     """The recap window [start, end) of ``year`` as aware UTC datetimes (config's rule)."""
-    start, end = config.window_bounds({"recaps": rules}, year)
-    fmt = "%Y-%m-%d %H:%M:%S"
-    return (datetime.strptime(start, fmt).replace(tzinfo=UTC),
-            datetime.strptime(end, fmt).replace(tzinfo=UTC))
+    return config.window_datetimes({"recaps": rules}, year)
 
 
 def minutes(ms: Column | str) -> Column:
@@ -78,42 +75,55 @@ def _share_at_least(part: Column, whole: Column, share: float) -> Column:
     return part.cast("decimal(20,0)") >= F.lit(Decimal(str(share))) * whole.cast("decimal(20,0)")
 
 
-def known_timezones(spark) -> DataFrame:
-    """One column ``timezone``: every zone id the JVM (hence ``from_utc_timestamp``) knows.
+def zone_census(users: DataFrame | None) -> dict[str | None, int]:
+    """{zone name or None: listeners} of the users table (a few hundred rows at most)."""
+    if users is None:
+        return {}
+    rows = users.groupBy("timezone").agg(F.countDistinct("user_id").alias("n")).collect()
+    return {r["timezone"]: r["n"] for r in rows}
 
-    A name outside this list would make Spark fail mid-job; it means "unknown" (→ UTC)."""
-    try:
-        zones = sorted(spark.sparkContext._jvm.java.time.ZoneId.getAvailableZoneIds())
-    except Exception:  # no JVM gateway (Spark Connect): Python's tz database
-        import zoneinfo
 
-        zones = sorted(zoneinfo.available_timezones())
-    return spark.createDataFrame([(z,) for z in zones], "timezone string")
+def zone_report(census: dict[str | None, int], timezone: str | None = None) -> dict:
+    """What the local-time rules were for a run: the tzdata release, the zones used, and
+    how many listeners' zone the database does not know (their clock is UTC)."""
+    if timezone is not None:
+        return {"tzdata": localtime.VERSION, "zones": 1, "override": timezone, "unknown_zone_listeners": 0}
+    unknown = {z: n for z, n in census.items() if z is not None and not localtime.is_zone(z)}
+    return {
+        "tzdata": localtime.VERSION,
+        "zones": sum(1 for z in census if localtime.is_zone(z)),
+        "unknown_zone_listeners": sum(unknown.values()),
+        "unknown_zones": sorted(unknown)[:20],
+        "no_zone_listeners": census.get(None, 0),
+    }
 
 
 # --- the one scan ---------------------------------------------------------------
 
-def listener_timezones(users: DataFrame | None, known: DataFrame) -> DataFrame | None:
-    """(user_id, timezone) for listeners whose zone is known; others fall back."""
+def listener_timezones(users: DataFrame | None, known: list[str]) -> DataFrame | None:
+    """(user_id, timezone) for listeners whose zone the shipped database knows; others
+    (null or unknown) fall back to UTC."""
     if users is None:
         return None
     return (
         users.select("user_id", "timezone")
-        .where(F.col("timezone").isNotNull())
-        .join(F.broadcast(known), "timezone", "left_semi")
+        .where(F.col("timezone").isin(known))
         .groupBy("user_id").agg(F.min("timezone").alias("timezone"))  # one zone per id, deterministic
     )
 
 
 def window_plays(events: DataFrame, users: DataFrame | None, erased: DataFrame, *, year: int,
-                 rules: dict, timezone: str | None = None, partitions: int | None = None) -> DataFrame:
+                 rules: dict, timezone: str | None = None, partitions: int | None = None,
+                 census: dict[str | None, int] | None = None) -> DataFrame:
     """The in-window plays of non-erased listeners with local date / hour / month,
     hash-partitioned by user_id into ``partitions`` (default: spark.sql.shuffle.partitions).
 
-    ``timezone`` (``--timezone``, a personal export) overrides every listener's zone."""
+    Local time follows the shipped IANA rules (encore.localtime), not the JVM's.
+    ``timezone`` (``--timezone``, a personal export) overrides every listener's zone;
+    ``census`` (zone_census of ``users``) saves a pass when the caller has it."""
     spark = events.sparkSession
     if spark.conf.get("spark.sql.session.timeZone") != "UTC":
-        # from_utc_timestamp yields the local wall clock read in the session zone
+        # the local wall clock is a timestamp read in the session zone
         raise EncoreError("recaps need spark.sql.session.timeZone=UTC (spark.get_session sets it)")
     start, end = window_bounds(rules, year)
     plays = events
@@ -122,15 +132,19 @@ def window_plays(events: DataFrame, users: DataFrame | None, erased: DataFrame, 
     plays = plays.where((F.col("ts") >= F.lit(start)) & (F.col("ts") < F.lit(end)))
     plays = datasets.without_erased(plays, erased)
     if timezone is not None:
-        zone = F.lit(timezone)
+        plays = plays.withColumn("timezone", F.lit(timezone))
+        known = [timezone] if localtime.is_zone(timezone) else []
     else:
-        zones = listener_timezones(users, known_timezones(spark))
-        if zones is not None:
+        if census is None:
+            census = zone_census(users)
+        known = sorted(z for z in census if localtime.is_zone(z))
+        zones = listener_timezones(users, known)
+        if zones is not None and known:
             plays = plays.join(zones, "user_id", "left")
-            zone = F.coalesce(F.col("timezone"), F.lit("UTC"))
         else:
-            zone = F.lit("UTC")
-    local = F.from_utc_timestamp(F.col("ts"), zone)
+            plays = plays.withColumn("timezone", F.lit(None).cast("string"))
+    plays = localtime.with_local_ts(plays, localtime.offset_table(spark, known, start, end))
+    local = F.col("local_ts")
     private = F.coalesce(F.col("private_session"), F.lit(False))
     columns = plays.select(
         "user_id", "ms_played", "kind", "track_uri", "track_name", "artist_name",
@@ -580,9 +594,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     spark = get_session(cfg, "recaps", args.spark_profile)
     timezone = getattr(args, "timezone", None)
     if timezone is not None:
-        known = {r.timezone for r in known_timezones(spark).collect()}
-        if timezone not in known:
-            raise EncoreError(f"--timezone {timezone!r} is not an IANA time zone (e.g. Europe/Paris)")
+        localtime.require_zone(timezone)
 
     report.phase("reading inputs")
     events = datasets.read_events(spark, root)
@@ -609,8 +621,14 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
 
     parts = partitions_for(events, year, plays_per_task(spark))
     report.set("listener_partitions", parts)
+    census = zone_census(users) if timezone is None else {}
+    zones = zone_report(census, timezone)
+    report.set("local_time", zones)
+    report.say(f"local time: IANA tzdata {zones['tzdata']} (the project's, not the JVM's), {zones['zones']} zone(s)"
+               + (f"; {zones['unknown_zone_listeners']} listener(s) in a zone it does not know "
+                  f"({', '.join(zones['unknown_zones'])}) count as UTC" if zones["unknown_zone_listeners"] else ""))
     plays = window_plays(events, users, erased, year=year, rules=rules, timezone=timezone,
-                         partitions=parts).cache()
+                         partitions=parts, census=census).cache()
     n_plays = plays.count()
     report.read("plays in window", n_plays)
     if n_plays == 0:
