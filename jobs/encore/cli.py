@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "erase-user": ("encore.data_rights", "erase a listener from every output"),
     "publish": ("encore.publish", "manifest, run report and recap delivery list"),
     "run": ("encore.pipeline", "the whole yearly pipeline in order, locally"),
+    "me": ("encore.me", "your own exports -> your recap for every year, one command"),
     "demo": ("encore.demo", "generate a small dataset and run the yearly DAG end to end"),
     "bench": ("encore.bench", "the benchmark: stage timings and a DuckDB cross-check"),
 }

@@ -174,7 +174,7 @@ def _has_data(uri: str) -> bool:
     return storage.is_dir(uri) and any(not n.startswith((".", "_")) for n in storage.listdir(uri))
 
 
-def _partition_filter(parts: list[tuple[int, int]]):
+def month_filter(parts: list[tuple[int, int]]):
     cond = F.lit(False)
     for y, m in parts:
         cond = cond | ((F.col("year") == y) & (F.col("month") == m))
@@ -205,7 +205,7 @@ def publish_events(spark: SparkSession, root: str, accepted: DataFrame, erased: 
         return result
 
     touched = [(r.year, r.month) for r in stored.select("year", "month").distinct().collect()]
-    existing = datasets.read_events(spark, root).where(_partition_filter(touched)).select(*cols)
+    existing = datasets.read_events(spark, root).where(month_filter(touched)).select(*cols)
     fresh = stored.join(existing.select("event_id"), on="event_id", how="left_anti")
     by_month = {(r.year, r.month): r["count"] for r in fresh.groupBy("year", "month").count().collect()}
     n_new = sum(by_month.values())
@@ -215,18 +215,28 @@ def publish_events(spark: SparkSession, root: str, accepted: DataFrame, erased: 
     if not months:
         return result
     merged = datasets.without_erased(
-        existing.where(_partition_filter(months)).unionByName(fresh.where(_partition_filter(months))), erased
+        existing.where(month_filter(months)).unionByName(fresh.where(month_filter(months))), erased
     ).select(*cols)
+    replace_months(root, merged, months, run_id)
+    return result
+
+
+def replace_months(root: str, months_df: DataFrame, months: list[tuple[int, int]], run_id: str) -> None:
+    """Swap in the complete new version of each ``year=Y/month=M`` of events/ from
+    ``months_df`` (which holds every row those months keep), one rename per month."""
+    final = datasets.path(root, datasets.EVENTS)
     staged = storage.staging_path(final, run_id)
     storage.delete(staged)
     try:
-        _layout(merged).write.mode("overwrite").partitionBy("year", "month").parquet(staged)
+        _layout(months_df).write.mode("overwrite").partitionBy("year", "month").parquet(staged)
         for y, m in months:
-            storage.publish(storage.join(staged, f"year={y}", f"month={m}"),
-                            storage.join(final, f"year={y}", f"month={m}"), run_id)
+            month = storage.join(staged, f"year={y}", f"month={m}")
+            if not storage.exists(month):  # every row of the month went: an empty month
+                storage.delete(storage.join(final, f"year={y}", f"month={m}"))
+                continue
+            storage.publish(month, storage.join(final, f"year={y}", f"month={m}"), run_id)
     finally:
         storage.discard(staged)
-    return result
 
 
 def _layout(events: DataFrame) -> DataFrame:

@@ -45,6 +45,9 @@ PERSONALITY = re.compile(r"^[LV][NT][CU][EF]$")
 SUMMARY_PNG = "summary.png"
 PAGE = "index.html"
 RECAP_JSON = "recap.json"
+PLAYLIST_M3U = "top-songs.m3u8"
+PLAYLIST_XSPF = "top-songs.xspf"
+PLAYLIST_JSPF = "top-songs.jspf"
 # card name -> template; the order is the story's order. A card whose data is missing
 # (no genres known, no personality) is left out for that listener.
 CARDS: tuple[tuple[str, str], ...] = (
@@ -387,10 +390,12 @@ class Renderer:
     def templates(self, locale: str) -> dict:
         if locale not in self._envs:
             env = make_env(locale)
+            gettext = translations(locale).gettext
             self._envs[locale] = {
                 "cards": {name: env.get_template(path) for name, path in CARDS},
                 "page": env.get_template("page/index.html"),
                 "alt": env.get_template("page/_alt.html").module,
+                "title": lambda y, _t=gettext: _t("My Encore %(year)s — Top Songs") % {"year": y},
             }
             if self._script is None:
                 self._script = story_script()
@@ -422,14 +427,53 @@ class Renderer:
             if name == "summary" and self.png:
                 files[SUMMARY_PNG] = self.rasterise(svg)
         share_url = f"{self.settings.base_url}{year}/{token}/" if self.settings.base_url else ""
+        title = tpl["title"](year)
+        files.update(playlist_files(recap, title))
         script, script_hash = self._script
         page = tpl["page"].render(view=view, cards=cards, has_png=self.png, share_url=share_url,
-                                  script=script, script_hash=script_hash)
+                                  script=script, script_hash=script_hash,
+                                  playlists=PLAYLIST_M3U in files)
         files[PAGE] = page.encode("utf-8")
         plain_cards = [{"file": c["file"], "alt": c["alt"].unescape()} for c in cards]
         files[RECAP_JSON] = recap_json(recap, token=token, locale=locale, cards=plain_cards,
                                        share_url=share_url).encode("utf-8")
         return token, files
+
+
+# --- Top Songs as playlist files -------------------------------------------------------
+
+def playlist_files(recap: dict, title: str) -> dict[str, bytes]:
+    """The recap's ``top_tracks`` as M3U8 (``#EXTINF`` lines), XSPF and JSPF (what
+    ListenBrainz imports), by artist and title: no file paths or service ids, which a
+    recap does not have; importers (ListenBrainz, playlist converters) match by name.
+    Nothing when the listener has no top song."""
+    from xml.sax.saxutils import escape
+
+    tracks = [(clean_text(t.get("artist_name")) or "", clean_text(t.get("track_name")) or "")
+              for t in (recap.get("top_tracks") or [])]
+    tracks = [(a, t) for a, t in tracks if a and t]
+    if not tracks:
+        return {}
+
+    def one_line(text: str) -> str:  # no line break can start another M3U directive
+        return " ".join(text.split())
+
+    m3u = ["#EXTM3U", f"#PLAYLIST:{one_line(title)}"]
+    for artist, track in tracks:
+        m3u += [f"#EXTINF:-1,{one_line(artist)} - {one_line(track)}", f"#EXTART:{one_line(artist)}",
+                f"{one_line(artist)} - {one_line(track)}"]
+    xspf = ['<?xml version="1.0" encoding="UTF-8"?>',
+            '<playlist version="1" xmlns="http://xspf.org/ns/0/">',
+            f"  <title>{escape(title)}</title>", "  <trackList>"]
+    for artist, track in tracks:
+        xspf.append(f"    <track><creator>{escape(artist)}</creator><title>{escape(track)}</title></track>")
+    xspf += ["  </trackList>", "</playlist>"]
+    jspf = {"playlist": {"title": title, "track": [{"creator": a, "title": t} for a, t in tracks]}}
+    return {
+        PLAYLIST_M3U: ("\n".join(m3u) + "\n").encode("utf-8"),
+        PLAYLIST_XSPF: ("\n".join(xspf) + "\n").encode("utf-8"),
+        PLAYLIST_JSPF: (json.dumps(jspf, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
+    }
 
 
 # --- writing ---------------------------------------------------------------------------

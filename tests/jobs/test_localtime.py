@@ -230,7 +230,7 @@ def test_an_indian_export_gets_kolkata_and_says_why(spark, cfg, tmp_path, capsys
     src = _spotify_export(tmp_path / "in", INDIA)
     exports.ingest_export(spark, cfg, root=str(root), run_id="r1", source=None, input_path=str(src),
                           user_id="me", timezone=None)
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "time zone: Asia/Kolkata (95 % of plays are from IN, whose time zone is Asia/Kolkata)" in out
     assert "--timezone ZONE" in out
     assert _users(spark, root) == {"me": "Asia/Kolkata"}
@@ -247,12 +247,12 @@ def test_an_indian_export_gets_kolkata_and_says_why(spark, cfg, tmp_path, capsys
     exports.ingest_export(spark, cfg, root=str(root), run_id="r2", source=None, input_path=str(src),
                           user_id="me", timezone="Europe/London")
     assert _users(spark, root) == {"me": "Europe/London"}
-    assert "set by --timezone Europe/London" in capsys.readouterr().out
+    assert "set by --timezone Europe/London" in capsys.readouterr().err
     # and a later ingest without it keeps the chosen zone
     exports.ingest_export(spark, cfg, root=str(root), run_id="r3", source=None, input_path=str(src),
                           user_id="me", timezone=None)
     assert _users(spark, root) == {"me": "Europe/London"}
-    assert "stored by an earlier ingest (Europe/London)" in capsys.readouterr().out
+    assert "stored by an earlier ingest (Europe/London)" in capsys.readouterr().err
 
 
 def test_a_mixed_export_falls_back_to_utc_with_the_reason(spark, cfg, tmp_path, capsys):
@@ -266,7 +266,7 @@ def test_a_mixed_export_falls_back_to_utc_with_the_reason(spark, cfg, tmp_path, 
     src = _spotify_export(tmp_path / "mixed", plays)
     exports.ingest_export(spark, cfg, root=str(root), run_id="m1", source=None, input_path=str(src),
                           user_id="me", timezone=None)
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "time zone: UTC (plays come from several countries (JP 80 %, KR 20 %; 90% of one is needed)" in out
     assert _users(spark, root) == {"me": None}
     report = json.loads((root / "reports" / "ingest-m1.json").read_text())

@@ -1,0 +1,213 @@
+"""`encore me --input PATH [--input PATH ...] [--timezone Z] [--data DIR]`: a
+self-hoster's own Wrapped, for every year their history covers, in one command.
+
+What it does, in one Spark session (product.md, the CLI table):
+
+1. a share secret: ``ENCORE_SHARE_SECRET`` if set, else one random secret made once in
+   the data root (``.share-secret``, mode 0600) — nothing to set up;
+2. every ``--input`` (any of the four export formats, folder, file or zip; detected)
+   ingested for one local listener, ``me`` (the id never leaves the machine), with the
+   listener's zone (``--timezone``, else inferred from the plays' country, see
+   docs/ingest.md) and plays that two sources both hold counted once;
+3. the recap of every year with plays in its window, oldest first (so each later year
+   knows its history: ``new_artists`` and ``minutes_change_pct``);
+4. every year whose recap changed (or whose page is missing) rendered: page, cards,
+   summary PNG and the Top Songs playlist files;
+5. ``index.html`` at the data root: one tile per year, readable from ``file://``.
+
+A second run with a newer export adds what is new and renders only the years whose
+recap changed (``.me-state.json`` holds each year's recap digest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import time
+
+from . import datasets, locks, storage
+from .errors import EncoreError
+
+ME = "me"
+"""The listener's id: local, never in a URL (pages are named by an HMAC token)."""
+DEFAULT_ROOT = "var/me"
+SECRET_FILE = ".share-secret"
+STATE_FILE = ".me-state.json"
+INDEX = "index.html"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", action="append", required=True, metavar="PATH",
+                   help="an export: folder, file or .zip (Spotify extended or account data, ListenBrainz, "
+                        "Last.fm CSV); repeat for several")
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="your IANA time zone (e.g. Asia/Kolkata); default: inferred from your plays' country, else UTC")
+    p.add_argument("--data", default=DEFAULT_ROOT, metavar="DIR", help=f"where everything goes (default {DEFAULT_ROOT})")
+    p.add_argument("--run-id", help="identifier for this run (default: time-based)")
+    p.add_argument("--spark-profile", help="Spark profile from conf/encore.toml (default: local)")
+    p.add_argument("--no-png", action="store_true", help="skip the summary images (faster)")
+
+
+def _say(line: str) -> None:
+    import sys
+
+    print(f"[me] {line}", file=sys.stderr, flush=True)
+
+
+def personal_secret(root: str) -> str:
+    """The share secret of a personal data root: the environment's, else the one kept in
+    ``root/.share-secret`` (made once, 0600). Returns where it came from."""
+    from .config import SECRET_ENV
+
+    if os.environ.get(SECRET_ENV):
+        return f"${SECRET_ENV}"
+    path = os.path.join(root, SECRET_FILE)
+    if not os.path.exists(path):
+        os.makedirs(root, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
+    with open(path, encoding="utf-8") as f:
+        value = f.read().strip()
+    if len(value) < 16:
+        raise EncoreError(f"{path}: the share secret is too short (delete the file to make a new one)")
+    os.environ[SECRET_ENV] = value  # this process's stages read it from there
+    return path
+
+
+def _digest(row: dict) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def _load_state(root: str) -> dict:
+    path = os.path.join(root, STATE_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _save_state(root: str, state: dict) -> None:
+    storage.write_bytes_atomic(os.path.join(root, STATE_FILE),
+                               (json.dumps(state, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def history_years(spark, root: str, user_id: str = ME) -> list[int]:
+    """The UTC years the listener has plays in (events/year=Y partitions)."""
+    from pyspark.sql import functions as F
+
+    events = datasets.read_events(spark, root, required=False)
+    return sorted(r["year"] for r in events.where(F.col("user_id") == user_id).select("year").distinct().collect())
+
+
+def run(args: argparse.Namespace, cfg: dict) -> int:
+    from . import exports, recaps, render
+    from .spark import get_session
+
+    started = time.monotonic()
+    root = args.data
+    if "://" in root:
+        raise EncoreError(f"--data {root}: `encore me` keeps your data in a local folder (e.g. {DEFAULT_ROOT})")
+    for path in args.input:
+        if not os.path.exists(path):
+            raise EncoreError(f"--input {path}: no such file or folder (give your export's folder, file or .zip)")
+    if args.timezone:
+        exports.check_timezone(args.timezone)
+    run_id = args.run_id or storage.new_run_id()
+    where = personal_secret(root)
+    _say(f"data root {root}; share secret from {where}")
+    spark = get_session(cfg, "me", args.spark_profile)
+
+    for i, path in enumerate(args.input, 1):
+        _say(f"step 1/3, input {i}/{len(args.input)}: {path}")
+        with locks.hold(root, "ingest", f"{run_id}-in{i}"):
+            exports.ingest_export(spark, cfg, root=root, run_id=f"{run_id}-in{i}", source=None,
+                                  input_path=path, user_id=ME, timezone=args.timezone)
+
+    years = history_years(spark, root)
+    if not years:
+        raise EncoreError(f"no plays were kept from {', '.join(args.input)}: nothing to recap")
+    _say(f"step 2/3, recaps for {len(years)} year(s): {', '.join(map(str, years))}")
+    state = _load_state(root)
+    done: dict[str, dict] = {}
+    changed: list[int] = []
+    for year in years:
+        with locks.hold(root, f"recaps-{year}", run_id):
+            recaps.run(argparse.Namespace(data=root, year=year, run_id=f"{run_id}-r{year}",
+                                          spark_profile=args.spark_profile, timezone=None), cfg)
+        rows = spark.read.parquet(datasets.recaps_path(root, year)).collect()
+        row = rows[0].asDict(recursive=True) if rows else None
+        if row is None:  # no play inside this year's window (e.g. only late December)
+            done[str(year)] = {"digest": None, "recap": None}
+            continue
+        digest = _digest(row)
+        previous = (state.get("years") or {}).get(str(year)) or {}
+        page = _page_of(root, year) if row.get("eligible") else None
+        if digest != previous.get("digest") or (row.get("eligible") and page is None):
+            changed.append(year)
+        done[str(year)] = {"digest": digest, "recap": _tile(row)}
+
+    _say(f"step 3/3, pages: {', '.join(map(str, changed)) or 'none changed'}")
+    for year in changed:
+        if not done[str(year)]["recap"]["eligible"]:
+            continue
+        with locks.hold(root, f"render-{year}", run_id):
+            render.run(argparse.Namespace(data=root, year=year, run_id=f"{run_id}-p{year}",
+                                          spark_profile=args.spark_profile, demo=False,
+                                          no_png=args.no_png), cfg)
+    for year, entry in done.items():
+        page = _page_of(root, int(year)) if entry["recap"] and entry["recap"]["eligible"] else None
+        entry["page"] = os.path.relpath(page, root) if page else None
+    _save_state(root, {"years": {y: {"digest": e["digest"]} for y, e in done.items()}})
+    index = write_index(root, done, cfg)
+    _say(f"done in {time.monotonic() - started:.1f} s: {len(years)} year(s), {len(changed)} page(s) rendered")
+    print(f"Your Encore: file://{os.path.abspath(index)}")
+    return 0
+
+
+def _page_of(root: str, year: int) -> str | None:
+    """The listener's page folder of ``year`` under the current secret, if it exists."""
+    from . import share
+    from .config import share_secret
+
+    folder = os.path.join(render_site(root, year), share.share_token(share_secret(demo=False), ME, year))
+    return os.path.join(folder, INDEX) if os.path.exists(os.path.join(folder, INDEX)) else None
+
+
+def render_site(root: str, year: int) -> str:
+    from .render import site_path
+
+    return site_path(root, year)
+
+
+def _tile(row: dict) -> dict:
+    top = (row.get("top_artists") or [None])[0]
+    return {
+        "eligible": bool(row.get("eligible")),
+        "minutes": int(row.get("listening_minutes") or 0),
+        "streams": int(row.get("streams") or 0),
+        "top_artist": (top or {}).get("artist_name"),
+        "top_track": ((row.get("top_tracks") or [None])[0] or {}).get("track_name"),
+    }
+
+
+def write_index(root: str, years: dict[str, dict], cfg: dict) -> str:
+    """``index.html`` at the data root: one tile per year (newest first), from file://."""
+    from .render import make_env
+
+    env = make_env("en")
+    tiles = [{"year": int(y), **(e["recap"] or {"eligible": False, "minutes": 0, "streams": 0}),
+              "page": e.get("page"), "empty": e["recap"] is None}
+             for y, e in sorted(years.items(), reverse=True)]
+    html = env.get_template("page/years.html").render(
+        tiles=tiles, min_streams=cfg["recaps"]["eligible_min_streams"],
+        min_artists=cfg["recaps"]["eligible_min_distinct_artists"])
+    path = os.path.join(root, INDEX)
+    storage.write_bytes_atomic(path, html.encode("utf-8"))
+    return path

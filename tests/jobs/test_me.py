@@ -1,0 +1,252 @@
+"""`encore me` and one play in two sources (data-contracts.md, "Personal exports").
+
+The exports are written by hand below: a Spotify extended history over two years and
+the Last.fm scrobbles of the same listening (start-stamped: ``uts`` = Spotify's stop
+time minus the play's length), with K-pop, Bollywood and J-pop names."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import stat
+import zipfile
+
+import pytest
+
+from encore import cli, exports, me, schemas
+
+UTC = dt.UTC
+
+# --- the cross-source rule on hand-made events ------------------------------------
+
+
+def _ev(eid, source, when, ms, artist="BTS", track="Dynamite", kind="track", user="me"):
+    row = dict.fromkeys(schemas.column_names(schemas.EVENT))
+    t = dt.datetime.fromisoformat(when).replace(tzinfo=UTC)
+    row.update(event_id=eid, user_id=user, ts=t, ms_played=ms, kind=kind, artist_name=artist,
+               track_name=track, source=source, private_session=False)
+    row["year"], row["month"] = t.year, t.month
+    return row
+
+
+def _dups(spark, rows):
+    fields = schemas.spark_schema(schemas.EVENT).fields
+    from pyspark.sql.types import IntegerType, StructField, StructType
+
+    schema = StructType([*fields, StructField("year", IntegerType()), StructField("month", IntegerType())])
+    df = spark.createDataFrame(rows, schema)
+    return sorted(r["event_id"] for r in exports.cross_source_duplicates(df).collect())
+
+
+def test_a_spotify_play_and_its_scrobble_are_one_play_in_either_order(spark):
+    # Spotify stops at 12:03:20 after 200 s: it started 12:00:00. Last.fm and
+    # ListenBrainz stamp the start: 12:00:30 (30 s off) is the same play.
+    rows = [_ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+            _ev("l1", "lastfm-csv", "2025-03-01T12:00:30", 180_000, artist="bts", track=" Dynamite "),
+            _ev("b1", "listenbrainz", "2025-03-01T11:59:10", 180_000)]
+    # the poorer copies go whatever order they came in: the Spotify record is kept
+    assert _dups(spark, rows) == ["b1", "l1"]
+    assert _dups(spark, list(reversed(rows))) == ["b1", "l1"]
+
+
+def test_a_real_repeat_one_track_length_later_counts_twice(spark):
+    # two Spotify plays back to back (12:00-12:03:20, 12:03:20-12:06:40) and their two
+    # scrobbles (starts 12:00:00 and 12:03:20): two plays, not one
+    rows = [_ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+            _ev("s2", "spotify-extended", "2025-03-01T12:06:40", 200_000),
+            _ev("l1", "lastfm-csv", "2025-03-01T12:00:00", 180_000),
+            _ev("l2", "lastfm-csv", "2025-03-01T12:03:20", 180_000)]
+    assert _dups(spark, rows) == ["l1", "l2"]
+    # a scrobble with no Spotify counterpart stays
+    rows.append(_ev("l3", "lastfm-csv", "2025-03-01T12:06:40", 180_000))
+    assert _dups(spark, rows) == ["l1", "l2"]
+
+
+def test_tolerance_other_tracks_other_listeners_and_one_source(spark):
+    rows = [_ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+            _ev("l60", "lastfm-csv", "2025-03-01T12:01:00", 180_000),           # 60 s: same play
+            _ev("s2", "spotify-extended", "2025-04-01T12:03:20", 200_000),
+            _ev("l61", "lastfm-csv", "2025-04-01T12:01:01", 180_000),           # 61 s: another
+            _ev("s3", "spotify-extended", "2025-05-01T12:03:20", 200_000),
+            _ev("lx", "lastfm-csv", "2025-05-01T12:00:00", 180_000, track="Butter"),  # other track
+            _ev("lu", "lastfm-csv", "2025-05-01T12:00:00", 180_000, user="you"),      # other listener
+            _ev("s4", "spotify-extended", "2025-06-01T12:03:20", 200_000),
+            _ev("s5", "spotify-extended", "2025-06-01T12:03:50", 200_000)]     # one source: ingest's job
+    assert _dups(spark, rows) == ["l60"]
+    # Spotify account data is poorer than the extended history, richer than scrobbles
+    rows = [_ev("a1", "spotify-account", "2025-03-01T12:03:00", 200_000),
+            _ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+            _ev("l1", "lastfm-csv", "2025-03-01T12:00:00", 180_000)]
+    assert _dups(spark, rows) == ["a1", "l1"]
+
+
+# --- hand-made exports --------------------------------------------------------------
+
+ARTISTS = [("BLACKPINK", "How You Like That"), ("Arijit Singh", "Kesariya"), ("YOASOBI", "アイドル"),
+           ("아이유", "시작"), ("Shreya Ghoshal", "लिङ्गाष्टकम्"), ("Ado", "唱")]
+
+
+def _plays(year, n=36, start_day=1):
+    """n plays in March of ``year`` over the six artists: (stop ts, ms, artist, track)."""
+    out = []
+    for i in range(n):
+        artist, track = ARTISTS[i % len(ARTISTS)]
+        stop = dt.datetime(year, 3, start_day + i // 6, 8 + i % 6, 3, 20, tzinfo=UTC)
+        out.append((stop, 200_000, artist, track))
+    return out
+
+
+PLAYS = _plays(2024) + _plays(2025)
+
+
+def spotify_export(folder, plays=PLAYS, country="IN"):
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "platform": "android", "ms_played": ms,
+             "conn_country": country, "ip_addr": "49.36.1.1", "master_metadata_track_name": track,
+             "master_metadata_album_artist_name": artist, "master_metadata_album_album_name": "Album",
+             "spotify_track_uri": f"spotify:track:{abs(hash((artist, track))) % 10**22:022d}",
+             "episode_name": None, "episode_show_name": None, "spotify_episode_uri": None,
+             "reason_start": "clickrow", "reason_end": "trackdone", "shuffle": False, "skipped": False,
+             "offline": False, "offline_timestamp": None, "incognito_mode": False}
+            for t, ms, artist, track in plays]
+    (folder / "Streaming_History_Audio_2024-2025_0.json").write_text(json.dumps(rows, ensure_ascii=False),
+                                                                     encoding="utf-8")
+    return folder
+
+
+def lastfm_export(path, plays=PLAYS):
+    """The same plays scrobbled: uts is when each started."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"])
+        for t, ms, artist, track in plays:
+            start = t - dt.timedelta(milliseconds=ms)
+            w.writerow([int(start.timestamp()), start.strftime("%d %b %Y, %H:%M"), artist, "", "Album", "",
+                        track, ""])
+    return path
+
+
+def _me(root, *inputs, tz=None, extra=()):
+    argv = ["me", "--data", str(root), *[a for p in inputs for a in ("--input", str(p))], *extra]
+    if tz:
+        argv += ["--timezone", tz]
+    return cli.main(argv)
+
+
+def _recaps(spark, root):
+    out = {}
+    for y in sorted(os.listdir(root / "recaps")):
+        if y.startswith("year="):
+            rows = spark.read.parquet(str(root / "recaps" / y)).collect()
+            out[int(y[5:])] = rows[0].asDict(recursive=True)
+    return out
+
+
+def _tree(root, skip=("reports", ".locks")):
+    out = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in skip]
+        for n in names:
+            p = os.path.join(folder, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = f.read()
+    return out
+
+
+@pytest.fixture(scope="module")
+def spotify_run(tmp_path_factory, spark):
+    base = tmp_path_factory.mktemp("me")
+    src = spotify_export(base / "spotify")
+    root = base / "data"
+    env = os.environ.pop("ENCORE_SHARE_SECRET", None)
+    try:
+        assert _me(root, src, extra=["--no-png"]) == 0
+        yield base, src, root
+    finally:
+        if env is not None:
+            os.environ["ENCORE_SHARE_SECRET"] = env
+
+
+@pytest.mark.slow
+def test_two_years_give_two_pages_an_index_and_playlists(spotify_run, spark, capsys):
+    base, src, root = spotify_run
+    recs = _recaps(spark, root)
+    assert sorted(recs) == [2024, 2025]
+    assert recs[2024]["new_artists"] is None  # no history before the first year
+    assert recs[2025]["new_artists"] == 0 and recs[2025]["streams"] == 36
+    assert recs[2025]["minutes_change_pct"] == 0.0
+    # India: the zone was inferred, so 08:03 UTC is 13:33 IST
+    assert recs[2025]["peak_hour"] in range(13, 20) and sum(recs[2025]["hourly_minutes"][:13]) == 0
+    secret = root / me.SECRET_FILE
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600 and len(secret.read_text().strip()) == 64
+    index = (root / "index.html").read_text(encoding="utf-8")
+    pages = sorted((root / "site").glob("*/*/index.html"))
+    assert len(pages) == 2
+    for page in pages:
+        rel = os.path.relpath(page, root)
+        assert f'href="{rel}"' in index
+        assert "me" not in rel.split(os.sep)[2]  # the folder is a token, not the id
+        m3u = (page.parent / "top-songs.m3u8").read_text(encoding="utf-8").splitlines()
+        assert m3u[0] == "#EXTM3U" and sum(line.startswith("#EXTINF:-1,") for line in m3u) == 5
+        assert "#EXTINF:-1,BLACKPINK - How You Like That" in m3u
+        xspf = (page.parent / "top-songs.xspf").read_text(encoding="utf-8")
+        assert "<creator>아이유</creator><title>시작</title>" in xspf
+        jspf = json.loads((page.parent / "top-songs.jspf").read_text(encoding="utf-8"))
+        assert len(jspf["playlist"]["track"]) == 5
+        assert 'href="top-songs.m3u8"' in page.read_text(encoding="utf-8")
+    assert "2024" in index and "2025" in index and "BLACKPINK" in index
+
+
+@pytest.mark.slow
+def test_a_rerun_with_the_same_input_changes_nothing(spotify_run, capsys):
+    base, src, root = spotify_run
+    before = _tree(root)
+    env = os.environ.pop("ENCORE_SHARE_SECRET", None)
+    try:
+        assert _me(root, src, extra=["--no-png"]) == 0
+    finally:
+        if env is not None:
+            os.environ["ENCORE_SHARE_SECRET"] = env
+    err = capsys.readouterr().err
+    assert "step 3/3, pages: none changed" in err
+    after = _tree(root)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert changed == [], changed
+
+
+@pytest.mark.slow
+def test_spotify_plus_lastfm_counts_each_play_once_and_zip_equals_folder(spotify_run, spark, tmp_path, capsys):
+    base, src, root = spotify_run
+    # the same plays as scrobbles, plus one extra repeat in Spotify only one track later
+    both = tmp_path / "both"
+    fm = lastfm_export(tmp_path / "scrobbles.csv")
+    zipped = tmp_path / "spotify.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for p in sorted(src.iterdir()):
+            zf.write(p, f"Spotify Extended Streaming History/{p.name}")
+    assert _me(both, zipped, fm, extra=["--no-png"]) == 0
+    err = capsys.readouterr().err
+    assert "72 play(s) were already in another of your sources" in err
+    alone, merged = _recaps(spark, root), _recaps(spark, both)
+    for year in (2024, 2025):
+        for col in ("streams", "listening_minutes", "top_artists", "top_tracks", "hourly_minutes", "peak_hour",
+                    "busiest_day", "longest_streak_days", "distinct_artists"):
+            assert merged[year][col] == alone[year][col], (year, col)
+
+
+@pytest.mark.slow
+def test_timezone_overrides_the_inferred_zone_and_bad_input_is_one_line(spotify_run, spark, tmp_path, capsys):
+    base, src, root = spotify_run
+    other = tmp_path / "tz"
+    assert _me(other, src, tz="Europe/Berlin", extra=["--no-png"]) == 0
+    assert "time zone: Europe/Berlin (set by --timezone Europe/Berlin)" in capsys.readouterr().err
+    users = {r.user_id: r.timezone for r in spark.read.parquet(str(other / "users")).collect()}
+    assert users == {"me": "Europe/Berlin"}
+    r = _recaps(spark, other)[2025]
+    assert r["hourly_minutes"][9] > 0 and r["hourly_minutes"][8] == 0  # 08:03Z = 09:03 CET
+    assert _me(other, tmp_path / "missing.zip") == 2
+    assert "--input" in capsys.readouterr().err
+    assert _me(other, src, tz="Mars/Olympus") == 2
+    assert "not an IANA time zone" in capsys.readouterr().err
