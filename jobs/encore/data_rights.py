@@ -99,6 +99,8 @@ Files
   oldest first. {n_events} plays in all, from {first} to {last} (UTC).
 - recaps/<year>.json: your yearly recap for each year we computed one
   ({recap_years}).
+- playlists/<year>/top-songs.m3u8, .xspf, .jspf: your Top Songs of the year as playlist
+  files (by artist and title; ListenBrainz imports JSPF and XSPF).
 - cards/<year>/*.svg and summary.png: your story cards and summary image, where you
   had enough listening that year for a recap page.
 - README.txt: this file.
@@ -214,6 +216,8 @@ def export_user(spark, root: str, user_id: str, secret: bytes, *, run_id: str | 
                 if name.endswith((".svg", ".png")):
                     _zip_write(zf, f"cards/{year}/{name}", storage.read_bytes(storage.join(page, name)))
                     cards += 1
+                elif name.startswith("top-songs."):  # the Top Songs playlist files
+                    _zip_write(zf, f"playlists/{year}/{name}", storage.read_bytes(storage.join(page, name)))
         _zip_write(zf, "README.txt", EXPORT_README.format(
             made=datetime.now(UTC).strftime("%Y-%m-%d"), n_events=n_events, first=first or "-",
             last=last or "-", recap_years=", ".join(map(str, sorted(recaps))) or "none").encode("utf-8"))

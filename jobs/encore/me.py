@@ -98,12 +98,26 @@ def _save_state(root: str, state: dict) -> None:
                                (json.dumps(state, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
-def history_years(spark, root: str, user_id: str = ME) -> list[int]:
-    """The UTC years the listener has plays in (events/year=Y partitions)."""
+def year_digests(spark, root: str, user_id: str = ME) -> dict[int, str]:
+    """{UTC year: a digest of the listener's plays that year} (count and an XOR of row
+    hashes, one aggregate): what tells a second run which years changed."""
     from pyspark.sql import functions as F
 
     events = datasets.read_events(spark, root, required=False)
-    return sorted(r["year"] for r in events.where(F.col("user_id") == user_id).select("year").distinct().collect())
+    h = F.xxhash64("event_id", "ts", "ms_played", "kind", "artist_name", "track_name", "private_session")
+    rows = (events.where(F.col("user_id") == user_id).groupBy("year")
+            .agg(F.count(F.lit(1)).alias("n"), F.bit_xor(h).alias("h")).collect())
+    return {int(r["year"]): f"{r['n']}:{r['h']}" for r in rows}
+
+
+def _zone_of(spark, root: str, user_id: str = ME) -> str | None:
+    users = datasets.read_dimension(spark, root, "users")
+    if users is None:
+        return None
+    from pyspark.sql import functions as F
+
+    row = users.where(F.col("user_id") == user_id).select("timezone").first()
+    return row["timezone"] if row else None
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -123,6 +137,10 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     where = personal_secret(root)
     _say(f"data root {root}; share secret from {where}")
     spark = get_session(cfg, "me", args.spark_profile)
+    if not args.spark_profile:
+        # one listener: every listener-partitioned step lands in one partition anyway,
+        # and more shuffle partitions would only add empty tasks to every stage
+        spark.conf.set("spark.sql.shuffle.partitions", "1")
 
     for i, path in enumerate(args.input, 1):
         _say(f"step 1/3, input {i}/{len(args.input)}: {path}")
@@ -130,28 +148,39 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
             exports.ingest_export(spark, cfg, root=root, run_id=f"{run_id}-in{i}", source=None,
                                   input_path=path, user_id=ME, timezone=args.timezone)
 
-    years = history_years(spark, root)
+    digests = year_digests(spark, root)
+    years = sorted(digests)
     if not years:
         raise EncoreError(f"no plays were kept from {', '.join(args.input)}: nothing to recap")
-    _say(f"step 2/3, recaps for {len(years)} year(s): {', '.join(map(str, years))}")
     state = _load_state(root)
+    before = state.get("years") or {}
+    zone = _zone_of(spark, root)
+    # a year is recomputed when its plays changed or an earlier year's did (new_artists
+    # and minutes_change_pct read the history), when the zone changed, or when its
+    # recap is missing; otherwise the stored recap stands
+    stale = [y for y in years if zone != state.get("zone") or (before.get(str(y)) or {}).get("events") != digests[y]
+             or not storage.exists(datasets.recaps_path(root, y))]
+    todo = [y for y in years if stale and y >= min(stale)]
+    _say(f"step 2/3, recaps: {len(years)} year(s) with plays ({', '.join(map(str, years))}); "
+         f"{'computing ' + ', '.join(map(str, todo)) if todo else 'none changed'}")
     done: dict[str, dict] = {}
     changed: list[int] = []
     for year in years:
-        with locks.hold(root, f"recaps-{year}", run_id):
-            recaps.run(argparse.Namespace(data=root, year=year, run_id=f"{run_id}-r{year}",
-                                          spark_profile=args.spark_profile, timezone=None), cfg)
+        if year in todo:
+            with locks.hold(root, f"recaps-{year}", run_id):
+                recaps.run(argparse.Namespace(data=root, year=year, run_id=f"{run_id}-r{year}",
+                                              spark_profile=args.spark_profile, timezone=None), cfg)
         rows = spark.read.parquet(datasets.recaps_path(root, year)).collect()
         row = rows[0].asDict(recursive=True) if rows else None
         if row is None:  # no play inside this year's window (e.g. only late December)
-            done[str(year)] = {"digest": None, "recap": None}
+            done[str(year)] = {"events": digests[year], "digest": None, "recap": None}
             continue
         digest = _digest(row)
-        previous = (state.get("years") or {}).get(str(year)) or {}
+        previous = before.get(str(year)) or {}
         page = _page_of(root, year) if row.get("eligible") else None
         if digest != previous.get("digest") or (row.get("eligible") and page is None):
             changed.append(year)
-        done[str(year)] = {"digest": digest, "recap": _tile(row)}
+        done[str(year)] = {"events": digests[year], "digest": digest, "recap": _tile(row)}
 
     _say(f"step 3/3, pages: {', '.join(map(str, changed)) or 'none changed'}")
     for year in changed:
@@ -164,7 +193,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     for year, entry in done.items():
         page = _page_of(root, int(year)) if entry["recap"] and entry["recap"]["eligible"] else None
         entry["page"] = os.path.relpath(page, root) if page else None
-    _save_state(root, {"years": {y: {"digest": e["digest"]} for y, e in done.items()}})
+    _save_state(root, {"zone": zone, "years": {y: {"events": e["events"], "digest": e["digest"]}
+                                               for y, e in done.items()}})
     index = write_index(root, done, cfg)
     _say(f"done in {time.monotonic() - started:.1f} s: {len(years)} year(s), {len(changed)} page(s) rendered")
     print(f"Your Encore: file://{os.path.abspath(index)}")
