@@ -190,7 +190,7 @@ def test_two_years_give_two_pages_an_index_and_playlists(spotify_run, spark, cap
     for page in pages:
         rel = os.path.relpath(page, root)
         assert f'href="{rel}"' in index
-        assert "me" not in rel.split(os.sep)[2]  # the folder is a token, not the id
+        assert len(rel.split(os.sep)[2]) == 26 != len(me.ME)  # the folder is a token, not the id
         m3u = (page.parent / "top-songs.m3u8").read_text(encoding="utf-8").splitlines()
         assert m3u[0] == "#EXTM3U" and sum(line.startswith("#EXTINF:-1,") for line in m3u) == 5
         assert "#EXTINF:-1,BLACKPINK - How You Like That" in m3u
@@ -255,3 +255,26 @@ def test_timezone_overrides_the_inferred_zone_and_bad_input_is_one_line(spotify_
     assert "--input" in capsys.readouterr().err
     assert _me(other, src, tz="Mars/Olympus") == 2
     assert "not an IANA time zone" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_newer_export_adds_a_year_and_renders_only_it(spotify_run, spark, tmp_path, capsys):
+    """Runs last: it grows the shared root by a year."""
+    base, src, root = spotify_run
+    before = _tree(root)
+    newer = spotify_export(tmp_path / "newer", PLAYS + _plays(2026))
+    env = os.environ.pop("ENCORE_SHARE_SECRET", None)
+    try:
+        assert _me(root, newer, extra=["--no-png"]) == 0
+    finally:
+        if env is not None:
+            os.environ["ENCORE_SHARE_SECRET"] = env
+    err = capsys.readouterr().err
+    assert "new in events/: 36; already there: 72" in err
+    assert "(2024, 2025, 2026); computing 2026" in err and "step 3/3, pages: 2026" in err
+    after = _tree(root)
+    old_pages = {k for k in before if k.startswith("site" + os.sep)}
+    assert old_pages and all(after.get(k) == before[k] for k in old_pages)  # untouched
+    assert len([k for k in after if k.startswith(os.path.join("site", "2026")) and k.endswith("index.html")]) == 1
+    assert _recaps(spark, root)[2026]["new_artists"] == 0
+    assert "Open 2026" in (root / "index.html").read_text(encoding="utf-8")
