@@ -5,7 +5,7 @@ For each eligible listener of year Y this writes, under ``site/Y/<token>/``::
 
     index.html      the cards as a story (tap, arrow keys, swipe), share + download
     *.svg           1080x1920 story cards from templates/cards/*.svg
-    summary.png     the summary card rasterised with resvg (shipped DejaVu fonts)
+    summary.png     the summary card rasterised with resvg (the Noto set, fonts.py)
     recap.json      the recap's numbers (never the user id)
 
 ``token`` is ``share.share_token(secret, user_id, Y)``; user ids never become names.
@@ -37,7 +37,7 @@ from functools import cache
 from io import BytesIO
 from typing import Any
 
-from . import render_conf, share, storage
+from . import fonts, render_conf, share, storage
 from .render_conf import RenderSettings
 
 CARD_W, CARD_H = 1080, 1920
@@ -96,43 +96,34 @@ def clean_text(value: Any) -> str:
     return re.sub(r" {2,}", " ", "".join(out)).strip()
 
 
-def _char_em(ch: str, bold: bool) -> float:
-    """A cautious advance width in em for DejaVu Sans (wider than most fallbacks)."""
-    cat = unicodedata.category(ch)
-    if cat in ("Mn", "Me", "Cf"):
-        return 0.0
-    if unicodedata.east_asian_width(ch) in ("W", "F") or ord(ch) >= 0x1F000:
-        return 1.05
-    if ch == " ":
-        return 0.32
-    if ch.isupper() or ch in "mwMW@%&":
-        return 0.82 if bold else 0.76
-    if ch in "iljtf.,:;'!|I":
-        return 0.36 if bold else 0.32
-    return 0.66 if bold else 0.6
-
-
 def text_width(text: str, size: float, *, bold: bool = False) -> float:
-    return sum(_char_em(c, bold) for c in text) * size
+    """The drawn width in px: each run shaped in the font that draws it (fonts.py)."""
+    return fonts.width_em(text, bold=bold) * size
 
 
 def fit(value: Any, max_px: float, size: float, *, bold: bool = False) -> str:
     """Clean ``value`` and shorten it with an ellipsis so it fits in ``max_px`` at
-    font ``size``. Works on the raw text: escaping happens after, in the template."""
+    font ``size``, measured with the real glyphs and cut between clusters (never inside
+    a conjunct or an emoji sequence). Works on the raw text: escaping happens after."""
     text = clean_text(value)
     if text_width(text, size, bold=bold) <= max_px:
         return text
-    budget = max_px - text_width("…", size, bold=bold)
-    width, cut = 0.0, 0
-    for i, ch in enumerate(text):
-        width += _char_em(ch, bold) * size
-        if width > budget:
-            break
-        cut = i + 1
-    short = text[:cut].rstrip()
-    while short and unicodedata.category(short[-1]) in ("Mn", "Me", "Cf", "Zs"):
-        short = short[:-1]  # no dangling joiner, mark or space before the ellipsis
-    return short + "…"
+    parts = fonts.clusters(text)
+
+    def shortened(n: int) -> str:
+        short = "".join(parts[:n]).rstrip()
+        while short and unicodedata.category(short[-1]) in ("Mn", "Me", "Cf", "Zs"):
+            short = short[:-1]  # no dangling joiner, mark or space before the ellipsis
+        return short + "…"
+
+    lo, hi = 0, len(parts)  # the longest prefix that fits, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if text_width(shortened(mid), size, bold=bold) <= max_px:
+            lo = mid
+        else:
+            hi = mid - 1
+    return shortened(lo)
 
 
 def wrap(value: Any, max_px: float, size: float, max_lines: int = 3, *,
@@ -254,6 +245,7 @@ def make_env(locale: str):
     from babel.dates import format_skeleton, format_time, get_month_names
     from babel.numbers import format_decimal, format_percent
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+    from markupsafe import Markup
 
     env = Environment(
         loader=FileSystemLoader(str(render_conf.templates_dir())),
@@ -277,7 +269,8 @@ def make_env(locale: str):
         fit=fit,
         wrap=wrap,
     )
-    env.globals.update(lang=html_lang(locale), locale=locale, font_size_for=font_size_for)
+    env.globals.update(lang=html_lang(locale), locale=locale, font_size_for=font_size_for,
+                       runs=fonts.layout, font_stack=Markup(fonts.STACK))  # a constant, not data
     return env
 
 
@@ -381,8 +374,7 @@ class Renderer:
         self.png = png
         self._envs: dict[str, Any] = {}
         self._script: tuple[Any, str] | None = None
-        fonts = render_conf.templates_dir() / "fonts"
-        self.font_files = sorted(str(p) for p in fonts.glob("*.ttf"))
+        fonts.check()  # a clear error before the first card, not boxes in the PNGs
 
     def templates(self, locale: str) -> dict:
         if locale not in self._envs:
@@ -402,7 +394,9 @@ class Renderer:
     def rasterise(self, svg: str) -> bytes:
         import resvg_py
 
-        return bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=self.font_files,
+        # only the families this card names: resvg-py builds its font database per call
+        files = fonts.files_for(fonts.families_in(svg))
+        return bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=files,
                                            skip_system_fonts=True, background="#121212"))
 
     def render(self, recap: dict, *, country: str | None = None) -> tuple[str, dict[str, bytes]]:
