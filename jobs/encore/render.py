@@ -301,14 +301,37 @@ def _fmt_date(d: Any) -> str | None:
     return str(d)
 
 
+def _count(entry: dict, key: str) -> int:
+    return max(0, int(entry.get(key) or 0))
+
+
+def _highlight(top_genres: list[dict], top_podcasts: list[str], distinct_artists: int) -> dict | None:
+    """The summary's last block: the top genre, else (no genre data, as in every personal
+    export) the top podcast, else how many artists; None leaves the block out."""
+    if top_genres:
+        return {"kind": "genre", "value": top_genres[0]["genre"]}
+    if top_podcasts:
+        return {"kind": "podcast", "value": top_podcasts[0]}
+    if distinct_artists > 0:
+        return {"kind": "artists", "value": distinct_artists}
+    return None
+
+
 def listener_view(recap: dict) -> dict:
     """The recap as the templates see it: names cleaned, charts laid out, and which
     cards this listener gets. ``recap`` is one row of recaps/ as a dict."""
     year = int(recap["year"])
-    top_artists = [dict(a, artist_name=clean_text(a.get("artist_name"))) for a in (recap.get("top_artists") or [])][:5]
-    top_tracks = [dict(t, track_name=clean_text(t.get("track_name")), artist_name=clean_text(t.get("artist_name")))
-                  for t in (recap.get("top_tracks") or [])][:5]
-    top_genres = [dict(g, genre=clean_text(g.get("genre"))) for g in (recap.get("top_genres") or []) if g.get("genre")][:5]
+    # An entry without a name is left out, never drawn as an empty line (issue 17).
+    top_artists = [dict(a, artist_name=clean_text(a.get("artist_name")), streams=_count(a, "streams"),
+                        minutes=_count(a, "minutes"))
+                   for a in (recap.get("top_artists") or []) if clean_text(a.get("artist_name"))][:5]
+    top_tracks = [dict(t, track_name=clean_text(t.get("track_name")), artist_name=clean_text(t.get("artist_name")),
+                       streams=_count(t, "streams"), minutes=_count(t, "minutes"))
+                  for t in (recap.get("top_tracks") or []) if clean_text(t.get("track_name"))][:5]
+    top_genres = [dict(g, genre=clean_text(g.get("genre")), streams=_count(g, "streams"))
+                  for g in (recap.get("top_genres") or []) if clean_text(g.get("genre"))][:5]
+    top_podcasts = [clean_text(p.get("show_name")) for p in (recap.get("top_podcasts") or [])
+                    if clean_text(p.get("show_name"))]
     personality = recap.get("personality")
     if not (isinstance(personality, str) and PERSONALITY.match(personality)):
         personality = None
@@ -338,14 +361,15 @@ def listener_view(recap: dict) -> dict:
         "streak": int(recap.get("longest_streak_days") or 0),
         "new_artists": recap.get("new_artists"),
         "personality": personality,
+        "highlight": _highlight(top_genres, top_podcasts, int(recap.get("distinct_artists") or 0)),
     }
     present = {
         "minutes": True,
         "top-artist": view["top_artist"] is not None,
         "top-songs": bool(top_tracks),
         "top-genres": bool(top_genres),
-        "clock": True,
-        "months": True,
+        "clock": any(b["minutes"] for b in view["clock"]) or view["peak_hour"] is not None,
+        "months": any(m["minutes"] or m["artist"] for m in view["months"]),
         "personality": personality is not None,
         "summary": True,
     }
