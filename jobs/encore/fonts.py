@@ -329,3 +329,76 @@ def families_in(svg: str) -> set[str]:
     import re
 
     return {m for m in re.findall(r'font-family="([^"\']+)"', svg) if m in ALL_NAMES}
+
+
+# --- fonts inside the cards (the browser's SVG -> canvas -> PNG) -----------------------------
+
+def _chars_by_face(svg: str) -> dict[tuple[str, bool], set[str]]:
+    """{(family, bold): characters} of what an SVG of ours draws."""
+    import xml.etree.ElementTree as ET
+
+    ns = "{http://www.w3.org/2000/svg}"
+    out: dict[tuple[str, bool], set[str]] = {}
+    for text in ET.fromstring(svg).iter(f"{ns}text"):
+        bold = text.get("font-weight") == "bold"
+        out.setdefault((BASE, bold), set()).update(text.text or "")
+        for span in text.iter(f"{ns}tspan"):
+            out.setdefault((span.get("font-family", BASE), bold), set()).update(span.text or "")
+            out[(BASE, bold)].update(span.tail or "")
+    # joiners and variation selectors stay: the emoji font's ligatures need them
+    return {k: v for k, v in out.items() if v}
+
+
+@lru_cache(maxsize=512)
+def subset_woff(family: str, bold: bool, chars: frozenset[str]) -> bytes:
+    """A WOFF font of ``family`` with only the glyphs ``chars`` need (and the shaping
+    rules between them), for an @font-face inside a card."""
+    import io
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    f = face(family, bold)
+    font = TTFont(f.path, fontNumber=f.index, lazy=True)
+    options = subset.Options()
+    options.flavor = "woff"
+    options.hinting = False  # resvg draws unhinted outlines: so does the browser then
+    options.name_IDs = [1, 2]
+    options.glyph_names = False
+    options.notdef_outline = True
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(chars)))
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    font.close()
+    return buf.getvalue()
+
+
+def _font_face(family: str, bold: bool, woff: bytes) -> str:
+    import base64
+
+    has_bold = _family(family).bold is not None
+    weight = (700 if bold else 400) if has_bold else "100 900"  # one face: no fake bold
+    data = base64.b64encode(woff).decode("ascii")
+    return (f'@font-face{{font-family:"{family}";font-weight:{weight};'
+            f'src:url(data:font/woff;base64,{data}) format("woff")}}')
+
+
+def embed(svgs: dict[str, str]) -> dict[str, str]:
+    """The listener's cards with the glyphs they draw embedded as data: @font-face rules
+    (an SVG drawn into a canvas cannot fetch fonts). One subset per family and weight
+    for all of the listener's cards: fontTools takes ~0.1-0.5 s a subset, too slow to
+    repeat for every card. Families and CSS come from the font set, never from data."""
+    per_card = {name: _chars_by_face(svg) for name, svg in svgs.items()}
+    union: dict[tuple[str, bool], set[str]] = {}
+    for faces in per_card.values():
+        for key, chars in faces.items():
+            union.setdefault(key, set()).update(chars)
+    rules = {key: _font_face(key[0], key[1], subset_woff(key[0], key[1], frozenset(chars)))
+             for key, chars in sorted(union.items())}
+    out = {}
+    for name, svg in svgs.items():
+        css = "".join(rules[key] for key in sorted(per_card[name]))
+        out[name] = svg.replace("<defs>", f"<defs>\n<style>{css}</style>", 1) if css else svg
+    return out

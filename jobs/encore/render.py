@@ -392,10 +392,13 @@ class Renderer:
     """Templates compiled once (per process, per partition) and reused for every
     listener: one Jinja environment per locale, created when first needed."""
 
-    def __init__(self, *, secret: bytes, settings: RenderSettings, png: bool = True):
+    def __init__(self, *, secret: bytes, settings: RenderSettings, png: bool = True,
+                 card_fonts: bool | None = None):
         self.secret = secret
         self.settings = settings
         self.png = png
+        # the glyphs inside every card, so the page can turn any card into a PNG
+        self.card_fonts = png if card_fonts is None else card_fonts
         self._envs: dict[str, Any] = {}
         self._script: tuple[Any, str] | None = None
         fonts.check()  # a clear error before the first card, not boxes in the PNGs
@@ -432,13 +435,17 @@ class Renderer:
         view = listener_view(recap)
         files: dict[str, bytes] = {}
         cards = []
+        svgs = {}
         for name in view["cards"]:
-            svg = tpl["cards"][name].render(view=view, card=name)
-            files[f"{name}.svg"] = svg.encode("utf-8")
+            svgs[name] = svg = tpl["cards"][name].render(view=view, card=name)
             alt = getattr(tpl["alt"], name.replace("-", "_"))(view)
             cards.append({"name": name, "file": f"{name}.svg", "alt": alt})
             if name == "summary" and self.png:
                 files[SUMMARY_PNG] = self.rasterise(svg)
+        if self.card_fonts:
+            svgs = fonts.embed(svgs)
+        for name, svg in svgs.items():
+            files[f"{name}.svg"] = svg.encode("utf-8")
         share_url = f"{self.settings.base_url}{year}/{token}/" if self.settings.base_url else ""
         script, script_hash = self._script
         page = tpl["page"].render(view=view, cards=cards, has_png=self.png, share_url=share_url,
@@ -534,7 +541,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p, year=True)
     p.add_argument("--demo", action="store_true",
                    help="generated data: allow the labelled demo share secret")
-    p.add_argument("--no-png", action="store_true", help="skip the summary PNGs (faster previews)")
+    p.add_argument("--no-png", action="store_true",
+                   help="skip the summary PNGs and the fonts inside the cards (faster previews)")
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -545,6 +553,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     from .spark import get_session
 
     secret = share_secret(demo=args.demo)  # before anything else: refuse early
+    fonts.check()  # the driver too: one clear line instead of a failed Spark task
     settings = render_conf.settings(cfg)
     report = Report("render", args.data, args.run_id)
     report.set("year", args.year)

@@ -25,8 +25,10 @@ ALLOWED_SVG = {"svg", "title", "defs", "linearGradient", "stop", "rect", "circle
 
 @pytest.fixture(scope="module")
 def renderer():
+    # card fonts (per-listener font subsets) are tested in test_render_fonts.py and the
+    # browser test: subsetting every hostile name in every locale would take a minute
     return render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(
-        country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}))
+        country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}), card_fonts=False)
 
 
 def _country(locale: str) -> str:

@@ -28,8 +28,9 @@ WORLD_TRACKS = [
 ]
 
 
-def world_recap() -> dict:
+def world_recap(user_id: str = "usr_world") -> dict:
     return S.recap(
+        user_id,
         top_artists=[{"artist_name": n, "streams": 400 - i, "minutes": 900 - i}
                      for i, n in enumerate(WORLD_ARTISTS)],
         top_tracks=[{"track_name": t, "artist_name": a, "streams": 90 - i, "minutes": 300}
@@ -41,7 +42,7 @@ def world_recap() -> dict:
 
 @pytest.fixture(scope="module")
 def world():
-    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings())
+    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
     _, files = renderer.render(world_recap(), country="US")
     return renderer, files
 
@@ -224,3 +225,38 @@ def test_world_summary_png_matches_golden(world):
     renderer, _ = world
     mean, off = _compare(renderer.rasterise(svg), golden.read_bytes())
     assert off > 0.002, off
+
+
+# --- fonts inside the cards -------------------------------------------------------------------
+
+def test_cards_carry_the_glyphs_they_draw_as_data_fonts():
+    """Each card embeds a subset of every family and weight it draws (so a canvas can
+    draw it), taken from the font set only; resvg draws the card the same with it."""
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings())
+    recap = S.recap(top_artists=[{"artist_name": "लिङ्गाष्टकम्", "streams": 9, "minutes": 9}])
+    _, files = renderer.render(recap, country="US")
+    svg = files["top-artist.svg"].decode()
+    rules = re.findall(r'@font-face\{font-family:"([^"]+)";font-weight:([^;]+);'
+                       r'src:url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\) format\("woff"\)\}', svg)
+    assert {(f, w) for f, w, _ in rules} == {("Noto Sans", "400"), ("Noto Sans", "700"),
+                                            ("Noto Sans Devanagari", "700")}
+    assert "http" not in svg.split("<style>")[1].split("</style>")[0]  # nothing from another host
+    for family, weight, data in rules:
+        font = TTFont(io.BytesIO(base64.b64decode(data)))
+        cmap = font.getBestCmap()
+        drawn = {c for fam, text in _runs(files["top-artist.svg"]) if fam == family for c in text
+                 if not fonts.ignorable(ord(c))}
+        if weight == "700" and family == "Noto Sans Devanagari":
+            assert {ord(c) for c in "लिङ्गाष्टकम्"} <= set(cmap)
+        assert len(cmap) < 200  # a subset, not the whole font
+        assert drawn and any(ord(c) in cmap for c in drawn)
+    assert len(files["top-artist.svg"]) < 80_000
+    plain = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
+    _, bare = plain.render(recap, country="US")
+    assert renderer.rasterise(svg) == plain.rasterise(bare["top-artist.svg"].decode())
