@@ -375,6 +375,9 @@ def subset_woff(family: str, bold: bool, chars: frozenset[str]) -> bytes:
     return buf.getvalue()
 
 
+_ASCII = frozenset(chr(c) for c in range(0x20, 0x7F)) | frozenset("…·–")
+
+
 def _font_face(family: str, bold: bool, woff: bytes) -> str:
     import base64
 
@@ -389,12 +392,17 @@ def embed(svgs: dict[str, str]) -> dict[str, str]:
     """The listener's cards with the glyphs they draw embedded as data: @font-face rules
     (an SVG drawn into a canvas cannot fetch fonts). One subset per family and weight
     for all of the listener's cards: fontTools takes ~0.1-0.5 s a subset, too slow to
-    repeat for every card. Families and CSS come from the font set, never from data."""
+    repeat for every card. The base family's subset always holds printable ASCII, so
+    listeners whose Latin text is plain ASCII share one cached subset per process.
+    Families and CSS come from the font set, never from data."""
     per_card = {name: _chars_by_face(svg) for name, svg in svgs.items()}
     union: dict[tuple[str, bool], set[str]] = {}
     for faces in per_card.values():
         for key, chars in faces.items():
             union.setdefault(key, set()).update(chars)
+    for key, chars in union.items():
+        if key[0] == BASE:  # most listeners' base glyphs are all ASCII: one cached subset
+            chars.update(_ASCII)
     rules = {key: _font_face(key[0], key[1], subset_woff(key[0], key[1], frozenset(chars)))
              for key, chars in sorted(union.items())}
     out = {}
