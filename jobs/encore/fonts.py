@@ -317,10 +317,19 @@ def layout(text: str, x: float, size: float, *, bold: bool = False) -> list[dict
     out = []
     pos = x
     for fam, t in runs:
+        before = after = ""
+        if rtl:  # a run's logical end is on its left: its spaces become gaps, not trailing
+            body = t.strip(" ")
+            before, after = t[len(t.rstrip(" ")):], t[: len(t) - len(t.lstrip(" "))]
+            t = body
+            if not t:
+                pos += _run_em(fam, before + after, bold) * size
+                continue
+        pos += _run_em(fam, before, bold) * size if before else 0.0
         out.append({"family": None if fam == BASE else fam,
                     "text": f"{RLI}{t}{PDI}" if rtl and first_strong_rtl(t) else t,
                     "x": round(pos, 1)})
-        pos += _run_em(fam, t, bold) * size
+        pos += _run_em(fam, t + after, bold) * size
     return out
 
 

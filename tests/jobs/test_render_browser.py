@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import render_samples as S
+from test_render_fonts import _pixels, world_recap
 
 from encore import render, render_conf
-from test_render_fonts import _pixels, world_recap
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -178,6 +178,9 @@ def test_right_to_left_names_are_laid_out_right_to_left():
     runs = fonts.layout("فيروز Live", 80, 40)  # first strong letter is Arabic: RTL order
     assert [r["family"] for r in runs] == [None, "Noto Sans Arabic"]
     assert runs[0]["text"] == "Live" and runs[0]["x"] == 80
+    # the space between them is a gap on the Arabic word's left (its logical end)
+    assert runs[1]["x"] == pytest.approx(80 + render.text_width("Live ", 40), abs=0.2)
+    assert not runs[1]["text"].endswith(" \u2069")
     assert fonts.layout("Live فيروز", 80, 40)[0]["text"].startswith("Live")
 
 
