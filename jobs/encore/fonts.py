@@ -253,6 +253,8 @@ def itemize(text: str) -> tuple[tuple[str, str], ...]:
     """``text`` as runs ((family, text), ...), each family covering all of its run.
     Spaces, punctuation and digits stay in the current run when its font has them.
     Clusters no font has are dropped (and logged): never a .notdef box."""
+    if text.isascii() and text.isprintable():
+        return ((BASE, text),) if text else ()  # the common case: Noto Sans has it all
     runs: list[list[str]] = []
     for cl in clusters(text):
         fam = _family_for(cl)
