@@ -180,18 +180,24 @@ def files_for(families) -> list[str]:
 
 # --- clusters, runs ---------------------------------------------------------------------
 
-def _joins_previous(ch: str, prev: str | None) -> bool:
+def _emojiish(code: int) -> bool:
+    return 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0x2300 <= code <= 0x23FF
+
+
+def _joins_previous(ch: str, cluster: str) -> bool:
     code = ord(ch)
-    if prev is None:
-        return False
+    prev = cluster[-1]
     if unicodedata.category(ch) in ("Mn", "Mc", "Me"):
         return True
     if code in (0x200D, 0x200C, 0x20E3) or 0xFE00 <= code <= 0xFE0F or 0xE0020 <= code <= 0xE007F:
         return True
     if 0x1F3FB <= code <= 0x1F3FF:  # skin tone
         return True
-    if ord(prev) in (0x200D,) or unicodedata.combining(prev) == 9:  # after ZWJ or a virama
-        return True
+    if ord(prev) == 0x200D and len(cluster) > 1:  # a ZWJ sequence: emoji to emoji, or in a script
+        before = ord(cluster[-2]) if not (0xFE00 <= ord(cluster[-2]) <= 0xFE0F) else ord(cluster[0])
+        return (_emojiish(code) and _emojiish(before)) or abs(code - before) < 0x80
+    if unicodedata.combining(prev) == 9:  # after a virama: a conjunct, in the same script
+        return unicodedata.category(ch).startswith("L") and abs(code - ord(prev)) < 0x80
     return False
 
 
@@ -202,7 +208,6 @@ def clusters(text: str) -> list[str]:
     regional = 0
     for ch in text:
         code = ord(ch)
-        prev = out[-1][-1] if out else None
         if 0x1F1E6 <= code <= 0x1F1FF:
             regional += 1
             if regional % 2 == 0 and out:
@@ -210,7 +215,7 @@ def clusters(text: str) -> list[str]:
                 continue
         else:
             regional = 0
-        if out and _joins_previous(ch, prev):
+        if out and _joins_previous(ch, out[-1]):
             out[-1] += ch
         else:
             out.append(ch)
@@ -256,10 +261,16 @@ def itemize(text: str) -> tuple[tuple[str, str], ...]:
     if text.isascii() and text.isprintable():
         return ((BASE, text),) if text else ()  # the common case: Noto Sans has it all
     runs: list[list[str]] = []
-    for cl in clusters(text):
+    pending = clusters(text)
+    pending.reverse()
+    while pending:
+        cl = pending.pop()
         fam = _family_for(cl)
+        if fam == "" and len(cl) > 1:  # no font has the whole cluster: try its characters
+            pending.extend(reversed(cl))
+            continue
         if fam == "":
-            log.warning("no font has %s: left out", " ".join(f"U+{ord(c):04X}" for c in cl))
+            log.warning("no font has U+%04X: left out", ord(cl))
             continue
         if runs and (fam is None or (_neutral(cl) and runs[-1][0] != EMOJI and all(
                 covers(runs[-1][0], ord(c)) for c in cl if not ignorable(ord(c))))):

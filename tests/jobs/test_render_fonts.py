@@ -263,3 +263,24 @@ def test_cards_carry_the_glyphs_they_draw_as_data_fonts():
     plain = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
     _, bare = plain.render(recap, country="US")
     assert renderer.rasterise(svg) == plain.rasterise(bare["top-artist.svg"].decode())
+
+
+TRICKY = ["कम्🎸", "लिङ्गाष्टकम्🔥 (Live)", "ab👩‍👩‍👧‍👦 👍🏽 🇩🇪 ❤️ 1️⃣ 🏳️‍🌈", "시작\u200d🏳️‍🌈",
+          "अംശം\u200dف", "👍🏽\u200d(", "فيروز 🎸 Live", "e\u0301\u0301\u0301 ไทย"]
+
+
+def test_tricky_sequences_keep_every_covered_character_and_render(caplog):
+    """Junk joins (a virama or ZWJ before another script, an emoji after a conjunct) are
+    split so each character still gets a font; resvg draws them all without failing."""
+    for name in TRICKY:
+        kept = "".join(t for _, t in fonts.itemize(name))
+        assert kept == name, name  # nothing dropped: every character here has a font
+        for family, text in fonts.itemize(name):
+            assert all(fonts.ignorable(ord(c)) or fonts.covers(family, ord(c)) for c in text)
+    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
+    recap = S.recap(top_artists=[{"artist_name": n, "streams": 5, "minutes": 5} for n in TRICKY[:5]],
+                    top_tracks=[{"track_name": n, "artist_name": n, "streams": 5, "minutes": 5}
+                                for n in TRICKY[3:]])
+    _, files = renderer.render(recap, country="US")
+    assert files["summary.png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "left out" not in caplog.text
