@@ -12,7 +12,7 @@ STAMP_AF := $(AFVENV)/.encore-installed
 STAMP_BROWSER := $(VENV)/.encore-browser
 DEMO_DIR ?= var/demo
 
-.PHONY: help setup check-tools demo test test-jobs test-airflow lint bench airflow browser clean
+.PHONY: help setup check-tools demo test test-jobs test-airflow lint bench airflow browser fonts clean
 
 help:
 	@echo "make demo   - set up, generate a small dataset, run the yearly pipeline, print the outputs"
@@ -51,14 +51,27 @@ $(STAMP_BROWSER):
 	  || { echo "could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
 	@touch $@
 
-demo: setup
+# The Noto fonts every card is drawn with (jobs/encore/fonts.py, docs/render.md): Debian's
+# packages, installed when one of their files is missing. Render refuses to start without them.
+NOTO := /usr/share/fonts/truetype/noto
+FONT_FILES := $(NOTO)/NotoSans-Regular.ttf $(NOTO)/NotoSansDevanagari-Regular.ttf \
+  /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc $(NOTO)/NotoColorEmoji.ttf
+FONT_PACKAGES := fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
+fonts:
+	@for f in $(FONT_FILES); do test -f $$f || missing=1; done; \
+	  [ -z "$$missing" ] || { \
+	  echo "installing Debian's $(FONT_PACKAGES) for the cards and PNGs"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FONT_PACKAGES) >/dev/null) \
+	  || { echo "could not install the Noto fonts: run 'apt-get install $(FONT_PACKAGES)' as root"; exit 1; }; }
+
+demo: setup fonts
 	$(VENV)/bin/encore demo --data $(DEMO_DIR)
 
-test: setup browser
+test: setup browser fonts
 	$(VENV)/bin/python -m pytest tests/jobs -q
 	$(AFVENV)/bin/python -m pytest tests/airflow -q
 
-test-jobs: setup
+test-jobs: setup fonts
 	$(VENV)/bin/python -m pytest tests/jobs -q
 
 test-airflow: setup

@@ -5,7 +5,7 @@ For each eligible listener of year Y this writes, under ``site/Y/<token>/``::
 
     index.html      the cards as a story (tap, arrow keys, swipe), share + download
     *.svg           1080x1920 story cards from templates/cards/*.svg
-    summary.png     the summary card rasterised with resvg (shipped DejaVu fonts)
+    summary.png     the summary card rasterised with resvg (the Noto set, fonts.py)
     recap.json      the recap's numbers (never the user id)
 
 ``token`` is ``share.share_token(secret, user_id, Y)``; user ids never become names.
@@ -37,7 +37,7 @@ from functools import cache
 from io import BytesIO
 from typing import Any
 
-from . import render_conf, share, storage
+from . import fonts, render_conf, share, storage
 from .render_conf import RenderSettings
 
 CARD_W, CARD_H = 1080, 1920
@@ -99,43 +99,34 @@ def clean_text(value: Any) -> str:
     return re.sub(r" {2,}", " ", "".join(out)).strip()
 
 
-def _char_em(ch: str, bold: bool) -> float:
-    """A cautious advance width in em for DejaVu Sans (wider than most fallbacks)."""
-    cat = unicodedata.category(ch)
-    if cat in ("Mn", "Me", "Cf"):
-        return 0.0
-    if unicodedata.east_asian_width(ch) in ("W", "F") or ord(ch) >= 0x1F000:
-        return 1.05
-    if ch == " ":
-        return 0.32
-    if ch.isupper() or ch in "mwMW@%&":
-        return 0.82 if bold else 0.76
-    if ch in "iljtf.,:;'!|I":
-        return 0.36 if bold else 0.32
-    return 0.66 if bold else 0.6
-
-
 def text_width(text: str, size: float, *, bold: bool = False) -> float:
-    return sum(_char_em(c, bold) for c in text) * size
+    """The drawn width in px: each run shaped in the font that draws it (fonts.py)."""
+    return fonts.width_em(text, bold=bold) * size
 
 
 def fit(value: Any, max_px: float, size: float, *, bold: bool = False) -> str:
     """Clean ``value`` and shorten it with an ellipsis so it fits in ``max_px`` at
-    font ``size``. Works on the raw text: escaping happens after, in the template."""
+    font ``size``, measured with the real glyphs and cut between clusters (never inside
+    a conjunct or an emoji sequence). Works on the raw text: escaping happens after."""
     text = clean_text(value)
     if text_width(text, size, bold=bold) <= max_px:
         return text
-    budget = max_px - text_width("…", size, bold=bold)
-    width, cut = 0.0, 0
-    for i, ch in enumerate(text):
-        width += _char_em(ch, bold) * size
-        if width > budget:
-            break
-        cut = i + 1
-    short = text[:cut].rstrip()
-    while short and unicodedata.category(short[-1]) in ("Mn", "Me", "Cf", "Zs"):
-        short = short[:-1]  # no dangling joiner, mark or space before the ellipsis
-    return short + "…"
+    parts = fonts.clusters(text)
+
+    def shortened(n: int) -> str:
+        short = "".join(parts[:n]).rstrip()
+        while short and unicodedata.category(short[-1]) in ("Mn", "Me", "Cf", "Zs"):
+            short = short[:-1]  # no dangling joiner, mark or space before the ellipsis
+        return short + "…"
+
+    lo, hi = 0, len(parts)  # the longest prefix that fits, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if text_width(shortened(mid), size, bold=bold) <= max_px:
+            lo = mid
+        else:
+            hi = mid - 1
+    return shortened(lo)
 
 
 def wrap(value: Any, max_px: float, size: float, max_lines: int = 3, *,
@@ -257,6 +248,7 @@ def make_env(locale: str):
     from babel.dates import format_skeleton, format_time, get_month_names
     from babel.numbers import format_decimal, format_percent
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+    from markupsafe import Markup
 
     env = Environment(
         loader=FileSystemLoader(str(render_conf.templates_dir())),
@@ -280,7 +272,8 @@ def make_env(locale: str):
         fit=fit,
         wrap=wrap,
     )
-    env.globals.update(lang=html_lang(locale), locale=locale, font_size_for=font_size_for)
+    env.globals.update(lang=html_lang(locale), locale=locale, font_size_for=font_size_for,
+                       runs=fonts.layout, font_stack=Markup(fonts.STACK))  # a constant, not data
     return env
 
 
@@ -311,14 +304,37 @@ def _fmt_date(d: Any) -> str | None:
     return str(d)
 
 
+def _count(entry: dict, key: str) -> int:
+    return max(0, int(entry.get(key) or 0))
+
+
+def _highlight(top_genres: list[dict], top_podcasts: list[str], distinct_artists: int) -> dict | None:
+    """The summary's last block: the top genre, else (no genre data, as in every personal
+    export) the top podcast, else how many artists; None leaves the block out."""
+    if top_genres:
+        return {"kind": "genre", "value": top_genres[0]["genre"]}
+    if top_podcasts:
+        return {"kind": "podcast", "value": top_podcasts[0]}
+    if distinct_artists > 0:
+        return {"kind": "artists", "value": distinct_artists}
+    return None
+
+
 def listener_view(recap: dict) -> dict:
     """The recap as the templates see it: names cleaned, charts laid out, and which
     cards this listener gets. ``recap`` is one row of recaps/ as a dict."""
     year = int(recap["year"])
-    top_artists = [dict(a, artist_name=clean_text(a.get("artist_name"))) for a in (recap.get("top_artists") or [])][:5]
-    top_tracks = [dict(t, track_name=clean_text(t.get("track_name")), artist_name=clean_text(t.get("artist_name")))
-                  for t in (recap.get("top_tracks") or [])][:5]
-    top_genres = [dict(g, genre=clean_text(g.get("genre"))) for g in (recap.get("top_genres") or []) if g.get("genre")][:5]
+    # An entry without a name is left out, never drawn as an empty line (issue 17).
+    top_artists = [dict(a, artist_name=clean_text(a.get("artist_name")), streams=_count(a, "streams"),
+                        minutes=_count(a, "minutes"))
+                   for a in (recap.get("top_artists") or []) if clean_text(a.get("artist_name"))][:5]
+    top_tracks = [dict(t, track_name=clean_text(t.get("track_name")), artist_name=clean_text(t.get("artist_name")),
+                       streams=_count(t, "streams"), minutes=_count(t, "minutes"))
+                  for t in (recap.get("top_tracks") or []) if clean_text(t.get("track_name"))][:5]
+    top_genres = [dict(g, genre=clean_text(g.get("genre")), streams=_count(g, "streams"))
+                  for g in (recap.get("top_genres") or []) if clean_text(g.get("genre"))][:5]
+    top_podcasts = [clean_text(p.get("show_name")) for p in (recap.get("top_podcasts") or [])
+                    if clean_text(p.get("show_name"))]
     personality = recap.get("personality")
     if not (isinstance(personality, str) and PERSONALITY.match(personality)):
         personality = None
@@ -348,14 +364,15 @@ def listener_view(recap: dict) -> dict:
         "streak": int(recap.get("longest_streak_days") or 0),
         "new_artists": recap.get("new_artists"),
         "personality": personality,
+        "highlight": _highlight(top_genres, top_podcasts, int(recap.get("distinct_artists") or 0)),
     }
     present = {
         "minutes": True,
         "top-artist": view["top_artist"] is not None,
         "top-songs": bool(top_tracks),
         "top-genres": bool(top_genres),
-        "clock": True,
-        "months": True,
+        "clock": any(b["minutes"] for b in view["clock"]) or view["peak_hour"] is not None,
+        "months": any(m["minutes"] or m["artist"] for m in view["months"]),
         "personality": personality is not None,
         "summary": True,
     }
@@ -378,14 +395,16 @@ class Renderer:
     """Templates compiled once (per process, per partition) and reused for every
     listener: one Jinja environment per locale, created when first needed."""
 
-    def __init__(self, *, secret: bytes, settings: RenderSettings, png: bool = True):
+    def __init__(self, *, secret: bytes, settings: RenderSettings, png: bool = True,
+                 card_fonts: bool | None = None):
         self.secret = secret
         self.settings = settings
         self.png = png
+        # the glyphs inside every card, so the page can turn any card into a PNG
+        self.card_fonts = png if card_fonts is None else card_fonts
         self._envs: dict[str, Any] = {}
         self._script: tuple[Any, str] | None = None
-        fonts = render_conf.templates_dir() / "fonts"
-        self.font_files = sorted(str(p) for p in fonts.glob("*.ttf"))
+        fonts.check()  # a clear error before the first card, not boxes in the PNGs
 
     def templates(self, locale: str) -> dict:
         if locale not in self._envs:
@@ -407,7 +426,9 @@ class Renderer:
     def rasterise(self, svg: str) -> bytes:
         import resvg_py
 
-        return bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=self.font_files,
+        # only the families this card names: resvg-py builds its font database per call
+        files = fonts.files_for(fonts.families_in(svg))
+        return bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=files,
                                            skip_system_fonts=True, background="#121212"))
 
     def render(self, recap: dict, *, country: str | None = None) -> tuple[str, dict[str, bytes]]:
@@ -419,13 +440,17 @@ class Renderer:
         view = listener_view(recap)
         files: dict[str, bytes] = {}
         cards = []
+        svgs = {}
         for name in view["cards"]:
-            svg = tpl["cards"][name].render(view=view, card=name)
-            files[f"{name}.svg"] = svg.encode("utf-8")
+            svgs[name] = svg = tpl["cards"][name].render(view=view, card=name)
             alt = getattr(tpl["alt"], name.replace("-", "_"))(view)
             cards.append({"name": name, "file": f"{name}.svg", "alt": alt})
             if name == "summary" and self.png:
                 files[SUMMARY_PNG] = self.rasterise(svg)
+        if self.card_fonts:
+            svgs = fonts.embed(svgs)
+        for name, svg in svgs.items():
+            files[f"{name}.svg"] = svg.encode("utf-8")
         share_url = f"{self.settings.base_url}{year}/{token}/" if self.settings.base_url else ""
         title = tpl["title"](year)
         files.update(playlist_files(recap, title))
@@ -560,7 +585,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p, year=True)
     p.add_argument("--demo", action="store_true",
                    help="generated data: allow the labelled demo share secret")
-    p.add_argument("--no-png", action="store_true", help="skip the summary PNGs (faster previews)")
+    p.add_argument("--no-png", action="store_true",
+                   help="skip the summary PNGs and the fonts inside the cards (faster previews)")
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -571,6 +597,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     from .spark import get_session
 
     secret = share_secret(demo=args.demo)  # before anything else: refuse early
+    fonts.check()  # the driver too: one clear line instead of a failed Spark task
     settings = render_conf.settings(cfg)
     report = Report("render", args.data, args.run_id)
     report.set("year", args.year)

@@ -49,25 +49,61 @@
     if (Math.abs(dx) > 40 && Math.abs(dx) > Math.abs(dy)) { step(dx < 0 ? 1 : -1); e.preventDefault(); }
   });
 
-  // Share: the Web Share API (with the summary image when the browser can share files),
-  // falling back to downloading the image.
-  function fallback() { if (download) { download.click(); } }
+  // Any card as a PNG, made on the device: the card's SVG (its glyphs are inside it, an
+  // image cannot fetch fonts) drawn into a 1080x1920 canvas. Share sends that file
+  // with the Web Share API; Download image saves it. Where the canvas cannot be read
+  // (file:// pages), both fall back to the server's summary.png link.
+  function cardPng(i) {
+    var img = cards[i].querySelector("img");
+    var name = download.getAttribute("data-name") + "-" +
+      img.getAttribute("src").replace(/\.svg$/, "") + ".png";
+    return new Promise(function (resolve, reject) {
+      function draw() {
+        try {
+          var canvas = document.createElement("canvas");
+          canvas.width = 1080; canvas.height = 1920;
+          var ctx = canvas.getContext("2d");
+          ctx.fillStyle = "#121212";
+          ctx.fillRect(0, 0, canvas.width, canvas.height);
+          ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+          canvas.toBlob(function (blob) {
+            if (blob) { resolve(new File([blob], name, { type: "image/png" })); }
+            else { reject(new Error("no image")); }
+          }, "image/png");
+        } catch (err) { reject(err); }
+      }
+      if (img.complete && img.naturalWidth) { draw(); return; }
+      img.addEventListener("load", draw, { once: true });
+      img.addEventListener("error", function () { reject(new Error("card not loaded")); }, { once: true });
+      img.loading = "eager";
+    });
+  }
+  function save(file) {
+    var url = URL.createObjectURL(file);
+    var a = document.createElement("a");
+    a.href = url; a.download = file.name; a.hidden = true;
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 30000);
+  }
+  function serverImage() {
+    var a = document.createElement("a");
+    a.href = download.getAttribute("href"); a.download = download.getAttribute("download"); a.hidden = true;
+    document.body.appendChild(a); a.click(); a.remove();
+  }
+  function downloadCard() { cardPng(current).then(save, serverImage); }
+
+  download.addEventListener("click", function (e) { e.preventDefault(); downloadCard(); });
   share.addEventListener("click", function () {
-    if (!navigator.share) { fallback(); return; }
+    if (!navigator.share) { downloadCard(); return; }
     var data = { title: share.getAttribute("data-title"), text: share.getAttribute("data-text") };
     var url = share.getAttribute("data-url");
     if (url) { data.url = url; }
-    var withFile = (download && window.fetch && navigator.canShare && location.protocol !== "file:")
-      ? fetch(download.getAttribute("href")).then(function (r) { return r.ok ? r.blob() : null; })
-          .then(function (blob) {
-            if (!blob) { return data; }
-            var file = new File([blob], download.getAttribute("download"), { type: "image/png" });
-            return navigator.canShare({ files: [file] }) ? Object.assign({ files: [file] }, data) : data;
-          }, function () { return data; })
-      : Promise.resolve(data);
-    withFile.then(function (d) { return navigator.share(d); }).catch(function (err) {
-      if (!err || err.name !== "AbortError") { fallback(); }
-    });
+    cardPng(current).then(function (file) {
+      return (navigator.canShare && navigator.canShare({ files: [file] }))
+        ? Object.assign({ files: [file] }, data) : data;
+    }, function () { return data; })
+      .then(function (d) { return navigator.share(d); })
+      .catch(function (err) { if (!err || err.name !== "AbortError") { downloadCard(); } });
   });
 
   document.documentElement.className = "js";

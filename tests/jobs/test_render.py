@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import render_samples as S
 
-from encore import render, render_conf, share
+from encore import fonts, render, render_conf, share
 from encore.config import ConfigError
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -25,8 +25,10 @@ ALLOWED_SVG = {"svg", "title", "defs", "linearGradient", "stop", "rect", "circle
 
 @pytest.fixture(scope="module")
 def renderer():
+    # card fonts (per-listener font subsets) are tested in test_render_fonts.py and the
+    # browser test: subsetting every hostile name in every locale would take a minute
     return render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(
-        country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}))
+        country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}), card_fonts=False)
 
 
 def _country(locale: str) -> str:
@@ -34,9 +36,20 @@ def _country(locale: str) -> str:
 
 
 def _svg_shape(svg: bytes) -> list[tuple[str, tuple[str, ...]]]:
-    """Each element's tag and attribute names, in document order (what an injection changes)."""
+    """Each element's tag and attribute names, in document order (what an injection changes).
+    A name's font runs (<tspan> with a position and a family of the font set) depend on
+    its scripts, so they are checked here and left out of the shape."""
     root = ET.fromstring(svg)  # raises on anything that is not well-formed XML
-    return [(el.tag.replace(SVG_NS, ""), tuple(sorted(el.attrib))) for el in root.iter()]
+    shape = []
+    for el in root.iter():
+        tag = el.tag.replace(SVG_NS, "")
+        if tag == "tspan":
+            assert set(el.attrib) <= {"x", "font-family"}, el.attrib
+            assert el.get("font-family", fonts.BASE) in fonts.ALL_NAMES, el.attrib
+            assert len(el) == 0  # a run holds text only
+            continue
+        shape.append((tag, tuple(sorted(el.attrib))))
+    return shape
 
 
 class _Tags(HTMLParser):
@@ -214,9 +227,11 @@ def test_summary_png_really_contains_text(renderer):
     assert S.count_pixels(no_text, names_box, (255, 255, 255)) == 0
 
 
-def test_png_uses_the_shipped_font_only(renderer):
-    assert any(f.endswith("DejaVuSans.ttf") for f in renderer.font_files)
-    assert all(Path(f).is_file() for f in renderer.font_files)
+def test_png_uses_the_noto_set_only(renderer):
+    _, files = renderer.render(S.recap(), country="US")
+    used = fonts.files_for(fonts.families_in(files["summary.svg"].decode()))
+    assert [Path(f).name for f in used] == ["NotoSans-Regular.ttf", "NotoSans-Bold.ttf"]
+    assert all(Path(f).is_file() for f in used)
 
 
 # --- languages -------------------------------------------------------------------------------
@@ -304,6 +319,63 @@ def test_cards_without_data_are_left_out(renderer):
     assert {"minutes.svg", "clock.svg", "months.svg", "summary.svg", "summary.png"} <= set(files)
     page = files["index.html"].decode()
     assert "top-genres.svg" not in page and page.count("<img ") == 6
+
+
+def _texts(svg: bytes) -> list[str]:
+    return ["".join(el.itertext()).strip() for el in ET.fromstring(svg).iter(f"{SVG_NS}text")]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("case,recap,label,value", [
+    ("no genres: top podcast", dict(top_genres=[]), "Top podcast", "Night Talks"),
+    ("no genres, no podcast: artists", dict(top_genres=None, top_podcasts=[]), "Different artists", "120"),
+    ("nameless genre and podcast", dict(top_genres=[{"genre": " ", "streams": 3}],
+                                        top_podcasts=[{"show_name": None, "minutes": 3}]),
+     "Different artists", "120"),
+])
+def test_no_empty_blocks_missing_data_is_replaced(renderer, locale, case, recap, label, value):
+    """A personal export has no genres: the summary shows something the listener has
+    instead, in every locale, and never a dash, 'None' or an empty line."""
+    _, files = renderer.render(S.recap(**recap), country=_country(locale))
+    texts = _texts(files["summary.svg"])
+    label = str(render.translations(locale).gettext(label))
+    assert label in texts and value in "".join(texts).replace(".", "").replace(",", ""), (case, texts)
+    assert str(render.translations(locale).gettext("Top genre")) not in texts
+    assert "top-genres.svg" not in files
+    doc = json.loads(files["recap.json"])
+    summary_alt = [c["alt"] for c in doc["cards"] if c["file"] == "summary.svg"][0]
+    assert label in summary_alt and "–" not in summary_alt and "None" not in summary_alt
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_empty_blocks_in_any_card(renderer, locale):
+    """Nameless entries are left out, a missing artist line is not drawn, no release
+    years means no personality card; no card holds an empty text, a dash or 'None'."""
+    sparse = S.recap(
+        top_tracks=[{"track_name": "Only Song", "artist_name": None, "streams": None, "minutes": 3},
+                    {"track_name": "", "artist_name": "Ghost", "streams": 2, "minutes": 1}],
+        top_artists=[{"artist_name": None, "streams": 9, "minutes": 9},
+                     {"artist_name": "Named", "streams": None, "minutes": None}],
+        top_genres=[], top_podcasts=[], distinct_artists=0, personality=None,
+        top_artist_percent=None, minutes_change_pct=None)
+    for recap in (sparse, S.one_play(), S.recap(hourly_minutes=None, peak_hour=None,
+                                              monthly_minutes=None, monthly_top_artist=None)):
+        _, files = renderer.render(recap, country=_country(locale))
+        assert "personality.svg" not in files or recap.get("personality")
+        for name, data in files.items():
+            if name.endswith(".svg"):
+                texts = _texts(data)
+                assert all(texts), (name, texts)  # no empty line
+                assert not [t for t in texts if t in ("–", "-", "None") or "None" in t], (name, texts)
+        alts = " ".join(c["alt"] for c in json.loads(files["recap.json"])["cards"])
+        assert "None" not in alts and "– ." not in alts
+    _, files = renderer.render(sparse, country=_country(locale))
+    assert "Ghost" not in files["top-songs.svg"].decode()  # the nameless track is left out
+    assert [t for t in _texts(files["summary.svg"]) if t == "Named"]
+    assert str(render.translations(locale).gettext("Top genre")) not in _texts(files["summary.svg"])
+    _, files = renderer.render(S.recap(hourly_minutes=None, peak_hour=None, monthly_minutes=None,
+                                       monthly_top_artist=None), country=_country(locale))
+    assert "clock.svg" not in files and "months.svg" not in files  # no data, no chart
 
 
 def test_recap_json_and_page_never_hold_the_user_id(renderer):

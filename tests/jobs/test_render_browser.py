@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import render_samples as S
+from test_render_fonts import _pixels, world_recap
 
 from encore import render, render_conf
 
@@ -33,7 +34,7 @@ def site(tmp_path_factory):
     renderer = render.Renderer(secret=b"browser-test-secret!", settings=render_conf.RenderSettings(
         country_locales={"DE": "de"}))
     pages = {}
-    for key, recap, country in [("typical", S.recap(), "DE"),
+    for key, recap, country in [("typical", S.recap(), "DE"), ("world", world_recap(), "US"),
                                 ("hostile", S.hostile('"><img src=x onerror=alert(1)><script>alert(2)</script>'), "US")]:
         token, files = renderer.render(recap, country=country)
         folder = root / token
@@ -218,7 +219,72 @@ def test_share_falls_back_to_download_without_web_share(browser, site, server):
             page.evaluate("() => { Object.defineProperty(navigator, 'share', {value: undefined}); }")
         with page.expect_download() as info:
             page.click("#share")
-        assert info.value.suggested_filename == "encore-2025.png"
+        assert info.value.suggested_filename == "encore-2025-minutes.png"  # the card on screen
+        assert seen["errors"] == []
+    finally:
+        context.close()
+
+
+def _card_number(page, card: str) -> int:
+    files = page.eval_on_selector_all(".card img", "els => els.map(e => e.getAttribute('src'))")
+    return files.index(f"{card}.svg") + 1
+
+
+@pytest.mark.parametrize("card", ["top-songs", "months", "summary"])
+def test_any_card_downloads_as_the_png_the_server_draws(browser, site, server, card):
+    """Download image on a card: the page draws the card's SVG (fonts inside) into a
+    canvas; the file is a 1080x1920 PNG matching resvg's rasterisation of that SVG."""
+    _, pages = site
+    folder = pages["world"]
+    prefix = f"{server}/{folder.name}/"
+    context, page, seen = _open(browser, prefix + "index.html", accept_downloads=True)
+    try:
+        n = _card_number(page, card)
+        for _ in range(n - 1):
+            page.keyboard.press("ArrowRight")
+        _check_current_card(page, n)
+        with page.expect_download() as info:
+            page.click("#download")
+        assert info.value.suggested_filename == f"encore-2025-{card}.png"
+        png = Path(info.value.path()).read_bytes()
+        mine = _pixels(png)
+        assert mine.shape == (1920, 1080, 3)
+        svg = (folder / f"{card}.svg").read_text(encoding="utf-8")
+        theirs = _pixels(render.Renderer(secret=b"x" * 20, settings=render_conf.RenderSettings(),
+                                         png=False).rasterise(svg))
+        diff = abs(mine - theirs).max(axis=2)
+        # two rasterisers (Skia, resvg) anti-alias edges differently; glyphs and layout agree
+        assert float(diff.mean()) < 1.5 and float((diff > 64).mean()) < 0.005, (
+            float(diff.mean()), float((diff > 64).mean()))
+        assert not [m for m in seen["console"] if m[0] == "error"], seen["console"]
+        assert [u for u in seen["requests"] if not u.startswith(prefix) and not u.startswith("blob:")
+                and not u.startswith("data:")] == []
+    finally:
+        context.close()
+
+
+def test_share_sends_the_card_on_screen_as_a_png_file(browser, site, server):
+    _, pages = site
+    context, page, seen = _open(browser, f"{server}/{pages['world'].name}/index.html")
+    try:
+        page.evaluate("""() => {
+            window.shared = null;
+            navigator.canShare = (d) => !!(d && d.files);
+            navigator.share = async (d) => {
+                const f = d.files[0];
+                const bytes = new Uint8Array(await f.arrayBuffer());
+                window.shared = {name: f.name, type: f.type, title: d.title,
+                                 head: Array.from(bytes.slice(0, 24))};
+            };
+        }""")
+        page.keyboard.press("End")
+        page.click("#share")
+        page.wait_for_function("() => window.shared !== null", timeout=10000)
+        shared = page.evaluate("() => window.shared")
+        assert shared["name"] == "encore-2025-summary.png" and shared["type"] == "image/png"
+        head = bytes(shared["head"])
+        assert head[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(head[16:20], "big") == 1080 and int.from_bytes(head[20:24], "big") == 1920
         assert seen["errors"] == []
     finally:
         context.close()

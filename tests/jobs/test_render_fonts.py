@@ -1,0 +1,286 @@
+"""Every script and emoji in the cards and the summary PNG (issue 17): the Noto set,
+text measured with the real glyphs, right-to-left names, no .notdef box, a golden PNG."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import render_samples as S
+
+from encore import fonts, render, render_conf
+from encore.errors import EncoreError
+
+GOLDEN = Path(__file__).parent / "golden"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+SECRET = b"test-secret-0123456789"
+
+# Names from real exports of listeners in India (issue 17) and the rest of the world.
+WORLD_ARTISTS = ["시작", "少年", "लिङ्गाष्टकम्", "അംശം", "فيروز"]
+WORLD_TRACKS = [
+    ("시작 (Start-Up OST) 가호 스타트업 오리지널 사운드트랙", "Gaho 가호"),
+    ("少年", "梦然"),
+    ("लिङ्गाष्टकम्", "S. P. Balasubrahmanyam"),
+    ("അംശം", "Sushin Shyam"),
+    ("🎸🔥 Rock 👩‍👩‍👧‍👦", "مرحبا بالعالم"),
+]
+
+
+def world_recap(user_id: str = "usr_world") -> dict:
+    return S.recap(
+        user_id,
+        top_artists=[{"artist_name": n, "streams": 400 - i, "minutes": 900 - i}
+                     for i, n in enumerate(WORLD_ARTISTS)],
+        top_tracks=[{"track_name": t, "artist_name": a, "streams": 90 - i, "minutes": 300}
+                    for i, (t, a) in enumerate(WORLD_TRACKS)],
+        top_genres=[{"genre": "k-pop 🇰🇷", "streams": 10}],
+        monthly_top_artist=WORLD_ARTISTS * 2 + ["שלום", "Ελλάδα"],
+    )
+
+
+@pytest.fixture(scope="module")
+def world():
+    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
+    _, files = renderer.render(world_recap(), country="US")
+    return renderer, files
+
+
+def _runs(svg: bytes):
+    """(family, text) of every piece of text a card draws."""
+    for el in ET.fromstring(svg).iter(f"{SVG_NS}text"):
+        if el.text and el.text.strip():
+            yield fonts.BASE, el.text
+        for span in el.iter(f"{SVG_NS}tspan"):
+            yield span.get("font-family", fonts.BASE), span.text or ""
+
+
+def _glyphs(family: str, text: str, bold: bool = False) -> list[int]:
+    import uharfbuzz as hb
+
+    buf = hb.Buffer()
+    buf.add_str("".join(c for c in text if not fonts.ignorable(ord(c))))
+    buf.guess_segment_properties()
+    hb.shape(fonts.face(family, bold).hb_font, buf, {})
+    return [g.codepoint for g in buf.glyph_infos]
+
+
+# --- the font set ----------------------------------------------------------------------------
+
+def test_the_font_set_is_installed_and_covers_every_script():
+    assert fonts.missing() == []
+    samples = {"Latin é": "Noto Sans", "Ωμέγα": "Noto Sans", "Жизнь": "Noto Sans",
+               "مرحبا": "Noto Sans Arabic", "שלום": "Noto Sans Hebrew",
+               "लिङ्गाष्टकम्": "Noto Sans Devanagari", "অংশ": "Noto Sans Bengali",
+               "தமிழ்": "Noto Sans Tamil", "അംശം": "Noto Sans Malayalam", "สวัสดี": "Noto Sans Thai",
+               "少年": "Noto Sans CJK SC", "さくら": "Noto Sans CJK JP", "시작": "Noto Sans CJK KR",
+               "🎸": "Noto Color Emoji", "👩‍👩‍👧‍👦": "Noto Color Emoji", "🇰🇷": "Noto Color Emoji"}
+    for text, family in samples.items():
+        assert fonts.itemize(text) == ((family, text),), text
+
+
+def test_render_start_names_the_missing_package(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENCORE_FONT_DIRS", str(tmp_path))
+    with pytest.raises(EncoreError, match="fonts-noto-cjk") as err:
+        render.Renderer(secret=SECRET, settings=render_conf.RenderSettings())
+    message = str(err.value)
+    assert "\n" not in message
+    assert "fonts-noto-core" in message and "fonts-noto-color-emoji" in message
+
+
+def test_a_mixed_name_is_one_run_per_font_placed_by_its_measured_width():
+    runs = fonts.layout("BTS 방탄소년단 🎸", 100, 40)
+    assert [r["family"] for r in runs] == [None, "Noto Sans CJK KR", "Noto Color Emoji"]
+    assert runs[0]["x"] == 100
+    assert runs[1]["x"] == pytest.approx(100 + render.text_width("BTS ", 40), abs=0.1)
+    assert all(a["x"] < b["x"] for a, b in zip(runs, runs[1:], strict=False))
+
+
+def test_uncovered_codepoints_are_left_out_and_logged(caplog):
+    with caplog.at_level("WARNING", logger="encore.fonts"):
+        assert fonts.itemize("a\u0378b") == (("Noto Sans", "ab"),)  # U+0378: unassigned
+    assert "U+0378" in caplog.text
+
+
+# --- fitting with the real glyphs ------------------------------------------------------------
+
+def _pixels(png: bytes):
+    """An RGB array of a PNG (Pillow decodes it; render_samples.decode_png is too slow
+    for whole cards)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG"
+        return np.asarray(im.convert("RGB"), dtype=np.int16)
+
+
+def _ink_right_edge(png: bytes) -> int:
+    import numpy as np
+
+    cols = np.nonzero((_pixels(png)[:, :, 0] > 128).any(axis=0))[0]  # white glyphs on black
+    return int(cols.max())
+
+
+@pytest.mark.parametrize("text,family", [
+    ("시작 스타트업 오리지널 사운드트랙 가호", "Noto Sans CJK KR"),
+    ("लिङ्गाष्टकम् शिवाष्टकम्", "Noto Sans Devanagari"),
+    ("അംശം മലയാളം", "Noto Sans Malayalam"),
+])
+def test_measured_width_is_the_drawn_width(text, family):
+    """The width fit() believes equals where resvg's glyphs really end (within 3 %)."""
+    import resvg_py
+
+    size = 48
+    measured = render.text_width(text, size, bold=True)
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="1080" height="120">'
+           f'<text x="10" y="80" font-size="{size}" font-weight="bold" fill="#fff" '
+           f'font-family="{family}">{text}</text></svg>')
+    png = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts.files_for([family]),
+                                      skip_system_fonts=True, background="#000000"))
+    drawn = _ink_right_edge(png) - 10
+    assert abs(drawn - measured) <= 0.03 * measured + 4, (drawn, measured)
+
+
+def test_a_long_korean_title_is_cut_where_it_fits():
+    title = "시작 스타트업 오리지널 사운드트랙 " * 4
+    cut = render.fit(title, 400, 36, bold=True)
+    assert cut.endswith("…") and cut.startswith("시작 스타트업")
+    assert render.text_width(cut, 36, bold=True) <= 400
+    # one cluster more would not fit: the cut is at the last place that fits
+    parts = fonts.clusters(title)
+    n = len(fonts.clusters(cut[:-1]))
+    while parts[n] == " ":
+        n += 1
+    longer = "".join(parts[: n + 1]) + "…"
+    assert render.text_width(longer, 36, bold=True) > 400
+    # the old per-character guess (1.05 em a syllable) cut this after 10 syllables
+    assert len(cut) > 11
+
+
+def test_cuts_never_split_a_conjunct_or_an_emoji_sequence():
+    for text in ("लिङ्गाष्टकम्" * 10, "👩‍👩‍👧‍👦" * 20, "🇰🇷🇯🇵" * 20):
+        cut = render.fit(text, 300, 40)
+        assert cut.endswith("…")
+        body = cut[:-1]
+        assert text.startswith(body)
+        assert fonts.clusters(body) == fonts.clusters(text)[: len(fonts.clusters(body))]
+
+
+# --- right to left ---------------------------------------------------------------------------
+
+def test_right_to_left_names_are_laid_out_right_to_left():
+    (run,) = fonts.layout("مرحبا بالعالم 2", 80, 40)
+    assert run["text"] == "\u2067مرحبا بالعالم 2\u2069"  # a right-to-left isolate
+    runs = fonts.layout("فيروز Live", 80, 40)  # first strong letter is Arabic: RTL order
+    assert [r["family"] for r in runs] == [None, "Noto Sans Arabic"]
+    assert runs[0]["text"] == "Live" and runs[0]["x"] == 80
+    # the space between them is a gap on the Arabic word's left (its logical end)
+    assert runs[1]["x"] == pytest.approx(80 + render.text_width("Live ", 40), abs=0.2)
+    assert not runs[1]["text"].endswith(" \u2069")
+    assert fonts.layout("Live فيروز", 80, 40)[0]["text"].startswith("Live")
+
+
+# --- the world listener's cards and golden PNG ------------------------------------------------
+
+def test_no_glyph_is_a_notdef_box(world):
+    """Every run of every card is drawn by a family that has each of its glyphs."""
+    _, files = world
+    seen = set()
+    for name, data in files.items():
+        if not name.endswith(".svg"):
+            continue
+        for family, text in _runs(data):
+            seen.add(family)
+            missing = [f"U+{ord(c):04X}" for c in text
+                       if not fonts.ignorable(ord(c)) and not fonts.covers(family, ord(c))]
+            assert missing == [], (name, family, text, missing)
+            for bold in (False, True):
+                assert 0 not in _glyphs(family, text, bold), (name, family, text)
+    assert {"Noto Sans CJK KR", "Noto Sans CJK SC", "Noto Sans Devanagari", "Noto Sans Malayalam",
+            "Noto Sans Arabic", "Noto Sans Hebrew", "Noto Color Emoji"} <= seen
+
+
+def _compare(png: bytes, golden: bytes) -> tuple[float, float]:
+    """(mean absolute difference per channel, share of pixels off by more than 48)."""
+    a, b = _pixels(png), _pixels(golden)
+    assert a.shape == b.shape == (1920, 1080, 3)
+    d = abs(a - b).max(axis=2)
+    return float(d.mean()), float((d > 48).mean())
+
+
+def test_world_summary_png_matches_golden(world):
+    """The reviewed look of a summary with Hangul, CJK, Devanagari, Malayalam, Arabic and
+    emoji names. After an intended change: ENCORE_UPDATE_GOLDEN=1, then look at the PNG."""
+    _, files = world
+    golden = GOLDEN / "summary-world.png"
+    if os.environ.get("ENCORE_UPDATE_GOLDEN"):
+        golden.write_bytes(files["summary.png"])
+    mean, off = _compare(files["summary.png"], golden.read_bytes())
+    assert mean < 1.0 and off < 0.002, (mean, off)
+    # and the comparison can fail: the same card without its names is far off
+    svg = files["summary.svg"].decode()
+    for name in WORLD_ARTISTS:
+        svg = svg.replace(name, "")
+    renderer, _ = world
+    mean, off = _compare(renderer.rasterise(svg), golden.read_bytes())
+    assert off > 0.002, off
+
+
+# --- fonts inside the cards -------------------------------------------------------------------
+
+def test_cards_carry_the_glyphs_they_draw_as_data_fonts():
+    """Each card embeds a subset of every family and weight it draws (so a canvas can
+    draw it), taken from the font set only; resvg draws the card the same with it."""
+    import base64
+    import io
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings())
+    recap = S.recap(top_artists=[{"artist_name": "लिङ्गाष्टकम्", "streams": 9, "minutes": 9}])
+    _, files = renderer.render(recap, country="US")
+    svg = files["top-artist.svg"].decode()
+    rules = re.findall(r'@font-face\{font-family:"([^"]+)";font-weight:([^;]+);'
+                       r'src:url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\) format\("woff"\)\}', svg)
+    assert {(f, w) for f, w, _ in rules} == {("Noto Sans", "400"), ("Noto Sans", "700"),
+                                            ("Noto Sans Devanagari", "700")}
+    assert "http" not in svg.split("<style>")[1].split("</style>")[0]  # nothing from another host
+    for family, weight, data in rules:
+        font = TTFont(io.BytesIO(base64.b64decode(data)))
+        cmap = font.getBestCmap()
+        drawn = {c for fam, text in _runs(files["top-artist.svg"]) if fam == family for c in text
+                 if not fonts.ignorable(ord(c))}
+        if weight == "700" and family == "Noto Sans Devanagari":
+            assert {ord(c) for c in "लिङ्गाष्टकम्"} <= set(cmap)
+        assert len(cmap) < 200  # a subset, not the whole font
+        assert drawn and any(ord(c) in cmap for c in drawn)
+    assert len(files["top-artist.svg"]) < 80_000
+    plain = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
+    _, bare = plain.render(recap, country="US")
+    assert renderer.rasterise(svg) == plain.rasterise(bare["top-artist.svg"].decode())
+
+
+TRICKY = ["कम्🎸", "लिङ्गाष्टकम्🔥 (Live)", "ab👩‍👩‍👧‍👦 👍🏽 🇩🇪 ❤️ 1️⃣ 🏳️‍🌈", "시작\u200d🏳️‍🌈",
+          "अംശം\u200dف", "👍🏽\u200d(", "فيروز 🎸 Live", "e\u0301\u0301\u0301 ไทย"]
+
+
+def test_tricky_sequences_keep_every_covered_character_and_render(caplog):
+    """Junk joins (a virama or ZWJ before another script, an emoji after a conjunct) are
+    split so each character still gets a font; resvg draws them all without failing."""
+    for name in TRICKY:
+        kept = "".join(t for _, t in fonts.itemize(name))
+        assert kept == name, name  # nothing dropped: every character here has a font
+        for family, text in fonts.itemize(name):
+            assert all(fonts.ignorable(ord(c)) or fonts.covers(family, ord(c)) for c in text)
+    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
+    recap = S.recap(top_artists=[{"artist_name": n, "streams": 5, "minutes": 5} for n in TRICKY[:5]],
+                    top_tracks=[{"track_name": n, "artist_name": n, "streams": 5, "minutes": 5}
+                                for n in TRICKY[3:]])
+    _, files = renderer.render(recap, country="US")
+    assert files["summary.png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "left out" not in caplog.text
