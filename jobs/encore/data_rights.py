@@ -418,7 +418,8 @@ def _scrub_quarantine(spark, root: str, user_id: str, report: Report) -> dict[st
         by_pattern += counts.by_pattern
         datasets.write_dataset(tagged.where(~F.col("_named")).select(*df.columns).coalesce(1), part,
                                run_id=report.run_id)
-        removed[f"quarantine/{posixpath.relpath(part, qpath)}" if "://" not in qpath else part] = counts.named
+        rel = "quarantine" if part == qpath else f"quarantine/{posixpath.relpath(part, qpath)}"
+        removed[rel if "://" not in qpath else part] = counts.named
         report.wrote("rewrote quarantine", f"-{counts.named} records")
     if by_pattern:
         report.note(f"{by_pattern} quarantined records that are not valid JSON named the listener in their "

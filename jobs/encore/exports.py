@@ -62,7 +62,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise EncoreError(f"unknown --source {args.source!r}: supported formats are {supported_formats_text()}")
     if not args.input:
         raise EncoreError("a personal export needs --input PATH (a folder, a file or a .zip) and --user-id U")
-    if not args.user_id:
+    if args.user_id is None:
         raise EncoreError("a personal export needs --user-id U: whose plays these are")
     identity.check_user_id(args.user_id)  # the same rule as export-user and erase-user
     if args.timezone:
