@@ -304,28 +304,50 @@ def test_every_planted_dirty_record_is_quarantined_with_its_reason(generated_ing
         if p["file"] not in raw_lines:
             with gzip.open(root / p["file"], "rb") as f:
                 raw_lines[p["file"]] = f.read().split(b"\n")
-    missing = []
+    missing, of_erased = [], []
     for p in planted:
         text = raw_lines[p["file"]][p["line"] - 1].decode("utf-8", "replace")
-        if (p["file"], _redacted(text), p["reason"]) not in quarantine:
-            user = re.search(r'"user_id": "([^"]+)"', text)
-            if not (user and user.group(1) in erased):  # an erased listener's records are not kept
-                missing.append(p)
+        user = re.search(r'"user_id": "([^"]+)"', text)
+        if user and user.group(1) in erased:  # an erased listener's records are counted as erased, not kept
+            of_erased.append(p)
+            assert (p["file"], _redacted(text), p["reason"]) not in quarantine
+        elif (p["file"], _redacted(text), p["reason"]) not in quarantine:
+            missing.append(p)
     assert missing == []
     total = result["reconciliation"]["total"]
     by_reason = {}
     for p in planted:
-        by_reason[p["reason"]] = by_reason.get(p["reason"], 0) + 1
+        if p not in of_erased:
+            by_reason[p["reason"]] = by_reason.get(p["reason"], 0) + 1
     assert total["reasons"] == dict(sorted(by_reason.items()))
     # the generator's own counts: every play and every retry read once
     assert total["read"] == summary["plays"] + summary["duplicates"]
-    assert total["duplicates"] == summary["duplicates"]
-    assert total["read"] == total["accepted"] + total["quarantined"] + total["duplicates"]
+    # every line naming an erased listener (found here without the code under test) is counted as erased
+    named_erased = sum(1 for lines in _all_raw_event_lines(root) for ln in lines if _user_of(ln) in erased)
+    assert total["erased"] == named_erased > 0
+    assert total["duplicates"] <= summary["duplicates"]  # an erased listener's retries are erased
+    assert total["read"] == total["accepted"] + total["quarantined"] + total["duplicates"] + total["erased"]
     for f, e in result["reconciliation"]["files"].items():
-        assert e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"], f
+        assert e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"] + e["erased"], f
     stored = spark.read.parquet(str(root / "events")).count()
     assert stored == total["accepted"] - result["events"]["erased_not_stored"]
     assert spark.read.parquet(str(root / "events")).where(F.col("user_id").isin(list(erased))).count() == 0
+
+
+def _all_raw_event_lines(root):
+    for name in sorted(os.listdir(root / "raw" / "events")):
+        with gzip.open(root / "raw" / "events" / name, "rb") as f:
+            yield [ln for ln in f.read().split(b"\n") if ln.strip()]
+
+
+def _user_of(line: bytes):
+    try:
+        record = json.loads(line.decode("utf-8", "replace"))
+    except ValueError:
+        found = re.search(rb'"user_id"\s*:\s*"([^"\\]*)"', line)
+        return found.group(1).decode("utf-8", "replace") if found else None
+    user = record.get("user_id") if isinstance(record, dict) else None
+    return user.strip() if isinstance(user, str) else user
 
 
 def _ip_addresses_in_raw(root) -> set[str]:
