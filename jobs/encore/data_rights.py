@@ -569,39 +569,58 @@ def _mentions(user_id: str):
 
 def _scrub_reports(root: str, user_id: str, report: Report) -> dict[str, int]:
     """reports/ keeps no identifier of the listener: the ingest report of their own
-    export is deleted (all of it is about them: files, dates, time zone); any other
+    export is deleted (all of it is about them: files, dates, time zone), and so is any
+    copy of its summary in another report (a run report gathers its stages'); any other
     report that names them has the id replaced by "<erased>"."""
     removed: dict[str, int] = {}
     base = datasets.path(root, "reports")
     pattern = _mentions(user_id)
-    deleted = rewritten = 0
+    bodies: dict[str, tuple[str, object]] = {}
     for name in storage.listdir(base):
-        if not name.endswith(".json"):
-            continue
-        uri = storage.join(base, name)
-        text = storage.read_text(uri)
-        if not pattern.search(text):
-            continue
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and _is_own_export_report(body, user_id):
-            storage.delete(uri)
-            deleted += 1
+        if name.endswith(".json"):
+            text = storage.read_text(storage.join(base, name))
+            try:
+                bodies[name] = (text, json.loads(text))
+            except ValueError:
+                bodies[name] = (text, None)
+    own = sorted(n for n, (_, body) in bodies.items()
+                 if isinstance(body, dict) and _is_own_export_report(body, user_id))
+    for name in own:
+        storage.delete(storage.join(base, name))
+    rewritten = 0
+    for name, (text, body) in bodies.items():
+        if name in own:
             continue
         if body is None:
-            storage.write_text_atomic(uri, pattern.sub("<erased>", text))
-        else:
-            storage.write_json_atomic(uri, _replace(body, pattern))
-        rewritten += 1
-    if deleted:
-        removed["reports/<ingest reports of their exports>"] = deleted
-        report.wrote("deleted reports", deleted)
+            if pattern.search(text):
+                storage.write_text_atomic(storage.join(base, name), pattern.sub("<erased>", text))
+                rewritten += 1
+            continue
+        cleaned = _replace(_without_summaries_of(body, own), pattern)
+        if cleaned != body:
+            storage.write_json_atomic(storage.join(base, name), cleaned)
+            rewritten += 1
+    if own:
+        removed["reports/<ingest reports of their exports>"] = len(own)
+        report.wrote("deleted reports", len(own))
     if rewritten:
         removed["reports/<reports naming them>"] = rewritten
         report.wrote("rewrote reports", rewritten)
     return removed
+
+
+def _without_summaries_of(value, names: list[str]):
+    """``value`` with every dict that summarises one of the reports ``names`` (it holds
+    their path) replaced by a note."""
+    if not names:
+        return value
+    if isinstance(value, dict):
+        if any(isinstance(v, str) and v.endswith(tuple(f"/{n}" for n in names)) for v in value.values()):
+            return {"erased": "a listener's own export: removed at their erasure"}
+        return {k: _without_summaries_of(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_summaries_of(v, names) for v in value]
+    return value
 
 
 def _is_own_export_report(body: dict, user_id: str) -> bool:

@@ -181,6 +181,12 @@ def test_erasure_removes_the_listener_from_reports_and_logs(spark, cfg, tmp_path
     exports.ingest_export(spark, cfg, root=str(root), run_id="e1", source="lastfm-csv", input_path=str(export),
                           user_id=V, timezone="Europe/Paris")
     (root / "reports" / "run-r9.json").write_text(json.dumps({"notes": [f"{V} and {V10} were slow"]}))
+    # a run report gathers the stage reports of its run: here the export's ingest report
+    saved = json.loads((root / "reports" / "ingest-e1.json").read_text())
+    (root / "reports" / "run-r8.json").write_text(json.dumps({"stages": {"ingest": {
+        "report": str(root / "reports" / "ingest-e1.json"), "wrote": saved["wrote"], "skipped": saved["skipped"]}},
+        "year": 2025}))
+    assert "Europe/Paris" in (root / "reports" / "run-r8.json").read_text()
     zip_path = data_rights.export_user(spark, str(root), V, SECRET)
     logged = capsys.readouterr()
     token = share.export_token(SECRET, V)
@@ -192,6 +198,10 @@ def test_erasure_removes_the_listener_from_reports_and_logs(spark, cfg, tmp_path
     assert [rel for rel, body in file_texts(str(root / "reports")) if named.search(body)] == []
     assert not (root / "reports" / "ingest-e1.json").exists()  # all of it was about the listener
     assert json.loads((root / "reports" / "run-r9.json").read_text()) == {"notes": [f"<erased> and {V10} were slow"]}
+    assert json.loads((root / "reports" / "run-r8.json").read_text())["stages"]["ingest"] == {
+        "erased": "a listener's own export: removed at their erasure"}
+    assert [rel for rel, body in file_texts(str(root / "reports")) if b"Europe/Paris" in body or b"scrobbles" in body] \
+        == []  # their time zone and file names are gone too
 
 
 # --- item 4: pages under a rotated secret ---------------------------------------------------------
@@ -291,7 +301,9 @@ def _names(line: bytes, uid: str) -> bool:
     """Independent of the code under test: does a raw JSON line belong to ``uid``?"""
     try:
         record = json.loads(line)
-        return isinstance(record, dict) and uid in (record.get("user_id"), record.get("owner_user_id"))
+        if not isinstance(record, dict):
+            return False
+        return uid in {str(record.get(k)).strip() for k in ("user_id", "owner_user_id")}
     except ValueError:
         return re.search(rb'"(owner_)?user_id"\s*:\s*"' + re.escape(uid.encode()) + rb'"', line) is not None
 
@@ -336,7 +348,11 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
     result = ingest.ingest_platform(spark, cfg, root=root, run_id="late", quiet=True)
     late = result["reconciliation"]["files"]["raw/events/zz-late.jsonl.gz"]
     assert (late["read"], late["accepted"], late["quarantined"], late["erased"]) == (3, 0, 0, 3)
-    assert result["dimensions"]["users"]["reconciliation"]["total"]["erased"] == 1
+    erased = {r["user_id"] for r in pq.read_table(os.path.join(root, "privacy", "erasures")).to_pylist()}
+    with open(os.path.join(root, "raw", "users", "users.jsonl"), "rb") as f:
+        dump_erased = [ln for ln in f.read().splitlines() if any(_names(ln, u) for u in erased)]
+    assert victim.encode() in dump_erased[-1]  # the new dump names the listener again (and the generator's erased)
+    assert result["dimensions"]["users"]["reconciliation"]["total"]["erased"] == len(dump_erased)
 
     # the listener is nowhere outside raw/ and privacy/ (as a whole id: not inside a longer one)
     whole = re.compile(rb"(?<![A-Za-z0-9_.:@+\-])" + re.escape(victim.encode()) + rb"(?![A-Za-z0-9_.:@+\-])")

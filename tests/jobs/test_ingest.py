@@ -181,10 +181,11 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
     files = first["reconciliation"]["files"]
     # computed by hand: L1 kept from a.jsonl.gz; its copy in a and its retry in b are duplicates
     assert files["raw/events/2025/a.jsonl.gz"] == {"read": 4, "accepted": 2, "quarantined": 1, "duplicates": 1,
-                                                   "reasons": {"bad_json": 1}}
+                                                   "erased": 0, "reasons": {"bad_json": 1}}
     assert files["raw/events/2025/b.jsonl"] == {"read": 2, "accepted": 0, "quarantined": 1, "duplicates": 1,
-                                                "reasons": {"missing_user_id": 1}}
-    assert files["raw/events/c.csv"] == {"read": 1, "accepted": 1, "quarantined": 0, "duplicates": 0, "reasons": {}}
+                                                "erased": 0, "reasons": {"missing_user_id": 1}}
+    assert files["raw/events/c.csv"] == {"read": 1, "accepted": 1, "quarantined": 0, "duplicates": 0, "erased": 0,
+                                         "reasons": {}}
     total = first["reconciliation"]["total"]
     assert (total["read"], total["accepted"], total["quarantined"], total["duplicates"]) == (7, 3, 2, 2)
     assert first["events"]["new"] == 3
@@ -218,7 +219,7 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
     assert spark.read.parquet(str(tmp_path / "events")).count() == 4
     # L2 is already in a.jsonl.gz (read again in this run): a duplicate in d.jsonl
     assert third["reconciliation"]["files"]["raw/events/2025/d.jsonl"] == {
-        "read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1, "reasons": {}}
+        "read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1, "erased": 0, "reasons": {}}
     assert third["reconciliation"]["total"]["read"] == 9
 
 
