@@ -189,7 +189,7 @@ def test_erasure_removes_the_listener_from_reports_and_logs(spark, cfg, tmp_path
     assert "Europe/Paris" in (root / "reports" / "run-r8.json").read_text()
     zip_path = data_rights.export_user(spark, str(root), V, SECRET)
     logged = capsys.readouterr()
-    token = share.export_token(SECRET, V)
+    token = data_rights.export_token(SECRET, V)
     assert token not in logged.out + logged.err and os.path.exists(zip_path)
     assert f" {V} " not in logged.out + logged.err and f"{V} (" not in logged.err  # no user id in the log
 
@@ -242,12 +242,28 @@ def test_erasure_refuses_while_a_stage_writes_the_root(spark, root):
 @pytest.mark.parametrize("argv", [["ingest"], ["render", "--year", "2025"], ["publish", "--year", "2025"],
                                   ["export-user", "--user-id", V10]])
 def test_stages_refuse_while_an_erasure_runs(root, argv, capsys, monkeypatch):
+    import socket
+
     monkeypatch.setenv("ENCORE_SHARE_SECRET", SECRET.decode())
-    with locks.hold_exclusive(root, "erase-run"):
-        code = cli.main([argv[0], "--data", root, *argv[1:]])
+    # a live erasure's lock, as `encore erase-user` (locks.hold_exclusive) leaves it while it works
+    os.makedirs(os.path.join(root, "locks"))
+    with open(os.path.join(root, "locks", "erase-user.lock"), "w") as f:
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "run_id": "erase-run",
+                   "started": "2025-12-01T00:00:00Z"}, f)
+    code = cli.main([argv[0], "--data", root, *argv[1:]])
     err = capsys.readouterr().err
     assert code == 75
     assert "an erasure is running on this data root" in err and "run erase-run" in err and err.count("\n") == 1
+
+
+def test_erasure_lock_is_released_and_exclusive(tmp_path):
+    with locks.hold_exclusive(str(tmp_path), "erase-a"):
+        with pytest.raises(locks.RunLocked, match="erase-user"):
+            with locks.hold_exclusive(str(tmp_path), "erase-b"):
+                pass
+    with locks.hold(str(tmp_path), "render-2025", "after"):  # released: stages run again
+        pass
+    assert os.listdir(tmp_path / "locks") == []
 
 
 def test_erasure_waits_for_a_stage_of_another_process(spark, root, tmp_path):
@@ -358,7 +374,7 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
     whole = re.compile(rb"(?<![A-Za-z0-9_.:@+\-])" + re.escape(victim.encode()) + rb"(?![A-Za-z0-9_.:@+\-])")
     hits = [rel for rel, body in file_texts(root) if whole.search(body) or victim in rel]
     assert hits and all(h.startswith(("raw/", "privacy/")) for h in hits), hits
-    tokens = (page, share.export_token(secret, victim))
+    tokens = (page, data_rights.export_token(secret, victim))
     assert [rel for rel, body in file_texts(root) if any(t.encode() in body or t in rel for t in tokens)] == []
 
     # everyone else's data is identical, row for row and page byte for byte
