@@ -97,9 +97,14 @@ def _lock_for(args: argparse.Namespace):
     from . import locks
 
     year, data = getattr(args, "year", None), getattr(args, "data", None)
-    if year is None or data is None or args.command in ("run", "demo", "bench"):
-        return contextlib.nullcontext()  # `run` locks stage by stage
-    return locks.hold(data, f"{args.command}-{year}", getattr(args, "run_id", None))
+    if data is None or args.command in ("run", "demo", "bench", "generate", "export-user", "erase-user"):
+        return contextlib.nullcontext()  # `run` locks stage by stage; the data-rights commands lock themselves
+    return locks.hold(data, lock_name(args.command, year), getattr(args, "run_id", None))
+
+
+def lock_name(command: str, year: int | None) -> str:
+    """ingest writes every year's events: one lock for it; other stages lock a year."""
+    return command if command == "ingest" or year is None else f"{command}-{year}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,8 @@ RULES: dict[str, dict[str, str]] = {
     "privacy/erasures": {"user_id": "key", "requested_at": "ts!"},
 }
 OPTIONAL = {"catalog/tracks", "catalog/artists", "playlists"}
+# the column naming the listener a row belongs to (rows of erased listeners are dropped)
+USER_COLUMN = {"users": "user_id", "playlists": "owner_user_id"}
 WHY_OPTIONAL = {
     "catalog/tracks": "no catalog: release years and catalog durations are unknown (new-release rules, default durations)",
     "catalog/artists": "no artist catalog: genres are unknown (top genres and genre facts are left out)",
@@ -131,10 +133,16 @@ def keep_one(tagged: DataFrame, name: str) -> DataFrame:
 
 def ingest_all(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: str, report: Report) -> dict:
     """Ingest every dimension table found; return quarantine rows, files read, summary."""
-    from .ingest import read_lines, reconcile
+    from .ingest import erased_flag, read_lines, reconcile
 
     rejected_parts, files_read, summary = [], [], {}
-    for name in schemas.DIMENSIONS:
+    erased_ids: list[str] = []
+    # erasures first: every other table (and every quarantined row) leaves out the
+    # listeners they name, including requests that arrive in this very dump
+    order = ["privacy/erasures", *[n for n in schemas.DIMENSIONS if n != "privacy/erasures"]]
+    for name in order:
+        if name != "privacy/erasures" and not erased_ids:
+            erased_ids = sorted(r.user_id for r in datasets.erased_user_ids(spark, root).collect())
         files = raw_files(root, name)
         if not files:
             report.skipped(name, WHY_OPTIONAL[name])
@@ -142,9 +150,14 @@ def ingest_all(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: 
             continue
         rels = [rel for _, rel in files]
         staged = storage.join(work, "dim-" + name.replace("/", "-"))
-        tag_rows(read_lines(spark, root, [p for p, _ in files]), name).write.mode("overwrite").parquet(staged)
+        user_col = USER_COLUMN.get(name)
+        ids_now = sorted(r.user_id for r in datasets.erased_user_ids(spark, root).collect()) \
+            if name == "privacy/erasures" else erased_ids
+        tagged = tag_rows(read_lines(spark, root, [p for p, _ in files]), name)
+        tagged = tagged.withColumn("erased", erased_flag(ids_now, user_col=user_col))
+        tagged.write.mode("overwrite").parquet(staged)
         tagged = spark.read.parquet(staged)
-        kept = keep_one(tagged, name)
+        kept = keep_one(tagged.where(~F.col("erased")), name)
         rec = reconcile(tagged, kept, rels)
         table = kept.select(*RULES[name])
         final = datasets.path(root, name)
@@ -152,15 +165,19 @@ def ingest_all(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: 
         if existing is not None and name == "privacy/erasures":
             table = table.unionByName(existing.select(*RULES[name])).distinct()
         elif existing is not None and name == "users":
-            table = table.unionByName(existing.join(table.select("user_id"), on="user_id", how="left_anti"))
+            earlier = existing.join(table.select("user_id"), on="user_id", how="left_anti")
+            table = table.unionByName(earlier.where(~F.col("user_id").isin(erased_ids)) if erased_ids else earlier)
         datasets.write_dataset(table.coalesce(1).sortWithinPartitions(list(RULES[name])[0]), final, run_id=run_id)
         rows = spark.read.parquet(final).count()
         t = rec["total"]
         report.say(f"{name}: read {t['read']} = kept {t['accepted']} + quarantined {t['quarantined']} "
-                   f"+ duplicates {t['duplicates']}; table now {rows} rows")
+                   f"+ duplicates {t['duplicates']} + erased {t['erased']}; table now {rows} rows")
         summary[name] = {"status": "ingested", "rows": rows, "reconciliation": rec}
-        rejected_parts.append(tagged.where(F.col("reason").isNotNull()).select("record", "reason", "source_file"))
+        rejected_parts.append(tagged.where(F.col("reason").isNotNull() & ~F.col("erased"))
+                              .select("record", "reason", "source_file"))
         files_read += rels
+        if name == "privacy/erasures":
+            erased_ids = sorted(r.user_id for r in datasets.erased_user_ids(spark, root).collect())
     rejected = None
     for part in rejected_parts:
         rejected = part if rejected is None else rejected.unionByName(part)

@@ -30,7 +30,7 @@ from datetime import UTC, timedelta
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from . import datasets, localtime, schemas, storage
+from . import datasets, identity, localtime, schemas, storage
 from .errors import EncoreError
 from .report import Report
 
@@ -62,8 +62,9 @@ def check_args(args: argparse.Namespace) -> None:
         raise EncoreError(f"unknown --source {args.source!r}: supported formats are {supported_formats_text()}")
     if not args.input:
         raise EncoreError("a personal export needs --input PATH (a folder, a file or a .zip) and --user-id U")
-    if not args.user_id or not args.user_id.strip():
+    if args.user_id is None:
         raise EncoreError("a personal export needs --user-id U: whose plays these are")
+    identity.check_user_id(args.user_id)  # the same rule as export-user and erase-user
     if args.timezone:
         check_timezone(args.timezone)
 
@@ -322,7 +323,7 @@ def ingest_export(spark: SparkSession, cfg: dict, *, root: str, run_id: str, sou
                   input_path: str, user_id: str, timezone: str | None = None, quiet: bool = False) -> int:
     from .ingest import _require_utc, ingest_lines
 
-    user_id = user_id.strip()
+    identity.check_user_id(user_id)
     if timezone:
         check_timezone(timezone)
     _require_utc(spark)
@@ -332,11 +333,11 @@ def ingest_export(spark: SparkSession, cfg: dict, *, root: str, run_id: str, sou
     fmt, by_file, skipped = collect(input_path, source, user_id)
     report = Report("ingest", root, run_id, quiet=quiet)
     report.set("export", {"format": fmt, "files": sorted(by_file), "skipped_files": skipped})
-    report.say(f"{FORMATS[fmt]} for listener {user_id}: {len(by_file)} file(s)")
+    report.say(f"{FORMATS[fmt]}: {len(by_file)} file(s)")  # logs outlive an erasure: no user id
     for name in skipped:
         report.skipped(name, f"not a {fmt} listening-history file")
     label = os.path.basename(os.path.normpath(input_path))
-    source_of = {name: f"export:{user_id}:{label}/{name}" if name != label else f"export:{user_id}:{label}"
+    source_of = {name: identity.export_source(user_id, f"{label}/{name}" if name != label else label)
                  for name in by_file}
     rows = []
     for name, recs in by_file.items():
@@ -411,7 +412,7 @@ def save_listener(spark: SparkSession, root: str, user_id: str, timezone: str | 
         table = users.where(F.col("user_id") != user_id).unionByName(row.select(*users.columns))
     datasets.write_dataset(table.coalesce(1).sortWithinPartitions("user_id"), datasets.path(root, "users"),
                            run_id=run_id)
-    report.wrote("users row", f"{user_id} (time zone {shown})")
+    report.wrote("users row", f"the listener's (time zone {shown})")  # no user id: logs outlive an erasure
 
 
 def _detect_zone(spark: SparkSession, root: str, user_id: str, share: float) -> tuple[str, str]:

@@ -26,10 +26,10 @@ import argparse
 import posixpath
 
 import pyarrow.fs as pafs
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from . import canonical, datasets, schemas, storage
+from . import canonical, datasets, identity, schemas, storage
 from .cli import add_common
 from .errors import EncoreError
 from .report import Report
@@ -133,16 +133,21 @@ def supported(files: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list
 
 # --- counting -------------------------------------------------------------------------
 def reconcile(tagged: DataFrame, kept: DataFrame, files: list[str]) -> dict:
-    """Per source file and in total: read = accepted + quarantined + duplicates.
+    """Per source file and in total: read = accepted + quarantined + duplicates + erased.
 
-    ``tagged`` has one row per record read (source_file, reason); ``kept`` one row per
-    distinct accepted record (source_file of the copy kept). A file's duplicates are its
-    accepted-looking records whose copy was kept elsewhere or earlier."""
+    ``tagged`` has one row per record read (source_file, reason, and ``erased`` when
+    the record names a listener in privacy/erasures/: counted there, stored nowhere);
+    ``kept`` one row per distinct accepted record (source_file of the copy kept). A
+    file's duplicates are its accepted-looking records whose copy was kept elsewhere
+    or earlier."""
     per_file: dict[str, dict] = {f: _zero() for f in files}
-    for row in tagged.groupBy("source_file", "reason").count().collect():
+    flag = F.col("erased") if "erased" in tagged.columns else F.lit(False)
+    for row in tagged.groupBy("source_file", "reason", flag.alias("erased")).count().collect():
         entry = per_file.setdefault(row.source_file, _zero())
         entry["read"] += row["count"]
-        if row.reason is None:
+        if row.erased:
+            entry["erased"] += row["count"]
+        elif row.reason is None:
             entry["_valid"] += row["count"]
         else:
             entry["quarantined"] += row["count"]
@@ -153,19 +158,38 @@ def reconcile(tagged: DataFrame, kept: DataFrame, files: list[str]) -> dict:
     for entry in per_file.values():
         entry["duplicates"] = entry.pop("_valid") - entry["accepted"]
         entry["reasons"] = dict(sorted(entry["reasons"].items()))
-        for k in ("read", "accepted", "quarantined", "duplicates"):
+        for k in ("read", "accepted", "quarantined", "duplicates", "erased"):
             total[k] += entry[k]
         for reason, n in entry["reasons"].items():
             total["reasons"][reason] = total["reasons"].get(reason, 0) + n
     total.pop("_valid")
     total["reasons"] = dict(sorted(total["reasons"].items()))
-    balanced = all(e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"] and e["duplicates"] >= 0
-                   for e in [*per_file.values(), total])
+    balanced = all(e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"] + e["erased"]
+                   and e["duplicates"] >= 0 for e in [*per_file.values(), total])
     return {"files": dict(sorted(per_file.items())), "total": total, "balanced": balanced}
 
 
 def _zero() -> dict:
-    return {"read": 0, "accepted": 0, "quarantined": 0, "duplicates": 0, "reasons": {}, "_valid": 0}
+    return {"read": 0, "accepted": 0, "quarantined": 0, "duplicates": 0, "erased": 0, "reasons": {}, "_valid": 0}
+
+
+def erased_flag(erased_ids: list[str], *, user_col: str | None = "user_id") -> Column:
+    """Does a tagged record belong to an erased listener? Its parsed user column, or for a
+    rejected record, the user fields it names (identity.named_ids_col), compared exactly."""
+    if not erased_ids:
+        return F.lit(False)
+    named = identity.names_any(identity.named_ids_col(F.col("record"), F.col("source_file")), erased_ids)
+    flag = F.col("reason").isNotNull() & named
+    if user_col is not None:
+        flag = F.coalesce(F.col(user_col).isin(sorted(set(erased_ids))), F.lit(False)) | flag
+    return F.coalesce(flag, F.lit(False))
+
+
+def without_erased_records(rows: DataFrame, erased_ids: list[str]) -> DataFrame:
+    """Quarantine rows (record, source_file) that name no erased listener."""
+    if not erased_ids:
+        return rows
+    return rows.where(~identity.names_any(identity.named_ids_col(F.col("record"), F.col("source_file")), erased_ids))
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -244,15 +268,18 @@ def _layout(events: DataFrame) -> DataFrame:
     return events.repartition("year", "month").sortWithinPartitions("user_id", "ts", "event_id")
 
 
-def publish_quarantine(spark: SparkSession, root: str, rejected: DataFrame, files: list[str], run_id: str) -> int:
-    """quarantine/ = earlier rows of files not read in this run + this run's rows.
-    Re-reading a file replaces its rows, so re-ingesting never doubles the quarantine."""
+def publish_quarantine(spark: SparkSession, root: str, rejected: DataFrame, files: list[str], run_id: str,
+                       erased_ids: list[str] | None = None) -> int:
+    """quarantine/ = earlier rows of files not read in this run + this run's rows, none
+    naming an erased listener. Re-reading a file replaces its rows, so re-ingesting
+    never doubles the quarantine."""
     final = datasets.path(root, datasets.QUARANTINE)
     cols = schemas.column_names(schemas.QUARANTINE)
     rows = rejected.select("record", "reason", "source_file", F.lit(run_id).alias("run_id"))
     if _has_data(final):
         read_now = spark.createDataFrame([(f,) for f in files], "source_file string")
         earlier = spark.read.schema(schemas.spark_schema(schemas.QUARANTINE)).parquet(final)
+        earlier = without_erased_records(earlier, erased_ids or [])
         rows = earlier.join(F.broadcast(read_now), on="source_file", how="left_anti").select(*cols).unionByName(rows)
     staged_rows = rows.select(*cols).coalesce(1).sortWithinPartitions("source_file", "reason", "record")
     datasets.write_dataset(staged_rows, final, run_id=run_id)
@@ -300,31 +327,32 @@ def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work
                  durations: DataFrame | None = None, extra_rejected: DataFrame | None = None,
                  extra_files: list[str] | None = None) -> dict:
     """The shared back half of every ingest: tag, stage, count, publish, report."""
+    # the erasure requests (a short list of people): every record naming one of them is
+    # counted as erased and stored nowhere, neither in events/ nor in quarantine/
+    erased = datasets.erased_user_ids(spark, root)
+    erased_ids = sorted(r.user_id for r in erased.collect())
     if lines is None:
         report.skipped("raw/events", "no listening-log files found")
         tagged_files: list[str] = []
-        rec = {"files": {}, "total": {k: 0 for k in ("read", "accepted", "quarantined", "duplicates")} | {"reasons": {}},
-               "balanced": True}
+        rec = {"files": {}, "total": {k: 0 for k in ("read", "accepted", "quarantined", "duplicates", "erased")}
+               | {"reasons": {}}, "balanced": True}
         rejected = None
         pub = {"accepted": 0, "new": 0, "already_present": 0, "erased_not_stored": 0, "months_written": []}
-        erased = datasets.erased_user_ids(spark, root)
     else:
         tagged_path = storage.join(work, "tagged")
         tagged = canonical.parse_events(lines, ingest_cfg=cfg["ingest"], source=source,
                                         missing_ms=missing_ms, durations=durations)
+        tagged = tagged.withColumn("erased", erased_flag(erased_ids))
         tagged.write.mode("overwrite").parquet(tagged_path)  # the one pass over the input
         tagged = spark.read.parquet(tagged_path)
         accepted_path = storage.join(work, "accepted")
-        canonical.accepted_events(tagged).write.mode("overwrite").parquet(accepted_path)
+        canonical.accepted_events(tagged.where(~F.col("erased"))).write.mode("overwrite").parquet(accepted_path)
         accepted = spark.read.parquet(accepted_path)
 
         report.phase("reconcile")
         rec = reconcile(tagged, accepted, files)
         tagged_files = list(rec["files"])
-        erased = datasets.erased_user_ids(spark, root)
-        rejected = tagged.where(F.col("reason").isNotNull())
-        rejected = rejected.join(F.broadcast(erased), on="user_id", how="left_anti") \
-            if "user_id" in rejected.columns else rejected
+        rejected = tagged.where(F.col("reason").isNotNull() & ~F.col("erased"))
         filled = {r.ms_filled: r["count"] for r in
                   tagged.where(F.col("ms_filled").isNotNull()).groupBy("ms_filled").count().collect()}
         if filled.get("track_length"):
@@ -351,7 +379,7 @@ def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work
             union = union.unionByName(r)
         if union is None:
             union = spark.createDataFrame([], "record string, reason string, source_file string")
-        written_q = publish_quarantine(spark, root, union, quarantine_files, run_id)
+        written_q = publish_quarantine(spark, root, union, quarantine_files, run_id, erased_ids)
 
     rec_total = rec["total"]
     if not rec["balanced"]:  # cannot happen unless a rule above is broken: refuse to hide it
@@ -361,14 +389,14 @@ def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work
     report.set("quarantine_rows_written", written_q)
     report.read("records", rec_total["read"])
     report.say(f"        = accepted {rec_total['accepted']} + quarantined {rec_total['quarantined']} "
-               f"+ duplicates {rec_total['duplicates']}")
+               f"+ duplicates {rec_total['duplicates']} + erased {rec_total['erased']}")
     for reason, n in rec_total["reasons"].items():
         report.rejected(reason, n)
     report.wrote("events (new)", pub["new"])
     if pub["already_present"]:
         report.say(f"        {pub['already_present']} accepted plays were already in events/ (re-ingest)")
-    if pub["erased_not_stored"]:
-        report.say(f"        {pub['erased_not_stored']} plays of erased listeners were not stored")
+    if rec_total["erased"]:
+        report.say(f"        {rec_total['erased']} records of erased listeners were not stored")
     report.wrote("months rewritten", len(pub["months_written"]))
     if written_q is not None:
         report.wrote("quarantine rows (this run)", written_q)

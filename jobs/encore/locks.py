@@ -32,8 +32,63 @@ def _alive(pid: int) -> bool:
     return True
 
 
+ERASURE = "erase-user"
+
+
+def _holder(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            holder = json.load(f)
+    except (OSError, ValueError):
+        holder = {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _held(path: str) -> dict | None:
+    """The holder of a lock file if it is live (a dead process on this host: None)."""
+    if not os.path.exists(path):
+        return None
+    holder = _holder(path)
+    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
+            and not _alive(holder["pid"]):
+        return None
+    return holder
+
+
+def _describe(name: str, holder: dict) -> str:
+    return f"{name} (pid {holder.get('pid')}, run {holder.get('run_id')}, started {holder.get('started')})"
+
+
 @contextlib.contextmanager
 def hold(data_root: str, name: str, run_id: str | None = None):
+    """The lock of one stage (and year); refused while an erasure runs on the root."""
+    with _take(data_root, name, run_id) as path:
+        if path is not None and name != ERASURE:
+            eraser = _held(os.path.join(os.path.dirname(path), f"{ERASURE}.lock"))
+            if eraser is not None:
+                raise RunLocked(f"an erasure is running on this data root, {_describe(ERASURE, eraser)}: "
+                                f"{name} waits for it; try again when it has finished")
+        yield path
+
+
+@contextlib.contextmanager
+def hold_exclusive(data_root: str, run_id: str | None = None):
+    """The erasure lock: no other run of the root may write while it is held."""
+    with _take(data_root, ERASURE, run_id) as path:
+        if path is not None:
+            folder = os.path.dirname(path)
+            for entry in sorted(os.listdir(folder)):
+                if not entry.endswith(".lock") or entry == f"{ERASURE}.lock":
+                    continue
+                other = _held(os.path.join(folder, entry))
+                if other is not None:
+                    raise RunLocked(f"another run is writing this data root, {_describe(entry[:-5], other)}: "
+                                    "the erasure waits for it; try again when it has finished")
+        yield path
+
+
+@contextlib.contextmanager
+def _take(data_root: str, name: str, run_id: str | None = None):
     if "://" in str(data_root):
         yield None
         return

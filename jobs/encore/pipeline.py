@@ -9,7 +9,7 @@ import importlib
 import time
 
 from . import locks
-from .cli import add_common
+from .cli import add_common, lock_name
 
 # stage, module; a stage whose module is not built yet is skipped with a note
 STAGES: list[tuple[str, str]] = [
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     for stage, module in stages:
         print(f"[run] === {stage} ({args.year}) ===", flush=True)
         mod = importlib.import_module(module)
-        with locks.hold(args.data, f"{stage}-{args.year}", getattr(args, "run_id", None)):
+        with locks.hold(args.data, lock_name(stage, args.year), getattr(args, "run_id", None)):
             code = mod.run(stage_args(stage, args), cfg)
         if code:
             print(f"[run] stage {stage} failed with exit code {code}; later stages not run", flush=True)

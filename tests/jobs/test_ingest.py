@@ -181,10 +181,11 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
     files = first["reconciliation"]["files"]
     # computed by hand: L1 kept from a.jsonl.gz; its copy in a and its retry in b are duplicates
     assert files["raw/events/2025/a.jsonl.gz"] == {"read": 4, "accepted": 2, "quarantined": 1, "duplicates": 1,
-                                                   "reasons": {"bad_json": 1}}
+                                                   "erased": 0, "reasons": {"bad_json": 1}}
     assert files["raw/events/2025/b.jsonl"] == {"read": 2, "accepted": 0, "quarantined": 1, "duplicates": 1,
-                                                "reasons": {"missing_user_id": 1}}
-    assert files["raw/events/c.csv"] == {"read": 1, "accepted": 1, "quarantined": 0, "duplicates": 0, "reasons": {}}
+                                                "erased": 0, "reasons": {"missing_user_id": 1}}
+    assert files["raw/events/c.csv"] == {"read": 1, "accepted": 1, "quarantined": 0, "duplicates": 0, "erased": 0,
+                                         "reasons": {}}
     total = first["reconciliation"]["total"]
     assert (total["read"], total["accepted"], total["quarantined"], total["duplicates"]) == (7, 3, 2, 2)
     assert first["events"]["new"] == 3
@@ -218,7 +219,7 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
     assert spark.read.parquet(str(tmp_path / "events")).count() == 4
     # L2 is already in a.jsonl.gz (read again in this run): a duplicate in d.jsonl
     assert third["reconciliation"]["files"]["raw/events/2025/d.jsonl"] == {
-        "read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1, "reasons": {}}
+        "read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1, "erased": 0, "reasons": {}}
     assert third["reconciliation"]["total"]["read"] == 9
 
 
@@ -304,28 +305,50 @@ def test_every_planted_dirty_record_is_quarantined_with_its_reason(generated_ing
         if p["file"] not in raw_lines:
             with gzip.open(root / p["file"], "rb") as f:
                 raw_lines[p["file"]] = f.read().split(b"\n")
-    missing = []
+    missing, of_erased = [], []
     for p in planted:
         text = raw_lines[p["file"]][p["line"] - 1].decode("utf-8", "replace")
-        if (p["file"], _redacted(text), p["reason"]) not in quarantine:
-            user = re.search(r'"user_id": "([^"]+)"', text)
-            if not (user and user.group(1) in erased):  # an erased listener's records are not kept
-                missing.append(p)
+        user = re.search(r'"user_id": "([^"]+)"', text)
+        if user and user.group(1) in erased:  # an erased listener's records are counted as erased, not kept
+            of_erased.append(p)
+            assert (p["file"], _redacted(text), p["reason"]) not in quarantine
+        elif (p["file"], _redacted(text), p["reason"]) not in quarantine:
+            missing.append(p)
     assert missing == []
     total = result["reconciliation"]["total"]
     by_reason = {}
     for p in planted:
-        by_reason[p["reason"]] = by_reason.get(p["reason"], 0) + 1
+        if p not in of_erased:
+            by_reason[p["reason"]] = by_reason.get(p["reason"], 0) + 1
     assert total["reasons"] == dict(sorted(by_reason.items()))
     # the generator's own counts: every play and every retry read once
     assert total["read"] == summary["plays"] + summary["duplicates"]
-    assert total["duplicates"] == summary["duplicates"]
-    assert total["read"] == total["accepted"] + total["quarantined"] + total["duplicates"]
+    # every line naming an erased listener (found here without the code under test) is counted as erased
+    named_erased = sum(1 for lines in _all_raw_event_lines(root) for ln in lines if _user_of(ln) in erased)
+    assert total["erased"] == named_erased > 0
+    assert total["duplicates"] <= summary["duplicates"]  # an erased listener's retries are erased
+    assert total["read"] == total["accepted"] + total["quarantined"] + total["duplicates"] + total["erased"]
     for f, e in result["reconciliation"]["files"].items():
-        assert e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"], f
+        assert e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"] + e["erased"], f
     stored = spark.read.parquet(str(root / "events")).count()
     assert stored == total["accepted"] - result["events"]["erased_not_stored"]
     assert spark.read.parquet(str(root / "events")).where(F.col("user_id").isin(list(erased))).count() == 0
+
+
+def _all_raw_event_lines(root):
+    for name in sorted(os.listdir(root / "raw" / "events")):
+        with gzip.open(root / "raw" / "events" / name, "rb") as f:
+            yield [ln for ln in f.read().split(b"\n") if ln.strip()]
+
+
+def _user_of(line: bytes):
+    try:
+        record = json.loads(line.decode("utf-8", "replace"))
+    except ValueError:
+        found = re.search(rb'"user_id"\s*:\s*"([^"\\]*)"', line)
+        return found.group(1).decode("utf-8", "replace") if found else None
+    user = record.get("user_id") if isinstance(record, dict) else None
+    return user.strip() if isinstance(user, str) else user
 
 
 def _ip_addresses_in_raw(root) -> set[str]:

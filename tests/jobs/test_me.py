@@ -145,7 +145,7 @@ def _recaps(spark, root):
     return out
 
 
-def _tree(root, skip=("reports", ".locks", "quarantine")):
+def _tree(root, skip=("reports", "locks", "quarantine")):
     """Every file's bytes, but run reports and the quarantine (rewritten with the run's
     id on every ingest, with the same rows)."""
     out = {}
