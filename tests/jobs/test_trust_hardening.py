@@ -116,3 +116,169 @@ def test_damaged_zip_entry_is_a_one_line_bad_input_error(tmp_path):
                                           r"\(BadZipFile") as err:
         exports.collect(str(path), None, "usr_me")
     assert "\n" not in str(err.value)
+
+
+# --- item 9: a release is exclusive on every root; the ledger is checked before and after --------
+YEAR = 2025
+RACE_CATALOG = {
+    "top_artist": {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 1,
+                   "max_rows_per_group": 1, "weight": 1},
+    "top_artists": {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 2,
+                    "max_rows_per_group": 1, "weight": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def race_world(spark, cfg):
+    import copy
+
+    from pyspark.sql import functions as F
+
+    from encore import facts
+    from encore import facts_catalog as fc
+
+    c = copy.deepcopy(cfg)
+    c["facts"]["catalog"] = RACE_CATALOG
+    c["facts"]["reserve_weight"] = 1
+    c["privacy"]["min_count"] = 5
+    c["privacy"]["epsilon_per_year"] = 3.0  # each fact: weight 1 of 3, epsilon 1.0
+    streams = (spark.range(120)
+               .select(F.concat(F.lit("listener-"), (F.col("id") % 60).cast("string")).alias("user_id"),
+                       F.when(F.col("id") < 60, "Artist A").otherwise("Artist B").alias("artist_name"),
+                       F.lit("ios").alias("platform"), F.lit("FR").alias("country"), F.lit("25-34").alias("age_band"),
+                       F.lit(12).cast("long").alias("hour"), F.lit("2025-03-03").alias("local_date"),
+                       F.lit(None).cast("string").alias("track_name"), F.lit(None).cast("string").alias("album_name"))
+               .cache())
+    artists = spark.createDataFrame([("Artist A", []), ("Artist B", [])], "artist_name string, genres array<string>")
+    inputs = facts.Inputs(private={"streams": streams}, artists=artists)
+    return c, {s.id: s for s in fc.catalog(c)}, inputs
+
+
+def _root(tmp_path, kind: str) -> str:
+    folder = tmp_path / "data"
+    folder.mkdir(parents=True)
+    return str(folder) if kind == "local" else f"file://{folder}"
+
+
+def _seed_ledger(root: str, epsilon: float) -> None:
+    from encore import facts, storage
+
+    entry = {"year": YEAR, "fact_id": "earlier", "signature": "earlier", "params": {}, "epsilon": epsilon,
+             "delta": 0.0, "mechanism": "", "time": "2025-12-01T00:00:00Z", "run_id": "earlier"}
+    storage.write_text_atomic(storage.join(facts.ledger_path(root, YEAR), "earlier.jsonl"), json.dumps(entry) + "\n")
+
+
+def _at_once(spark, root, c, inputs, spec_lists):
+    """Every release in its own thread, all started together; (results, errors)."""
+    import threading
+
+    from encore import facts
+
+    barrier = threading.Barrier(len(spec_lists))
+    results, errors = {}, {}
+
+    def one(i, specs):
+        barrier.wait()
+        try:
+            results[i] = facts.release(spark, root, YEAR, specs, c, f"race-{i}", inputs=inputs)
+        except EncoreError as err:
+            errors[i] = err
+
+    threads = [threading.Thread(target=one, args=(i, s)) for i, s in enumerate(spec_lists)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    return results, errors
+
+
+@pytest.mark.parametrize("kind", ["local", "file-uri"])
+def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(spark, race_world, tmp_path, kind):
+    from encore import facts
+    from encore.errors import BudgetExceeded
+    from encore.locks import RunLocked
+
+    c, specs, inputs = race_world
+    total = c["privacy"]["epsilon_per_year"]
+
+    # the same fact asked twice at once: drawn once, its release never overwritten
+    root = _root(tmp_path / "same", kind)
+    results, errors = _at_once(spark, root, c, inputs, [[specs["top_artist"]], [specs["top_artist"]]])
+    assert results, errors
+    assert all(isinstance(e, RunLocked) for e in errors.values()), errors
+    ledger = facts.read_ledger(root, YEAR)
+    assert [e["fact_id"] for e in ledger] == ["top_artist"], ledger
+    runs = {r["run_id"] for r in facts.load_released(root, YEAR)}
+    assert len(runs) == 1 and runs == {ledger[0]["run_id"]}
+
+    # two facts that each fit in what is left, but not both: never both released
+    root = _root(tmp_path / "both", kind)
+    _seed_ledger(root, total - 1.5)  # 1.5 left; each fact needs 1.0
+    results, errors = _at_once(spark, root, c, inputs, [[specs["top_artist"]], [specs["top_artists"]]])
+    assert len(results) == 1, (results, errors)
+    assert all(isinstance(e, RunLocked | BudgetExceeded) for e in errors.values()), errors
+    used, _ = facts.spent(root, YEAR)
+    assert used <= total * 1.000001, f"epsilon {used} spent of {total}"
+    released = {r["fact_id"] for r in facts.load_released(root, YEAR)}
+    assert released == set(next(iter(results.values())))
+
+
+@pytest.mark.parametrize("kind", ["local", "file-uri"])
+def test_release_withdraws_when_the_ledger_moved_under_it(spark, race_world, tmp_path, kind):
+    """A writer that did not take the lock (an older job, a hand edit) adds a ledger
+    entry while the release is being evaluated: the release publishes nothing and
+    leaves no spend of its own."""
+    from encore import facts
+    from encore.locks import RunLocked
+
+    c, specs, inputs = race_world
+    root = _root(tmp_path, kind)
+
+    def meanwhile(line: str) -> None:
+        if line.startswith("evaluating"):
+            _seed_ledger(root, 0.5)
+
+    with pytest.raises(RunLocked, match=r"privacy ledger for 2025 changed while this release was computed"):
+        facts.release(spark, root, YEAR, [specs["top_artist"]], c, "late", inputs=inputs, say=meanwhile)
+    assert [e["fact_id"] for e in facts.read_ledger(root, YEAR)] == ["earlier"]
+    assert facts.load_released(root, YEAR) == []
+
+
+def test_claims_on_a_uri_root_let_one_run_in_at_a_time(tmp_path):
+    """``locks.exclusive`` on a :// root (file:// here): eight threads race for it,
+    twenty rounds; two are never inside at once."""
+    import threading
+    import time
+
+    from encore import locks
+    from encore.locks import RunLocked
+
+    root = f"file://{tmp_path}"
+    inside, overlaps, entered = [0], [], [0]
+    guard = threading.Lock()
+    for _ in range(20):
+        barrier = threading.Barrier(8)
+
+        def one(barrier=barrier):
+            barrier.wait()
+            try:
+                with locks.exclusive(root, "ledger-2025", "race"):
+                    with guard:
+                        inside[0] += 1
+                        entered[0] += 1
+                        if inside[0] > 1:
+                            overlaps.append(inside[0])
+                    time.sleep(0.01)
+                    with guard:
+                        inside[0] -= 1
+            except RunLocked:
+                pass
+
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not overlaps
+    assert entered[0] >= 1
+    assert os.listdir(tmp_path / "locks" / "ledger-2025.claims") == []
