@@ -26,6 +26,8 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 fi
 
 log="$AIRFLOW_HOME/standalone.log"
+# the log shows the generated admin password: this user only
+(umask 077 && : >"$log") && chmod 600 "$log"
 echo "starting Airflow (log: $log) ..."
 "$repo/.venv-airflow/bin/airflow" standalone >"$log" 2>&1 &
 pid=$!
@@ -42,6 +44,9 @@ if [ -z "$up" ]; then
   tail -20 "$log" >&2
   exit 1
 fi
+# one privacy-budget release at a time: the pool the facts and campaign tasks share
+"$repo/.venv-airflow/bin/airflow" pools set encore_privacy_budget 1 \
+  "Encore: one privacy-budget release at a time (facts, campaign)" >/dev/null
 pwfile="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 cat <<MSG
 
