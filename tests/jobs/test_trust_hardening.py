@@ -282,3 +282,95 @@ def test_claims_on_a_uri_root_let_one_run_in_at_a_time(tmp_path):
     assert not overlaps
     assert entered[0] >= 1
     assert os.listdir(tmp_path / "locks" / "ledger-2025.claims") == []
+
+
+# --- item 11: campaign templates render in a child with a memory cap and a hard kill -----------
+from test_campaign import _released, _render  # noqa: E402
+from test_facts import CATALOG, _cfg  # noqa: E402
+
+
+@pytest.fixture()
+def cspecs(cfg):
+    from encore import facts_catalog as fc
+
+    return {s.id: s for s in fc.catalog(_cfg(cfg, CATALOG))}
+
+GOOD_LINE = (["titled"], "{{ f.titled.about }} playlists are called God is a man.")
+
+
+def _titled(specs):
+    return {"titled": _released(specs["titled"], [({"phrase": "God is a man"}, 120, 6)])}
+
+
+@pytest.mark.parametrize("evil", [
+    "{{ 'x'|center(4*10**8) }}",
+    "{{ '%0300000000d'|format(1) }}",
+    "{{ '%0300000000d' % 1 }}",
+    "{{ 'x'|indent(400000000, true) }}",
+    "{{ 'abc'|replace('', 'x' * 1000) }}",
+    "{{ range(10)|batch(400000000, 'x')|list|length }}",
+    "{% set a = 'x' * 200000 %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}"
+    "{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}"
+    "{% set a = a ~ a %}{% set a = a ~ a %}{{ a|length }}",
+], ids=["center", "format-filter", "percent", "indent", "replace", "batch", "doubling-sets"])
+def test_campaign_template_that_allocates_hundreds_of_mb_is_refused_and_the_export_goes_on(tmp_path, cspecs, evil):
+    out = _render(tmp_path, cspecs, {"evil": (["titled"], evil), "good": GOOD_LINE}, _titled(cspecs))
+    assert [r["line"] for r in out.copy] == ["good"]
+    [note] = out.notes
+    assert note.startswith("FR/en/evil: refused: "), note
+    assert "would build more than" in note or "needs more than" in note or "output longer" in note, note
+
+
+@pytest.mark.parametrize("evil", [
+    "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    "{{ lipsum(10**6) }}",
+])
+def test_campaign_templates_have_no_namespace_nor_lipsum(tmp_path, cspecs, evil):
+    out = _render(tmp_path, cspecs, {"evil": (["titled"], evil), "good": GOOD_LINE}, _titled(cspecs))
+    assert [r["line"] for r in out.copy] == ["good"]
+    assert out.notes[0].startswith("FR/en/evil: dropped: no released value for "), out.notes
+
+
+@pytest.mark.parametrize("evil", ["{{ 'x'.ljust(400000000) }}", "{{ '{:>400000000}'.format(1) }}",
+                                  "{{ 'x'.zfill(400000000) }}"])
+def test_padding_str_methods_are_refused_by_the_sandbox(tmp_path, cspecs, evil):
+    with pytest.raises(EncoreError, match=r"refused by the sandbox"):
+        _render(tmp_path, cspecs, {"evil": (["titled"], evil)}, _titled(cspecs))
+
+
+def test_one_c_call_that_runs_for_ever_is_killed(tmp_path):
+    """(((3**64)**64)**64)**64 is one C call of ~20 s: no signal handler runs during it,
+    the parent's kill does."""
+    import time
+
+    from encore.campaign_sandbox import Renderer
+
+    with Renderer(seconds=1.0) as renderer:
+        started = time.monotonic()
+        status, reason = renderer.render("{{ ((((3 ** 64) ** 64) ** 64) ** 64) % 7 }}", {}, autoescape=False,
+                                         max_chars=600, what="FR/en/slow")
+        took = time.monotonic() - started
+        assert (status, reason) == ("refused", "FR/en/slow: rendering took longer than 1 s (stopped)")
+        assert took < 5
+        # a new child takes over for the next line
+        assert renderer.render("{{ 6 * 7 }}", {}, autoescape=False, max_chars=600, what="next") == ("ok", "42")
+
+
+def test_the_address_space_cap_stops_what_no_filter_check_sees():
+    from encore.campaign_sandbox import Renderer
+
+    with Renderer(memory_mb=64) as renderer:
+        status, reason = renderer.render("{% set a = (range(99999)|list) %}{% set b = a + a %}{% set b = b + b %}"
+                                         "{% set b = b + b %}{% set b = b + b %}{% set b = b + b %}{% set b = b + b %}"
+                                         "{% set b = b + b %}{% set b = b + b %}{{ b|length }}",
+                                         {}, autoescape=False, max_chars=600, what="FR/en/lists")
+        assert (status, reason) == ("refused", "FR/en/lists: needs more than 64 MB of memory")
+
+
+# --- item 14: a template's TypeError / ZeroDivisionError is a one-line bad-input error -----------
+@pytest.mark.parametrize("evil,error", [("{{ 1 / 0 }}", "ZeroDivisionError"), ("{{ 'a' + 1 }}", "TypeError"),
+                                        ("{{ 'a' + }}", "template syntax error")])
+def test_broken_campaign_template_is_a_one_line_bad_input_error(tmp_path, cspecs, evil, error):
+    with pytest.raises(EncoreError, match=rf"campaign test_camp.*copy\.en\.toml line 'evil'.*{error}") as err:
+        _render(tmp_path, cspecs, {"evil": (["titled"], evil)}, _titled(cspecs))
+    assert "\n" not in str(err.value)
