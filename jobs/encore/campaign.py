@@ -30,6 +30,7 @@ import csv
 import io
 import math
 import re
+import tempfile
 import textwrap
 import tomllib
 from dataclasses import dataclass, field
@@ -361,6 +362,10 @@ def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dic
                             notes.append(f"{where}: billboard refused: {svg.removeprefix(f'billboard {stem}: ')}")
                             continue
                         _template_failed(camp, "billboard.svg", where, status, svg)
+                        problem = svg_problem(svg)
+                        if problem:
+                            notes.append(f"{where}: billboard refused: {problem}")
+                            continue
                         billboards[stem] = svg
     return Export(copy_rows, notes, billboards, used)
 
@@ -384,6 +389,35 @@ def _template_failed(camp: Campaign, source: str, where: str, status: str, reaso
         raise EncoreError(f"campaign {camp.name} {where}: {source} uses a value that does not exist: {reason}")
     if status == "error":
         raise EncoreError(f"campaign {camp.name} {where}: {source} failed: {reason}; fix the template")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:\"'=])")
+_HREF = re.compile(r"""(?:^|[\s"'])(?:[\w.-]+:)?href\s*=\s*(["'])(.*?)\1""", re.S | re.I)
+_IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif|webp);base64,", re.I)
+
+
+def markdown_text(text: str) -> str:
+    """Text for copy.md that Markdown shows as typed: HTML is inert (&lt; &gt; &amp;),
+    every Markdown punctuation is backslash-escaped (no links, images, emphasis,
+    headings or tables from a fact's label), and it stays on one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def svg_problem(svg: str) -> str | None:
+    """Why a billboard may not be rasterised, or None. It may reference only its own
+    elements (#id) and embedded raster images: no file, URL or nested SVG (resvg would
+    read an absolute path whatever its resources folder), and no DOCTYPE/ENTITY."""
+    if re.search(r"<!(DOCTYPE|ENTITY)", svg, re.I):
+        return "the SVG declares a DOCTYPE or ENTITY"
+    for _, href in _HREF.findall(svg):
+        ref = href.strip()
+        if not ref.startswith("#") and not _IMAGE_DATA.match(ref):
+            return f"the SVG references {ref[:80]!r}: only #id and data:image/png|jpeg|gif|webp are allowed"
+    if re.search(r"url\(\s*['\"]?(?!#)", svg, re.I) or "@import" in svg.lower():
+        return "the SVG's CSS references something outside the SVG"
+    return None
 
 
 def billboard_layout(text: str) -> dict:
@@ -413,20 +447,26 @@ def write_export(root: str, year: int, camp: Campaign, export: Export, run_id: s
     storage.write_json_atomic(storage.join(staged, "copy.json"), {
         "campaign": camp.name, "title": camp.title, "year": year, "run_id": run_id,
         "lines": export.copy, "notes": export.notes})
-    md = [f"# {camp.title} — {year}", "", camp.description, "", f"Run {run_id}.", ""]
+    esc = markdown_text
+    md = [f"# {esc(camp.title)} — {year}", "", esc(camp.description), "", f"Run {esc(run_id)}.", ""]
     for r in export.copy:
-        md.append(f"- **{r['market']} / {r['locale']} / {r['channel']} / {r['line']}**: {r['text']}")
-    md += ["", "## Notes", ""] + [f"- {n}" for n in export.notes or ["none"]]
+        md.append(f"- **{esc(r['market'])} / {esc(r['locale'])} / {esc(r['channel'])} / {esc(r['line'])}**: "
+                  f"{esc(r['text'])}")
+    md += ["", "## Notes", ""] + [f"- {esc(n)}" for n in export.notes or ["none"]]
     storage.write_text_atomic(storage.join(staged, "copy.md"), "\n".join(md) + "\n")
     storage.write_json_atomic(storage.join(staged, "facts-used.json"), sorted(export.facts_used.values(), key=lambda f: f["id"]))
     fonts = _font_files()
-    for stem, svg in export.billboards.items():
-        storage.write_text_atomic(storage.join(staged, "billboards", f"{stem}.svg"), svg)
-        if png:
-            import resvg_py
+    with tempfile.TemporaryDirectory(prefix="encore-resvg-") as nothing:
+        for stem, svg in export.billboards.items():
+            storage.write_text_atomic(storage.join(staged, "billboards", f"{stem}.svg"), svg)
+            if png:
+                import resvg_py
 
-            data = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts, skip_system_fonts=bool(fonts)))
-            storage.write_bytes_atomic(storage.join(staged, "billboards", f"{stem}.png"), data)
+                # an empty resources folder: a relative href finds nothing (absolute ones
+                # were refused by svg_problem when the billboard was rendered)
+                data = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts, skip_system_fonts=bool(fonts),
+                                                   resources_dir=nothing))
+                storage.write_bytes_atomic(storage.join(staged, "billboards", f"{stem}.png"), data)
     storage.publish(staged, final, run_id)
     return final
 

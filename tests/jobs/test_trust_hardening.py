@@ -374,3 +374,87 @@ def test_broken_campaign_template_is_a_one_line_bad_input_error(tmp_path, cspecs
     with pytest.raises(EncoreError, match=rf"campaign test_camp.*copy\.en\.toml line 'evil'.*{error}") as err:
         _render(tmp_path, cspecs, {"evil": (["titled"], evil)}, _titled(cspecs))
     assert "\n" not in str(err.value)
+
+
+# --- item 12: copy.md is escaped Markdown; billboards cannot embed local files -------------------
+EVIL_LABEL = "[x](javascript:alert(1)) <img src=x onerror=alert(1)> **bold** # 1. | a |"
+
+
+def _unescape_markdown(text: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text))
+
+
+def test_copy_md_escapes_markdown_and_html_from_fact_labels(tmp_path, cspecs):
+    from encore import campaign
+
+    released = {"artists": _released(cspecs["artists"], [({"artist_name": EVIL_LABEL}, 9000, 40)])}
+    lines = {"top": (["artists"], "{{ f.artists.top[0].label }} wins with {{ f.artists.top[0].about }} plays.")}
+    camp = campaign.load_campaign("test_camp", _campaign_folder(tmp_path, lines))
+    out = campaign.render_campaign(camp, {"artists": cspecs["artists"]}, released, year=YEAR, locales=["en"],
+                                   markets=["FR"])
+    folder = campaign.write_export(str(tmp_path / "data"), YEAR, camp, out, "run-md", png=False)
+    md = (Path(folder) / "copy.md").read_text()
+    [line] = [ln for ln in md.splitlines() if "wins with" in ln]
+    body = line.split("**: ", 1)[1]
+    assert "<" not in body and ">" not in body  # no HTML tag survives
+    assert "](" not in body and "**" not in body and "[x]" not in body  # no link, no emphasis
+    assert _unescape_markdown(body) == out.copy[0]["text"]  # and the reader still sees the label as typed
+    assert out.copy[0]["text"].startswith(EVIL_LABEL)
+
+
+def _campaign_folder(tmp_path, lines, svg=None):
+    from test_campaign import _campaign
+
+    root = _campaign(tmp_path, lines)
+    if svg is not None:
+        (root / "test_camp" / "billboard.svg").write_text(svg, encoding="utf-8")
+    return root
+
+
+def _red_png(path: Path) -> None:
+    import struct
+    import zlib
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 10 for _ in range(10))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10, 10, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("href", ["ABS", "secret.png", "file:///etc/hostname", "data:image/svg+xml;base64,PHN2Zy8+"])
+def test_billboard_that_embeds_a_local_image_is_refused(tmp_path, cspecs, href, monkeypatch):
+    from encore import campaign
+
+    _red_png(tmp_path / "secret.png")
+    monkeypatch.chdir(tmp_path)
+    href = str(tmp_path / "secret.png") if href == "ABS" else href
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="800" height="200">'
+           f'<image xlink:href="{href}" width="800" height="200"/>{{% for l in lines %}}<text>{{{{ l }}}}</text>'
+           '{% endfor %}</svg>')
+    camp = campaign.load_campaign("test_camp", _campaign_folder(tmp_path / "c", {"god": GOOD_LINE}, svg))
+    out = campaign.render_campaign(camp, {"titled": cspecs["titled"]}, _titled(cspecs), year=YEAR, locales=["en"],
+                                   markets=["FR"])
+    assert out.billboards == {}
+    assert [r["line"] for r in out.copy] == ["god"]  # the copy line itself is fine
+    assert out.notes == [f"FR/en/god: billboard refused: the SVG references {href[:80]!r}: only #id and "
+                         "data:image/png|jpeg|gif|webp are allowed"]
+
+
+def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monkeypatch):
+    """Even an SVG that reached the rasteriser cannot pull in a file next to where the job runs."""
+    from encore import campaign
+
+    _red_png(tmp_path / "secret.png")
+    monkeypatch.chdir(tmp_path)
+    camp = campaign.Campaign("c", "T", "", ["en"], ["FR"], [], [])
+    head = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    export = campaign.Export([], [], {"with": head + '<image href="secret.png" width="10" height="10"/></svg>',
+                                      "blank": head + "</svg>"}, {})
+    folder = Path(campaign.write_export(str(tmp_path / "data"), YEAR, camp, export, "run-png"))
+    assert (folder / "billboards" / "with.png").read_bytes() == (folder / "billboards" / "blank.png").read_bytes()
