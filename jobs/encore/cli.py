@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config.load(args.config)
         if hasattr(args, "data") and not args.data:
             args.data = cfg["paths"]["data_root"]
+        if getattr(args, "demo", False) is True:
+            config.check_demo_root(args.data)  # the public demo secret: generated data only
         mod = importlib.import_module(args._module)
         runner = getattr(mod, "run_for", None)
         with _lock_for(args):

@@ -217,7 +217,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     from .report import Report
     from .spark import get_session
 
-    secret = share_secret(demo=args.demo)  # refuse early, before Spark starts
+    secret = share_secret(demo=args.demo, root=args.data)  # refuse early, before Spark starts
     settings = render_conf.settings(cfg)
     root, year = args.data, args.year
     report = Report("publish", root, args.run_id)

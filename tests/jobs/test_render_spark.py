@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import render_samples as S
 
-from encore import cli, config, datasets, render, render_conf, schemas, share
+from encore import cli, config, datasets, generate, render, render_conf, schemas, share
 
 YEAR = 2025
 
@@ -42,6 +42,7 @@ def data_root(tmp_path):
     _write_parquet(os.path.join(root, "privacy", "erasures"),
                    [{"user_id": "usr_erased", "requested_at": datetime(2025, 6, 1, tzinfo=UTC)}],
                    schemas.ERASURES)
+    generate.mark_generated(root)  # synthetic: --demo may use the demo secret here
     return root
 
 

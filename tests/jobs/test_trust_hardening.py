@@ -458,3 +458,35 @@ def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monk
                                       "blank": head + "</svg>"}, {})
     folder = Path(campaign.write_export(str(tmp_path / "data"), YEAR, camp, export, "run-png"))
     assert (folder / "billboards" / "with.png").read_bytes() == (folder / "billboards" / "blank.png").read_bytes()
+
+
+# --- item 8: the public demo secret only on a data root the generator made ------------------------
+@pytest.mark.parametrize("command", [["render", "--year", "2025"], ["publish", "--year", "2025"],
+                                     ["export-user", "--user-id", "usr_someone"],
+                                     ["erase-user", "--user-id", "usr_someone"]], ids=lambda c: c[0])
+def test_demo_secret_is_refused_on_real_data(tmp_path, monkeypatch, capsys, command):
+    from encore import cli, config
+
+    monkeypatch.delenv(config.SECRET_ENV, raising=False)
+    real = tmp_path / "real"
+    (real / "users").mkdir(parents=True)  # a data root `encore generate` did not make
+    code = cli.main([command[0], "--data", str(real), *command[1:], "--demo"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"--demo: {real} was not made by `encore generate` or `encore demo`" in err
+    assert not (real / "site").exists() and not (real / "reports").exists()
+
+
+def test_demo_secret_is_accepted_on_a_generated_root_only(tmp_path, monkeypatch):
+    from encore import config, generate
+
+    monkeypatch.delenv(config.SECRET_ENV, raising=False)
+    made = str(tmp_path / "made")
+    generate.generate(made, users=3, years=[2025], seed=5, mean_plays=3)
+    assert config.is_generated(made)
+    assert config.share_secret(demo=True, root=made) == config.DEMO_SECRET
+    with pytest.raises(config.ConfigError, match="was not made by `encore generate`"):
+        config.share_secret(demo=True, root=str(tmp_path / "elsewhere"))
+    monkeypatch.setenv(config.SECRET_ENV, "a-real-secret-of-enough-length")
+    assert config.share_secret(demo=True, root=str(tmp_path / "elsewhere")) == b"a-real-secret-of-enough-length"
