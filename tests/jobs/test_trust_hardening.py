@@ -490,3 +490,51 @@ def test_demo_secret_is_accepted_on_a_generated_root_only(tmp_path, monkeypatch)
         config.share_secret(demo=True, root=str(tmp_path / "elsewhere"))
     monkeypatch.setenv(config.SECRET_ENV, "a-real-secret-of-enough-length")
     assert config.share_secret(demo=True, root=str(tmp_path / "elsewhere")) == b"a-real-secret-of-enough-length"
+
+
+# --- item 13: quarantine redaction by parsing and by pattern; endsong's personal fields ---------
+IP4, IP6 = "81.2.69.160", "2001:db8::ff00:42:8329"
+PLATFORM_BAD = {"user_id": "usr_q", "ts": "2025-03-01T10:00:00Z", "ms_played": -5, "platform": "ios",
+                "master_metadata_track_name": "T", "master_metadata_album_artist_name": "A"}
+
+
+@pytest.mark.parametrize("record", [
+    json.dumps({**PLATFORM_BAD, "ip_addr": 1364411808}),  # numeric: 81.83.x.x as an integer
+    json.dumps({**PLATFORM_BAD, "IP_ADDR": 1364411808}),
+    json.dumps({**PLATFORM_BAD, "ip_addr": "host-1364411808"}).replace('"ip_addr"', '"ip\\u005faddr"'),
+    json.dumps({**PLATFORM_BAD, "ip_addr": "host-1364411808"}).replace('"ip_addr"', '"ip_add\\u0072"'),
+    json.dumps({**PLATFORM_BAD, "platform": f"android via {IP4}."}),  # trailing-dot IPv4
+    json.dumps({**PLATFORM_BAD, "platform": f"web {IP6}"}),
+    json.dumps({**PLATFORM_BAD, "platform": "web ::ffff:10.20.30.40"}),
+    json.dumps({**PLATFORM_BAD, "IP_ADDR": 1364411808})[:-3],  # cut short: bad JSON, by pattern
+], ids=["numeric", "upper-case-key", "escaped-key", "escaped-key-end", "trailing-dot", "ipv6", "v4-mapped",
+        "bad-json-numeric"])
+def test_quarantine_redacts_every_form_of_ip_address(spark, cfg, record):
+    from encore import canonical
+
+    df = spark.createDataFrame([(record, "raw/events/f.jsonl")], "value string, source_file string")
+    [row] = canonical.parse_events(df.select("value", "source_file"), ingest_cfg=cfg["ingest"],
+                                   source="platform-log").select("reason", "record").collect()
+    assert row.reason is not None
+    kept = row.record
+    for secret in (IP4, IP6, "136441", "10.20.30.40", "81.2.69", "db8::", "::ffff"):
+        assert secret not in kept, kept
+    assert "usr_q" in kept  # the rest of the record is kept for the person who reads quarantine
+
+
+def test_rejected_endsong_rows_keep_neither_username_nor_user_agent(spark, cfg, tmp_path):
+    row = {"ts": "2016-07-21T19:44:02Z", "username": "alice-the-listener", "platform": "Android OS",
+           "ms_played": -1, "conn_country": "SE", "ip_addr_decrypted": IP4,
+           "user_agent_decrypted": "unknown Mozilla/5.0 (Linux; Android 6.0) secret-agent",
+           "master_metadata_track_name": "Cheap Thrills", "master_metadata_album_artist_name": "Sia",
+           "spotify_track_uri": "spotify:track:27SdWb2rFzO6GWiYDBTD9j"}
+    folder = _export(tmp_path / "export", "endsong_0.json", plays=[row])
+    exports.ingest_export(spark, cfg, root=str(tmp_path / "data"), run_id="q1", source=None, input_path=str(folder),
+                          user_id="usr_q", quiet=True)
+    import pyarrow.parquet as pq
+
+    [kept] = pq.read_table(tmp_path / "data" / "quarantine").to_pylist()
+    assert kept["reason"] == "negative_ms"
+    for secret in ("alice-the-listener", "secret-agent", "Mozilla", IP4):
+        assert secret not in kept["record"], kept["record"]
+    assert '"username":"<redacted>"' in kept["record"] and "Cheap Thrills" in kept["record"]
