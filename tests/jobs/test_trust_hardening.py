@@ -538,3 +538,36 @@ def test_rejected_endsong_rows_keep_neither_username_nor_user_agent(spark, cfg, 
     for secret in ("alice-the-listener", "secret-agent", "Mozilla", IP4):
         assert secret not in kept["record"], kept["record"]
     assert '"username":"<redacted>"' in kept["record"] and "Cheap Thrills" in kept["record"]
+
+
+# --- item 14: --run-id is validated; the plain-text email is one line per value -------------------
+@pytest.mark.parametrize("bad", ["../../outside", "a/b", "run\nid", "-x", ".hidden", "x" * 129, ""])
+def test_cli_run_id_is_validated_like_the_dags_do(tmp_path, capsys, bad):
+    from encore import cli
+
+    with pytest.raises(SystemExit) as exit_:  # argparse's error: one line, exit 2
+        cli.main(["publish", "--data", str(tmp_path / "data"), "--year", "2025", f"--run-id={bad}"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "argument --run-id:" in err and "is not a run id" in err and err.count("\n") == 1
+    assert not (tmp_path / "data").exists() and not (tmp_path / "outside").exists()
+
+
+def test_cli_run_id_accepts_what_the_dags_pass():
+    from encore import cli
+
+    for good in ("manual__2026-12-01T03-00-00-00-00", "20261201T030000Z-1a2b3c", "test-run", "g1"):
+        assert cli.run_id(good) == good
+
+
+def test_plain_text_email_strips_line_breaks_and_bidi_controls():
+    from encore import publish
+
+    evil = "Evil\r\nBcc: victim@example.com\r\n\r\nClick \u202ehttp://evil\u202c\u2066x\u2069\u200f\u2028end"
+    subject, text, html = publish.EmailRenderer().render(locale="en", year=2025, minutes=10, top_artist=evil,
+                                                         page_url="https://encore.example/2025/tok/index.html")
+    assert "\r" not in text and "\r" not in subject
+    assert not any(line.startswith("Bcc:") for line in text.splitlines())
+    for ch in "\u202e\u202c\u2066\u2069\u200f\u2028":
+        assert ch not in text and ch not in html
+    assert "Your top artist: Evil Bcc: victim@example.com Click http://evil x end." in text
