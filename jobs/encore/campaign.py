@@ -14,12 +14,14 @@ The command asks the facts job for any fact not yet released (budget-checked; a
 request that does not fit fails with ``BudgetExceeded`` and nothing is exported),
 then renders every line for every (market, locale) in Jinja's
 ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``, autoescape for SVG/HTML,
-and limits on output size and render time. A line sees only the facts it names, as
-numbers already rounded for people per locale (Babel); a line whose fact is
-suppressed or missing is dropped and the reason recorded in the notes.
+in a child process with a memory cap and a hard time limit (campaign_sandbox.py). A
+line sees only the facts it names, as numbers already rounded for people per locale
+(Babel); a line whose fact is suppressed or missing is dropped, and one that hits a
+limit is refused, the reason recorded in the notes.
 
 Output: ``campaigns/Y/<campaign>/<run>/`` with ``copy.csv`` (formula injection
-neutralised), ``copy.json``, ``copy.md``, ``billboards/*.svg|png`` and
+neutralised), ``copy.json``, ``copy.md`` (Markdown-escaped), ``billboards/*.svg|png``
+(only self-contained SVGs are rasterised, with an empty resources folder) and
 ``facts-used.json``; staged, then swapped in atomically.
 """
 
