@@ -28,8 +28,14 @@ fi
 log="$AIRFLOW_HOME/standalone.log"
 # the log shows the generated admin password: this user only
 (umask 077 && : >"$log") && chmod 600 "$log"
+# the database first, then the one-slot pool the facts and campaign tasks share (one
+# privacy-budget release at a time), before the scheduler could see a task in it
+echo "preparing Airflow's database (log: $log) ..."
+"$repo/.venv-airflow/bin/airflow" db migrate >>"$log" 2>&1
+"$repo/.venv-airflow/bin/airflow" pools set encore_privacy_budget 1 \
+  "Encore: one privacy-budget release at a time (facts, campaign)" >>"$log" 2>&1
 echo "starting Airflow (log: $log) ..."
-"$repo/.venv-airflow/bin/airflow" standalone >"$log" 2>&1 &
+"$repo/.venv-airflow/bin/airflow" standalone >>"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' INT TERM EXIT
 
@@ -44,9 +50,6 @@ if [ -z "$up" ]; then
   tail -20 "$log" >&2
   exit 1
 fi
-# one privacy-budget release at a time: the pool the facts and campaign tasks share
-"$repo/.venv-airflow/bin/airflow" pools set encore_privacy_budget 1 \
-  "Encore: one privacy-budget release at a time (facts, campaign)" >/dev/null
 pwfile="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 cat <<MSG
 
