@@ -105,6 +105,7 @@ def test_render_without_a_secret_refuses_to_start(data_root, monkeypatch, capsys
 
 def test_render_without_recaps_says_what_to_run(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(config.SECRET_ENV, raising=False)
+    generate.mark_generated(str(tmp_path))  # a generated root (else --demo is refused first)
     assert _run(str(tmp_path), "--demo") == 2
     assert "encore recaps" in capsys.readouterr().err
 
