@@ -8,6 +8,8 @@ root; the **export_location** task shows the folder in its log and XCom.
 Every number comes from a released, differentially private fact. A campaign that
 needs a fact not yet released spends privacy budget on it once; when the year's budget
 cannot cover it the run fails with the facts job's message and nothing is released.
+One campaign run at a time, and its job waits for a yearly run's facts task (they
+share the pool `encore_privacy_budget`): two releases never race for the budget.
 
 The form checks its input (a campaign that does not exist, an unknown language or
 market) before a run is created.
@@ -19,7 +21,7 @@ import tomllib
 from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag, task
-from encore_common import DEFAULT_ARGS, ENCORE_HOME, EncoreSparkJob
+from encore_common import BUDGET_POOL, DEFAULT_ARGS, ENCORE_HOME, EncoreSparkJob
 
 LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français", "pt_BR": "Português (Brasil)"}
 
@@ -51,6 +53,7 @@ MARKETS = sorted({x for c in CAMPAIGNS.values() for x in c["markets"]}) or ["US"
     schedule=None,
     start_date=datetime(2025, 1, 1, tzinfo=UTC),
     catchup=False,
+    max_active_runs=1,  # two exports at once could both pass the budget check
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["encore", "marketing"],
@@ -124,7 +127,8 @@ def encore_campaign():
         return export
 
     run = plan()
-    campaign = EncoreSparkJob(task_id="campaign", application_args=run["args"])
+    # the same one-slot pool as encore_yearly's facts: one privacy-budget release at a time
+    campaign = EncoreSparkJob(task_id="campaign", application_args=run["args"], pool=BUDGET_POOL)
     location = export_location(run["export"])
     campaign >> location
 

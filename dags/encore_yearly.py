@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.sdk import Asset, Param, dag, task
-from encore_common import DEFAULT_ARGS, EncoreSparkJob
+from encore_common import BUDGET_POOL, DEFAULT_ARGS, EncoreSparkJob
 
 EVENTS = Asset(name="encore_events", uri="x-encore://events")
 RECAPS = Asset(name="encore_recaps", uri="x-encore://recaps")
@@ -82,7 +82,8 @@ def encore_yearly():
     run = plan()
     ingest = EncoreSparkJob(task_id="ingest", application_args=run["ingest"], outlets=[EVENTS])
     recaps = EncoreSparkJob(task_id="recaps", application_args=run["recaps"], inlets=[EVENTS], outlets=[RECAPS])
-    facts = EncoreSparkJob(task_id="facts", application_args=run["facts"], inlets=[EVENTS], outlets=[FACTS])
+    facts = EncoreSparkJob(task_id="facts", application_args=run["facts"], inlets=[EVENTS], outlets=[FACTS],
+                           pool=BUDGET_POOL)
     render = EncoreSparkJob(task_id="render", application_args=run["render"], inlets=[RECAPS], outlets=[SITE])
     publish = EncoreSparkJob(task_id="publish", application_args=run["publish"], inlets=[RECAPS, FACTS, SITE])
 

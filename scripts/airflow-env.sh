@@ -27,4 +27,13 @@ export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 # the spark_default connection: local[2] unless SPARK_MASTER says otherwise
 export AIRFLOW_CONN_SPARK_DEFAULT="{\"conn_type\": \"spark\", \"host\": \"${SPARK_MASTER:-local[2]}\"}"
 export AIRFLOW_VAR_ENCORE_DATA_ROOT="$_encore_data"
+# Airflow's logs and its generated admin password are for this user only (mode 0600):
+# task logs through Airflow's own permission settings, the password file created empty
+# with 0600 before Airflow first writes it (it keeps the mode of an existing file)
+export AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS="0o600"
+export AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS="0o700"
+_encore_pw="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+[ -e "$_encore_pw" ] || (umask 077 && : >"$_encore_pw")
+chmod 600 "$_encore_pw"
+unset _encore_pw
 unset _encore_repo _encore_data

@@ -26,8 +26,16 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 fi
 
 log="$AIRFLOW_HOME/standalone.log"
+# the log shows the generated admin password: this user only
+(umask 077 && : >"$log") && chmod 600 "$log"
+# the database first, then the one-slot pool the facts and campaign tasks share (one
+# privacy-budget release at a time), before the scheduler could see a task in it
+echo "preparing Airflow's database (log: $log) ..."
+"$repo/.venv-airflow/bin/airflow" db migrate >>"$log" 2>&1
+"$repo/.venv-airflow/bin/airflow" pools set encore_privacy_budget 1 \
+  "Encore: one privacy-budget release at a time (facts, campaign)" >>"$log" 2>&1
 echo "starting Airflow (log: $log) ..."
-"$repo/.venv-airflow/bin/airflow" standalone >"$log" 2>&1 &
+"$repo/.venv-airflow/bin/airflow" standalone >>"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' INT TERM EXIT
 

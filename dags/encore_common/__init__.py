@@ -15,6 +15,13 @@ Settings, all optional (environment of the scheduler/workers, or Airflow Variabl
 
 The Spark master comes from the connection ``spark_default`` (``local[*]`` when it is
 not defined); pointing it at a cluster master is the only change needed for a cluster.
+
+Every task that can spend privacy budget (encore_yearly's ``facts``, encore_campaign's
+``campaign``) runs in the one-slot pool ``BUDGET_POOL``, so two releases never run at
+once whatever DAG started them (the job's ledger lock is the second line of defence).
+The pool is created by ``make airflow``, ``encore demo`` and the tests; elsewhere:
+
+    airflow pools set encore_privacy_budget 1 "Encore: one privacy-budget release at a time"
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ SPARK_SUBMIT = os.environ.get("ENCORE_SPARK_SUBMIT") or str(ENCORE_HOME / ".venv
 JOBS_PYTHON = os.environ.get("ENCORE_PYSPARK_PYTHON") or str(ENCORE_HOME / ".venv" / "bin" / "python")
 ENTRY_POINT = str(ENCORE_HOME / "jobs" / "main.py")
 DATA_ROOT_VARIABLE = "encore_data_root"
+BUDGET_POOL = "encore_privacy_budget"  # one slot: see the module docstring
 
 # Spark jobs retry on what can be transient (an executor lost, a busy cluster) with
 # exponential back-off: 2 min, 4 min, capped at 30 min.

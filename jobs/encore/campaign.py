@@ -14,26 +14,26 @@ The command asks the facts job for any fact not yet released (budget-checked; a
 request that does not fit fails with ``BudgetExceeded`` and nothing is exported),
 then renders every line for every (market, locale) in Jinja's
 ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``, autoescape for SVG/HTML,
-and limits on output size and render time. A line sees only the facts it names, as
-numbers already rounded for people per locale (Babel); a line whose fact is
-suppressed or missing is dropped and the reason recorded in the notes.
+in a child process with a memory cap and a hard time limit (campaign_sandbox.py). A
+line sees only the facts it names, as numbers already rounded for people per locale
+(Babel); a line whose fact is suppressed or missing is dropped, and one that hits a
+limit is refused, the reason recorded in the notes.
 
 Output: ``campaigns/Y/<campaign>/<run>/`` with ``copy.csv`` (formula injection
-neutralised), ``copy.json``, ``copy.md``, ``billboards/*.svg|png`` and
+neutralised), ``copy.json``, ``copy.md`` (Markdown-escaped), ``billboards/*.svg|png``
+(only self-contained SVGs are rasterised, with an empty resources folder) and
 ``facts-used.json``; staged, then swapped in atomically.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import math
 import re
-import signal
+import tempfile
 import textwrap
-import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,13 +42,21 @@ from typing import Any
 from . import config, datasets, storage
 from . import facts as facts_mod
 from . import facts_catalog as fc
+from .campaign_sandbox import (  # noqa: F401 - the sandbox's names, as campaign.* too
+    MAX_LINE_CHARS,
+    MAX_SVG_CHARS,
+    RENDER_SECONDS,
+    Record,
+    Renderer,
+    RenderLimit,
+    frozen,
+    render_limited,
+    sandbox,
+)
 from .errors import EncoreError
 
 CAMPAIGNS_DIR = config.REPO_ROOT / "templates" / "campaign"
 CHANNELS = ("billboard", "social", "press")
-MAX_LINE_CHARS = 600  # a rendered line longer than this is refused
-MAX_SVG_CHARS = 200_000
-RENDER_SECONDS = 2.0  # per template render
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _LOCALE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 _MARKET = re.compile(r"[A-Z]{2}")
@@ -56,10 +64,6 @@ FONT_CANDIDATES = (config.REPO_ROOT / "templates" / "fonts" / "DejaVuSans.ttf",
                    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
 ABOUT = {"en": "about {n}", "de": "rund {n}", "fr": "environ {n}", "es": "unos {n}",
          "sv": "cirka {n}", "pt": "cerca de {n}", "it": "circa {n}", "nl": "ongeveer {n}"}
-
-
-class RenderLimit(EncoreError):
-    """A template tried to produce too much output, or took too long."""
 
 
 # --------------------------------------------------------------------------------------
@@ -221,38 +225,6 @@ def format_percent(share: float, locale: str) -> str:
     return bp(round(max(0.0, min(1.0, share)) * 100) / 100, locale=locale)  # the locale's own pattern
 
 
-class Record:
-    """A read-only mapping for templates. Unlike a dict it has no methods, so a missing
-    key such as by.genre['pop'] is simply undefined (the line drops) instead of
-    reaching dict.pop, which the sandbox would refuse."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: dict):
-        self._data = data
-
-    def __getitem__(self, key):
-        return self._data[key]
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __contains__(self, key) -> bool:
-        return key in self._data
-
-
-def frozen(value):
-    """Dicts become Records and lists tuples, all the way down."""
-    if isinstance(value, dict):
-        return Record({k: frozen(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(frozen(v) for v in value)
-    return value
-
-
 def market_name(market: str, locale: str) -> str:
     """The market's name in the locale's language (Babel), e.g. DE -> Germany / Deutschland."""
     from babel import Locale
@@ -301,68 +273,6 @@ def fact_view(spec: fc.FactSpec, released: facts_mod.ReleasedFact, locale: str) 
 
 
 # --------------------------------------------------------------------------------------
-# The sandbox
-# --------------------------------------------------------------------------------------
-def sandbox(*, autoescape: bool = False):
-    """Jinja's immutable sandbox with StrictUndefined, and a cap on string/list
-    multiplication and powers (the sandbox already caps range())."""
-    from jinja2 import StrictUndefined, select_autoescape
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class CampaignSandbox(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset(["*", "**"])
-
-        def call_binop(self, context, operator, left, right):
-            if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-                raise SecurityError("exponent too large in a campaign template")
-            if operator == "*":
-                for seq, times in ((left, right), (right, left)):
-                    if isinstance(seq, str | list | tuple) and isinstance(times, int) \
-                            and len(seq) * times > MAX_SVG_CHARS:
-                        raise SecurityError("output too large in a campaign template")
-            return super().call_binop(context, operator, left, right)
-
-    return CampaignSandbox(
-        undefined=StrictUndefined,
-        autoescape=select_autoescape(["html", "htm", "xml", "svg"], default_for_string=autoescape,
-                                     default=autoescape),
-        trim_blocks=True, lstrip_blocks=True,
-    )
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float, what: str):
-    """SIGALRM-based limit (main thread only; elsewhere the size limits still hold)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _expired(signum, frame):
-        raise RenderLimit(f"{what}: rendering took longer than {seconds:g} s")
-
-    old = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def render_limited(template, context: dict, *, max_chars: int, what: str) -> str:
-    """Render streaming, refusing output beyond ``max_chars`` or ``RENDER_SECONDS``."""
-    out, size = [], 0
-    with _time_limit(RENDER_SECONDS, what):
-        for chunk in template.generate(**context):
-            size += len(chunk)
-            if size > max_chars:
-                raise RenderLimit(f"{what}: output longer than {max_chars} characters")
-            out.append(chunk)
-    return "".join(out)
-
-
-# --------------------------------------------------------------------------------------
 # Export
 # --------------------------------------------------------------------------------------
 def neutralise_cell(value: Any) -> Any:
@@ -391,60 +301,125 @@ class Export:
 
 def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dict[str, facts_mod.ReleasedFact],
                     *, year: int, locales: list[str], markets: list[str]) -> Export:
-    """Every line for every (market, locale): pure, no I/O."""
-    text_env, svg_env = sandbox(autoescape=False), sandbox(autoescape=True)
+    """Every line for every (market, locale), rendered in a child process under memory
+    and time limits (campaign_sandbox.Renderer); no I/O besides the templates.
+
+    A line that hits a limit is refused with the reason in the notes; a broken
+    template (syntax, TypeError, ZeroDivisionError...) or one the sandbox refuses is a
+    bad input: EncoreError naming the file and the line."""
     svg_source = (camp.folder / "billboard.svg").read_text(encoding="utf-8") if camp.folder else None
-    svg_template = svg_env.from_string(svg_source) if svg_source else None
-    if svg_template is not None:
-        svg_template.name = "billboard.svg"
+    if svg_source:
+        _compile(svg_source, f"campaign {camp.name}: billboard.svg")
     copy_rows, notes, billboards, used = [], [], {}, {}
-    for locale in locales:
-        if locale not in camp.copy:
-            raise EncoreError(f"campaign {camp.name}: no copy for locale {locale!r} "
-                              f"(copy.{locale}.toml; available: {', '.join(sorted(camp.copy))})")
-        views = {}
-        for fid, spec in specs.items():
-            views[fid] = fact_view(spec, released[fid], locale) if fid in released else None
-        for line in camp.copy[locale]:
-            unknown = [f for f in line.facts if f not in specs]
-            if unknown:
-                raise EncoreError(f"campaign {camp.name}: copy.{locale}.toml line {line.id!r} uses {unknown[0]!r}, "
-                                  "which the manifest does not declare")
-            template = text_env.from_string(line.text)
-            for market in markets:
-                where = f"{market}/{locale}/{line.id}"
-                gone = [f for f in line.facts if views.get(f) is None]
-                if gone:
-                    notes.append(f"{where}: dropped: fact {gone[0]} is suppressed or was not released")
-                    continue
-                context = {"f": frozen({f: views[f] for f in line.facts}), "market": market, "locale": locale,
-                           "market_name": market_name(market, locale), "year": year}
-                try:
-                    text = render_limited(template, context, max_chars=MAX_LINE_CHARS,
-                                          what=f"campaign {camp.name} {where}")
-                except _undefined_error() as err:
-                    missing = re.findall(r"'([^']*)'", err.message or "")
-                    what = f"no released value for {missing[-1]!r}" if missing else "a value it uses is missing"
-                    notes.append(f"{where}: dropped: {what} (suppressed, or not released for this market)")
-                    continue
-                except _security_error() as err:
-                    raise EncoreError(f"campaign {camp.name} {where}: the template was refused by the sandbox: {err}") from None
-                text = " ".join(text.split())
-                if not text or "None" in text.split():
-                    notes.append(f"{where}: dropped: empty or missing value")
-                    continue
-                copy_rows.append({"campaign": camp.name, "year": year, "market": market, "locale": locale,
-                                  "channel": line.channel, "line": line.id, "text": text,
-                                  "facts": ",".join(line.facts)})
-                for f in line.facts:
-                    used[f] = _fact_used(specs[f], released[f])
-                if line.channel == "billboard" and svg_template is not None:
-                    stem = f"{market}-{locale}-{line.id}"
-                    svg = render_limited(svg_template, {**billboard_layout(text), "title": camp.title,
-                                                        "market": market, "locale": locale, "year": year},
-                                         max_chars=MAX_SVG_CHARS, what=f"billboard {stem}")
-                    billboards[stem] = svg
+    with Renderer() as renderer:
+        for locale in locales:
+            if locale not in camp.copy:
+                raise EncoreError(f"campaign {camp.name}: no copy for locale {locale!r} "
+                                  f"(copy.{locale}.toml; available: {', '.join(sorted(camp.copy))})")
+            views = {}
+            for fid, spec in specs.items():
+                views[fid] = fact_view(spec, released[fid], locale) if fid in released else None
+            for line in camp.copy[locale]:
+                source = f"copy.{locale}.toml line {line.id!r}"
+                unknown = [f for f in line.facts if f not in specs]
+                if unknown:
+                    raise EncoreError(f"campaign {camp.name}: {source} uses {unknown[0]!r}, "
+                                      "which the manifest does not declare")
+                _compile(line.text, f"campaign {camp.name}: {source}")
+                for market in markets:
+                    where = f"{market}/{locale}/{line.id}"
+                    gone = [f for f in line.facts if views.get(f) is None]
+                    if gone:
+                        notes.append(f"{where}: dropped: fact {gone[0]} is suppressed or was not released")
+                        continue
+                    context = {"f": {f: views[f] for f in line.facts}, "market": market, "locale": locale,
+                               "market_name": market_name(market, locale), "year": year}
+                    status, text = renderer.render(line.text, context, autoescape=False, max_chars=MAX_LINE_CHARS,
+                                                   what=where, name=source)
+                    if status == "undefined":
+                        missing = re.findall(r"'([^']*)'", text)
+                        what = f"no released value for {missing[-1]!r}" if missing else "a value it uses is missing"
+                        notes.append(f"{where}: dropped: {what} (suppressed, or not released for this market)")
+                        continue
+                    if status == "refused":
+                        notes.append(f"{where}: refused: {text.removeprefix(where + ': ')}")
+                        continue
+                    _template_failed(camp, source, where, status, text)
+                    text = " ".join(text.split())
+                    if not text or "None" in text.split():
+                        notes.append(f"{where}: dropped: empty or missing value")
+                        continue
+                    copy_rows.append({"campaign": camp.name, "year": year, "market": market, "locale": locale,
+                                      "channel": line.channel, "line": line.id, "text": text,
+                                      "facts": ",".join(line.facts)})
+                    for f in line.facts:
+                        used[f] = _fact_used(specs[f], released[f])
+                    if line.channel == "billboard" and svg_source:
+                        stem = f"{market}-{locale}-{line.id}"
+                        status, svg = renderer.render(
+                            svg_source, {**billboard_layout(text), "title": camp.title, "market": market,
+                                         "locale": locale, "year": year},
+                            autoescape=True, max_chars=MAX_SVG_CHARS, what=f"billboard {stem}", name="billboard.svg")
+                        if status == "refused":
+                            notes.append(f"{where}: billboard refused: {svg.removeprefix(f'billboard {stem}: ')}")
+                            continue
+                        _template_failed(camp, "billboard.svg", where, status, svg)
+                        problem = svg_problem(svg)
+                        if problem:
+                            notes.append(f"{where}: billboard refused: {problem}")
+                            continue
+                        billboards[stem] = svg
     return Export(copy_rows, notes, billboards, used)
+
+
+def _compile(source: str, where: str) -> None:
+    """A template that does not compile is the author's to fix (compiling runs nothing)."""
+    from jinja2.exceptions import TemplateSyntaxError
+
+    try:
+        sandbox().parse(source)
+    except TemplateSyntaxError as err:
+        raise EncoreError(f"{where}: template syntax error on line {err.lineno}: {err.message}; "
+                          "fix the template") from None
+
+
+def _template_failed(camp: Campaign, source: str, where: str, status: str, reason: str) -> None:
+    reason = " ".join(reason.split())  # one line
+    if status == "security":
+        raise EncoreError(f"campaign {camp.name} {where}: the template was refused by the sandbox: {reason}")
+    if status == "undefined":
+        raise EncoreError(f"campaign {camp.name} {where}: {source} uses a value that does not exist: {reason}")
+    if status == "error":
+        raise EncoreError(f"campaign {camp.name} {where}: {source} failed: {reason}; fix the template")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:\"'=])")
+_HREF = re.compile(r"""(?:^|[\s"'])(?:[\w.-]+:)?href\s*=\s*(["'])(.*?)\1""", re.S | re.I)
+_IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif|webp);base64,", re.I)
+
+
+def markdown_text(text: str) -> str:
+    """Text for copy.md that Markdown shows as typed: HTML is inert (&lt; &gt; &amp;),
+    every Markdown punctuation is backslash-escaped (no links, images, emphasis,
+    headings or tables from a fact's label), and it stays on one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def svg_problem(svg: str) -> str | None:
+    """Why a billboard may not be rasterised, or None. It may reference only its own
+    elements (#id) and embedded raster images: no file, URL or nested SVG (resvg would
+    read an absolute path whatever its resources folder), and no DOCTYPE/ENTITY."""
+    if re.search(r"<!(DOCTYPE|ENTITY)", svg, re.I):
+        return "the SVG declares a DOCTYPE or ENTITY"
+    for _, href in _HREF.findall(svg):
+        ref = href.strip()
+        if not ref.startswith("#") and not _IMAGE_DATA.match(ref):
+            return f"the SVG references {ref[:80]!r}: only #id and data:image/png|jpeg|gif|webp are allowed"
+    if re.search(r"url\(\s*['\"]?(?!#)", svg, re.I) or "@import" in svg.lower():
+        return "the SVG's CSS references something outside the SVG"
+    return None
 
 
 def billboard_layout(text: str) -> dict:
@@ -452,18 +427,6 @@ def billboard_layout(text: str) -> dict:
     layouts = ((36, 76), (46, 60), (60, 46), (80, 34))
     width, size = next(((w, s) for w, s in layouts if len(textwrap.wrap(text, w)) <= 4), layouts[-1])
     return {"lines": textwrap.wrap(text, width)[:6], "font_size": size, "line_height": round(size * 1.2)}
-
-
-def _undefined_error():
-    from jinja2.exceptions import UndefinedError
-
-    return UndefinedError
-
-
-def _security_error():
-    from jinja2.exceptions import SecurityError
-
-    return SecurityError
 
 
 def _fact_used(spec: fc.FactSpec, released: facts_mod.ReleasedFact) -> dict:
@@ -486,20 +449,26 @@ def write_export(root: str, year: int, camp: Campaign, export: Export, run_id: s
     storage.write_json_atomic(storage.join(staged, "copy.json"), {
         "campaign": camp.name, "title": camp.title, "year": year, "run_id": run_id,
         "lines": export.copy, "notes": export.notes})
-    md = [f"# {camp.title} — {year}", "", camp.description, "", f"Run {run_id}.", ""]
+    esc = markdown_text
+    md = [f"# {esc(camp.title)} — {year}", "", esc(camp.description), "", f"Run {esc(run_id)}.", ""]
     for r in export.copy:
-        md.append(f"- **{r['market']} / {r['locale']} / {r['channel']} / {r['line']}**: {r['text']}")
-    md += ["", "## Notes", ""] + [f"- {n}" for n in export.notes or ["none"]]
+        md.append(f"- **{esc(r['market'])} / {esc(r['locale'])} / {esc(r['channel'])} / {esc(r['line'])}**: "
+                  f"{esc(r['text'])}")
+    md += ["", "## Notes", ""] + [f"- {esc(n)}" for n in export.notes or ["none"]]
     storage.write_text_atomic(storage.join(staged, "copy.md"), "\n".join(md) + "\n")
     storage.write_json_atomic(storage.join(staged, "facts-used.json"), sorted(export.facts_used.values(), key=lambda f: f["id"]))
     fonts = _font_files()
-    for stem, svg in export.billboards.items():
-        storage.write_text_atomic(storage.join(staged, "billboards", f"{stem}.svg"), svg)
-        if png:
-            import resvg_py
+    with tempfile.TemporaryDirectory(prefix="encore-resvg-") as nothing:
+        for stem, svg in export.billboards.items():
+            storage.write_text_atomic(storage.join(staged, "billboards", f"{stem}.svg"), svg)
+            if png:
+                import resvg_py
 
-            data = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts, skip_system_fonts=bool(fonts)))
-            storage.write_bytes_atomic(storage.join(staged, "billboards", f"{stem}.png"), data)
+                # an empty resources folder: a relative href finds nothing (absolute ones
+                # were refused by svg_problem when the billboard was rendered)
+                data = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts, skip_system_fonts=bool(fonts),
+                                                   resources_dir=nothing))
+                storage.write_bytes_atomic(storage.join(staged, "billboards", f"{stem}.png"), data)
     storage.publish(staged, final, run_id)
     return final
 

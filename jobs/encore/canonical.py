@@ -94,13 +94,45 @@ def parse_ts(col: Column) -> Column:
     return F.when(text.rlike("^[0-9]{1,11}$"), F.timestamp_seconds(text.try_cast("bigint"))).otherwise(parsed)
 
 
+# Fields quarantine never keeps, whatever their case or JSON escaping: the IP address
+# fields (ip_addr, ip_addr_decrypted...) and what a Spotify export adds about the
+# person (username, user_agent_decrypted). Their value becomes "<redacted>".
+_SECRET_KEY = r"^(ip_?addr.*|username|user_agent_decrypted)$"
+# the same keys in unparsed text: any key starting with "ip" (also \u0069/\u0049-escaped),
+# username, user_agent_decrypted; the value a string (perhaps cut short) or a bare token
+_SECRET_KEY_TEXT = (r'(?i)("(?:ip|\\u0069p|\\u0049p|\\u0069\\u0070|\\u0049\\u0050)(?:[^"\\]|\\.)*"'
+                    r'|"(?:username|user_agent_decrypted)")(\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
+_IPV4 = r"(?<![0-9])(?<![0-9]\.)(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])"
+_V4_TAIL = r"(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?"
+_IPV6 = (r"(?i)(?<![0-9a-z:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+         r"|[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?" + _V4_TAIL +
+         r"|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}" + _V4_TAIL + r"|::(?:[0-9]{1,3}\.){3}[0-9]{1,3})(?![0-9a-z:]|\.[0-9])")
+
+
+def _redact_addresses(text: Column) -> Column:
+    text = F.regexp_replace(text, _IPV6, "<redacted-ip>")
+    return F.regexp_replace(text, _IPV4, "<redacted-ip>")
+
+
 def redact(col: Column) -> Column:
     """What quarantine keeps of a rejected record: the record verbatim, except IP
-    addresses (privacy.md: dropped at ingest, never stored). Invalid UTF-8 bytes are
-    replaced by U+FFFD, since a Parquet string must be valid UTF-8."""
-    text = F.make_valid_utf8(col)
-    text = F.regexp_replace(text, r'("ip_addr[A-Za-z_]*"\s*:\s*)"[^"]*"?', '$1"<redacted>"')
-    return F.regexp_replace(text, r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.])", "<redacted-ip>")
+    addresses and the fields that name the person (privacy.md: dropped at ingest,
+    never stored). Invalid UTF-8 bytes are replaced by U+FFFD, since a Parquet string
+    must be valid UTF-8.
+
+    By pattern first, which keeps the text as it was: the secret keys in any case or
+    JSON escaping with string or numeric values, and IPv4 (also with a trailing dot)
+    and IPv6 addresses anywhere. Then by parsing: a record that parses as a JSON
+    object and still has a secret key with a value (an escape the pattern did not
+    see) is re-serialised from the parsed object with those values redacted."""
+    text = _redact_addresses(F.regexp_replace(F.make_valid_utf8(col), _SECRET_KEY_TEXT, '$1$2"<redacted>"'))
+    parsed = F.try_parse_json(text).try_cast("map<string, variant>")
+    secret = lambda k: F.lower(k).rlike(_SECRET_KEY)  # noqa: E731
+    leaks = F.exists(F.map_entries(parsed), lambda e: secret(e["key"]) & (
+        F.to_json(e["value"]) != F.lit('"<redacted>"')))
+    rebuilt = _redact_addresses(F.to_json(F.transform_values(
+        parsed, lambda k, v: F.when(secret(k), F.parse_json(F.lit('"<redacted>"'))).otherwise(v))))
+    return F.when(parsed.isNotNull() & leaks, rebuilt).otherwise(text)
 
 
 def _any_set(names: tuple[str, ...]) -> Column:

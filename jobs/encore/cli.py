@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from .config import ConfigError
@@ -39,8 +40,23 @@ def add_common(p: argparse.ArgumentParser, *, data: bool = True, year: bool = Fa
         p.add_argument("--data", metavar="DIR", help="data root (local path or s3a:// / hdfs:// URI); default: conf paths.data_root")
     if year:
         p.add_argument("--year", type=_year, required=True, metavar="Y", help="the recap year, e.g. 2025")
-    p.add_argument("--run-id", help="identifier for this run (default: time-based); the DAGs pass theirs")
+    p.add_argument("--run-id", type=run_id, help="identifier for this run (default: time-based); the DAGs pass "
+                   "theirs: letters, digits, '.', '_' and '-', at most 128, starting and ending with a letter, "
+                   "digit or '_'")
     p.add_argument("--spark-profile", help="Spark profile from conf/encore.toml (local, test, cluster)")
+
+
+# what dags/encore_common.safe_run_id produces: the run id names staging folders and reports
+_RUN_ID = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_])?")
+
+
+def run_id(text: str) -> str:
+    """--run-id: a file-name-safe word (it becomes part of paths), checked with fullmatch."""
+    if not _RUN_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a run id: use letters, digits, '.', '_' and '-' (at most 128, starting and "
+            "ending with a letter, digit or '_'), e.g. 20261201T030000Z-1a2b3c")
+    return text
 
 
 def _year(text: str) -> int:
@@ -122,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config.load(args.config)
         if hasattr(args, "data") and not args.data:
             args.data = cfg["paths"]["data_root"]
+        if getattr(args, "demo", False) is True:
+            config.check_demo_root(args.data)  # the public demo secret: generated data only
         mod = importlib.import_module(args._module)
         runner = getattr(mod, "run_for", None)
         with _lock_for(args):

@@ -247,11 +247,34 @@ def load(path: str | os.PathLike | None = None) -> dict:
     return validate(raw, source=str(path))
 
 
-def share_secret(*, demo: bool) -> bytes:
+DEMO_SECRET = b"encore-demo-secret-not-for-production"
+GENERATED_MARKER = "encore-generated.json"  # written by `encore generate` (and so `encore demo`)
+
+
+def is_generated(root: str) -> bool:
+    """True when ``root`` is a data root that `encore generate` / `encore demo` made."""
+    from . import storage
+
+    return storage.exists(storage.join(str(root), GENERATED_MARKER))
+
+
+def check_demo_root(root: str | None) -> None:
+    """The demo secret is public (anyone can compute its share links from a user id):
+    it is accepted only on a data root that the generator made."""
+    if root is None or not is_generated(root):
+        raise ConfigError(
+            f"--demo: {root or 'the data root'} was not made by `encore generate` or `encore demo` (no "
+            f"{GENERATED_MARKER} there): the demo share secret is only for generated data, since anyone can "
+            f"compute its links; set {SECRET_ENV} instead")
+
+
+def share_secret(*, demo: bool, root: str | None = None) -> bytes:
     """The share-link secret, from the environment only.
 
-    A demo run without one uses a fixed, clearly-labelled demo secret; any other run
-    refuses to start (privacy.md, "Security around recaps").
+    A demo run without one uses a fixed, clearly-labelled demo secret, and only on a
+    generated data root (``root``; the CLI checks every ``--demo`` the same way); any
+    other run refuses to start (privacy.md, "Security around recaps"). Without ``root``
+    this only returns the demo secret's value (tests compare against it).
     """
     value = os.environ.get(SECRET_ENV, "")
     if value:
@@ -259,7 +282,9 @@ def share_secret(*, demo: bool) -> bytes:
             raise ConfigError(f"{SECRET_ENV} is too short: use at least 16 characters")
         return value.encode("utf-8")
     if demo:
-        return b"encore-demo-secret-not-for-production"
+        if root is not None:
+            check_demo_root(root)
+        return DEMO_SECRET
     raise ConfigError(
         f"{SECRET_ENV} is not set: a non-demo run needs the share-link secret "
         "(export it, or use --demo for generated data)"

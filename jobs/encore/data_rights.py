@@ -59,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:  # for pipeline-style cal
 
 def run_for(command: str, args: argparse.Namespace, cfg: dict) -> int:
     check_user_id(args.user_id)
-    secret = share_secret(demo=args.demo)
+    secret = share_secret(demo=args.demo, root=args.data)
     from .spark import get_session
 
     spark = get_session(cfg, command, args.spark_profile)

@@ -26,6 +26,17 @@ from datetime import UTC, datetime
 from . import config, generate, storage
 from .errors import EncoreError
 
+# The one-slot pool the DAGs' facts and campaign tasks share (dags/encore_common: BUDGET_POOL)
+BUDGET_POOL = "encore_privacy_budget"
+BUDGET_POOL_DESCRIPTION = "Encore: one privacy-budget release at a time (facts, campaign)"
+
+
+def private_log(path: str) -> None:
+    """An empty log file only this user can read (Airflow's output can show its password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
 
 def default_year(today: datetime | None = None) -> int:
     """The latest year whose yearly run is due: the encore_campaign form's default too."""
@@ -93,10 +104,11 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
 
     os.makedirs(home, exist_ok=True)
     log = os.path.join(home, "demo.log")
-    open(log, "w").close()
+    private_log(log)
     if not os.path.exists(os.path.join(home, "airflow.db")):
         print(f"[demo] creating Airflow's SQLite database in {home}", flush=True)
         _airflow(home, data, "db", "migrate", log=log)
+    _airflow(home, data, "pools", "set", BUDGET_POOL, "1", BUDGET_POOL_DESCRIPTION, log=log)
     print(f"[demo] airflow dags test encore_yearly (year {year}): ingest -> recaps | facts -> render -> publish "
           f"(log: {log})", flush=True)
     took = _airflow(home, data, "dags", "test", "encore_yearly", "-c", json.dumps({"year": year, "demo": True}),

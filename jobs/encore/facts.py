@@ -18,7 +18,10 @@ How a release works:
 3. The year's budget (conf ``[privacy]``) is split by weight; the ledger
    (``ledger/year=Y/*.jsonl``, one new file per release, never rewritten) records
    every release. A request that does not fit in what is left fails with
-   ``BudgetExceeded`` before any data is read, and releases nothing.
+   ``BudgetExceeded`` before any data is read, and releases nothing. Releases are
+   exclusive per root and year on every kind of root (``locks.exclusive``), and the
+   ledger is checked again before and after the spend is written: a release that
+   finds it moved withdraws (``LedgerMoved``) and publishes nothing.
 4. Released values are immutable: ``facts/year=Y/`` holds them; asking again for a
    released fact (same query, whatever its id) returns the stored value and spends
    nothing. A released count below ``min_count`` is stored as suppressed, without
@@ -32,7 +35,7 @@ import contextlib
 import io
 import json
 import math
-import os
+import posixpath
 import unicodedata
 import uuid
 from collections import defaultdict
@@ -43,10 +46,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import config, datasets, localtime, storage
+from . import config, datasets, localtime, locks, storage
 from . import facts_catalog as fc
 from .errors import BudgetExceeded, EncoreError
 from .facts_catalog import DIMENSIONS, FactSpec
+from .locks import RunLocked
 
 ID_SPACE = "listener"
 # Beyond this many keys, a fact stores only its released (unsuppressed) keys and a count
@@ -568,22 +572,19 @@ def _rows_of(ev: Evaluated, year: int, run_id: str, now: str) -> list[dict]:
     return out
 
 
-@contextlib.contextmanager
-def _ledger_lock(root: str, year: int):
-    """One release at a time per data root (local disks; on a cluster the DAGs serialise)."""
-    if "://" in str(root):
-        yield
-        return
-    import fcntl
+class LedgerMoved(RunLocked):
+    """The ledger changed between the budget check and the write: another release ran."""
 
-    folder = ledger_path(root, year)
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+
+def _ledger_files(root: str, year: int) -> frozenset[str]:
+    return frozenset(n for n in storage.listdir(ledger_path(root, year))
+                     if n.endswith(".jsonl") and not n.startswith((".", "_")))
+
+
+def _moved(year: int, seen: frozenset[str], now: frozenset[str]) -> LedgerMoved:
+    return LedgerMoved(
+        f"privacy ledger for {year} changed while this release was computed ({', '.join(sorted(now - seen))} "
+        "appeared: another release ran at the same time); nothing was released: run again")
 
 
 def release(spark, root: str, year: int, specs: list[FactSpec], cfg: dict, run_id: str, *,
@@ -599,7 +600,8 @@ def release(spark, root: str, year: int, specs: list[FactSpec], cfg: dict, run_i
     ids = [s.id for s in specs]
     if len(set(ids)) != len(ids):
         raise EncoreError(f"fact ids must be unique, got {ids}")
-    with _ledger_lock(root, year):
+    # one release at a time per root and year (an O_EXCL lock file, or claims on :// roots)
+    with locks.exclusive(root, f"ledger-{year}", run_id):
         stored_rows = load_released(root, year)
         stored = _by_signature(stored_rows)
         stored_ids = {r["fact_id"]: r["signature"] for r in stored_rows}
@@ -617,6 +619,7 @@ def release(spark, root: str, year: int, specs: list[FactSpec], cfg: dict, run_i
         if not todo:
             return out
         total_eps, total_delta = cfg["privacy"]["epsilon_per_year"], cfg["privacy"]["delta_per_year"]
+        seen = _ledger_files(root, year)
         used_eps, used_delta = spent(root, year)
         need = [fc.budget_for(s, cfg) for s in todo]
         need_eps, need_delta = sum(e for e, _ in need), sum(d for _, d in need)
@@ -630,14 +633,14 @@ def release(spark, root: str, year: int, specs: list[FactSpec], cfg: dict, run_i
         if ours:
             inputs = read_inputs(spark, root, year, cfg, {s.source for s in todo})
         try:
-            return _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say)
+            return _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say, seen)
         finally:
             if ours:
                 for df in inputs.private.values():
                     df.unpersist()
 
 
-def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say):
+def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say, seen):
     """release(), once the inputs are there: evaluate, record the spend, publish."""
     need = [fc.budget_for(s, cfg) for s in todo]
     unavailable = []
@@ -658,13 +661,22 @@ def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id
         say(f"evaluating {spec.id} (epsilon {fc.budget_for(spec, cfg)[0]:.4g})")
         evaluated.append(evaluate_fact(session, spec, inputs, year, cfg))
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    # the spend is recorded before the values are published: a crash in between
-    # over-counts the budget, never under-counts it
-    _append_ledger(root, year, [
+    # check, then write, then check again: the budget was checked against ``seen``; if
+    # the ledger moved since (a release that did not honour the lock), this one
+    # withdraws before anything is published. The spend is recorded before the values
+    # are published: a crash in between over-counts the budget, never under-counts it.
+    now_files = _ledger_files(root, year)
+    if now_files != seen:
+        raise _moved(year, seen, now_files)
+    mine = _append_ledger(root, year, [
         {"year": year, "fact_id": ev.spec.id, "signature": ev.spec.signature,
          "params": ev.spec.query(), "epsilon": ev.epsilon, "delta": ev.delta,
          "mechanism": ev.mechanism, "time": now, "run_id": run_id}
         for ev in evaluated], run_id)
+    now_files = _ledger_files(root, year)
+    if now_files - seen - {posixpath.basename(mine)}:
+        storage.delete(mine)  # the values drawn are never published, so they spent nothing
+        raise _moved(year, seen, now_files - {posixpath.basename(mine)})
     new_rows = [row for ev in evaluated for row in _rows_of(ev, year, run_id, now)]
     _publish_rows(root, year, stored_rows + new_rows, run_id)
     fresh = _by_signature(new_rows)

@@ -273,6 +273,15 @@ def _gzip_writer(path: str):
     return raw, io.BufferedWriter(gz, buffer_size=1 << 20), gz
 
 
+def mark_generated(root: str, **about) -> None:
+    """The marker that lets `--demo` use the public demo secret on this root (config.check_demo_root)."""
+    from . import config, storage
+
+    storage.write_json_atomic(os.path.join(root, config.GENERATED_MARKER),
+                              {"made_by": "encore generate", "note": "synthetic data: the demo share secret is "
+                               "accepted here", **about})
+
+
 def generate(out: str, *, users: int, years: list[int], seed: int = 1, mean_plays: int = 250,
              dirty_rate: float = 0.004, chunk_users: int = 500, progress: bool = False) -> dict:
     started = time.monotonic()
@@ -324,6 +333,7 @@ def generate(out: str, *, users: int, years: list[int], seed: int = 1, mean_play
     totals["wall_s"] = round(time.monotonic() - started, 2)
     with open(os.path.join(raw_root, "_planted", "summary.json"), "w", encoding="utf-8") as f:
         json.dump({k: v for k, v in totals.items() if k != "wall_s"}, f, indent=2, sort_keys=True)
+    mark_generated(out, seed=seed, users=users, years=years)
     if progress:
         print(f"[generate] wrote {totals['plays']:,} plays ({totals['dirty']} dirty, {totals['duplicates']} duplicates) "
               f"for {users} listeners in {totals['wall_s']} s under {raw_root}", flush=True)

@@ -122,3 +122,52 @@ def _take(data_root: str, name: str, run_id: str | None = None):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
+
+
+@contextlib.contextmanager
+def exclusive(data_root: str, name: str, run_id: str | None = None):
+    """``hold`` on every kind of data root.
+
+    Local roots: the O_EXCL lock file above. Object stores and HDFS (``://`` roots) have
+    no create-exclusive file, so a run writes its own claim
+    ``locks/<name>.claims/<time>-<random>.json`` and then lists the claims: any other
+    live claim means another run may hold the lock, so it withdraws its claim and
+    fails (RunLocked). Two runs can both withdraw, never both go on: whichever writes
+    its claim second sees the first one when it lists (the stores are
+    read-after-write consistent). A claim of a dead process on this host is stale."""
+    if "://" not in str(data_root):
+        with hold(data_root, name, run_id) as path:
+            yield path
+        return
+    import uuid
+
+    from . import storage
+
+    folder = storage.join(data_root, "locks", f"{name}.claims")
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run_id,
+          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    mine_name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.json"
+    mine = storage.join(folder, mine_name)
+    storage.write_json_atomic(mine, me)
+    try:
+        for other in storage.listdir(folder):
+            if other == mine_name or other.startswith(".") or not other.endswith(".json"):
+                continue  # '.' files: another run's claim still being written (it will see ours)
+            path = storage.join(folder, other)
+            try:
+                holder = storage.read_json(path)
+            except (OSError, ValueError):
+                continue  # withdrawn between the listing and the read
+            if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) \
+                    and not _alive(holder["pid"]):
+                with contextlib.suppress(OSError):
+                    storage.delete(path)  # stale: its process died without withdrawing it
+                continue
+            raise RunLocked(
+                f"another run is writing {name} (pid {holder.get('pid')} on {holder.get('host')}, "
+                f"run {holder.get('run_id')}, started {holder.get('started')}): wait for it to finish, "
+                f"or delete {path} if it died")
+        yield mine
+    finally:
+        with contextlib.suppress(OSError):
+            storage.delete(mine)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Iterator
 from functools import cache
 from io import BytesIO
@@ -75,6 +76,17 @@ def _translations(locale: str):
     return Translations(fp=buf, domain="email")
 
 
+# Line breaks (CR, LF and Unicode's), other control characters and the bidi controls
+# (embeddings, overrides, isolates, marks) that could forge lines or reorder the text
+# of a plain-text email; a user-derived value never carries them into one.
+_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def one_line(value: str) -> str:
+    """A value for a plain-text email or a subject: one line, no control or bidi characters."""
+    return " ".join(_NOT_IN_A_LINE.sub(" ", str(value)).split())
+
+
 class EmailRenderer:
     """The notification email, compiled once per language per process (partition)."""
 
@@ -111,7 +123,8 @@ class EmailRenderer:
                page_url: str) -> tuple[str, str, str]:
         """(subject, plain text, HTML). User-derived text (the artist) is escaped in HTML."""
         tpl = self._for(locale)
-        view = {"year": year, "minutes": int(minutes or 0), "top_artist": top_artist or "", "page_url": page_url}
+        view = {"year": year, "minutes": int(minutes or 0), "top_artist": one_line(top_artist or ""),
+                "page_url": one_line(page_url)}
         subject = " ".join(tpl["subject.txt"].render(**view).split())
         text = tpl["body.txt"].render(**view).strip() + "\n"
         html = tpl["body.html"].render(subject=subject, **view)
@@ -217,7 +230,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     from .report import Report
     from .spark import get_session
 
-    secret = share_secret(demo=args.demo)  # refuse early, before Spark starts
+    secret = share_secret(demo=args.demo, root=args.data)  # refuse early, before Spark starts
     settings = render_conf.settings(cfg)
     root, year = args.data, args.year
     report = Report("publish", root, args.run_id)

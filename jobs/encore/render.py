@@ -596,7 +596,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     from .report import Report
     from .spark import get_session
 
-    secret = share_secret(demo=args.demo)  # before anything else: refuse early
+    secret = share_secret(demo=args.demo, root=args.data)  # before anything else: refuse early
     fonts.check()  # the driver too: one clear line instead of a failed Spark task
     settings = render_conf.settings(cfg)
     report = Report("render", args.data, args.run_id)

@@ -47,6 +47,9 @@ def pytest_configure(config):
 def airflow_db():
     """Airflow's SQLite metadata database, migrated once."""
     subprocess.run([str(AIRFLOW_BIN), "db", "migrate"], check=True, capture_output=True)
+    # the one-slot pool of the budget-spending tasks, as `make airflow` and `encore demo` create it
+    subprocess.run([str(AIRFLOW_BIN), "pools", "set", "encore_privacy_budget", "1",
+                    "Encore: one privacy-budget release at a time (facts, campaign)"], check=True, capture_output=True)
     return Path(os.environ["AIRFLOW_HOME"])
 
 

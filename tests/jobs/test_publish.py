@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from encore import publish, schemas, share
+from encore import generate, publish, schemas, share
 
 SECRET = b"encore-demo-secret-not-for-production"  # what share_secret(demo=True) returns
 YEAR = 2025
@@ -51,6 +51,7 @@ def data_root(tmp_path):
     pq.write_table(pa.Table.from_pylist([{"user_id": "u-gone", "requested_at": None}], schema=schemas.ERASURES),
                    root / "privacy" / "erasures" / "part-0.parquet")
     (root / "site" / str(YEAR)).mkdir(parents=True)  # render ran
+    generate.mark_generated(str(root))  # synthetic: demo=True may use the demo secret here
     return str(root)
 
 

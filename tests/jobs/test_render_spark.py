@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import render_samples as S
 
-from encore import cli, config, datasets, render, render_conf, schemas, share
+from encore import cli, config, datasets, generate, render, render_conf, schemas, share
 
 YEAR = 2025
 
@@ -42,6 +42,7 @@ def data_root(tmp_path):
     _write_parquet(os.path.join(root, "privacy", "erasures"),
                    [{"user_id": "usr_erased", "requested_at": datetime(2025, 6, 1, tzinfo=UTC)}],
                    schemas.ERASURES)
+    generate.mark_generated(root)  # synthetic: --demo may use the demo secret here
     return root
 
 
@@ -104,6 +105,7 @@ def test_render_without_a_secret_refuses_to_start(data_root, monkeypatch, capsys
 
 def test_render_without_recaps_says_what_to_run(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(config.SECRET_ENV, raising=False)
+    generate.mark_generated(str(tmp_path))  # a generated root (else --demo is refused first)
     assert _run(str(tmp_path), "--demo") == 2
     assert "encore recaps" in capsys.readouterr().err
 
