@@ -433,28 +433,24 @@ def release_years(plays: DataFrame, tracks: DataFrame | None) -> DataFrame | Non
         .groupBy("user_id", "release_year").agg(F.sum("n").alias("n"))
     )
     mine = Window.partitionBy("user_id")
+    span = (F.floor(F.col("release_year") / 5) * 5).cast("int")
     cumulative = per_year.select(
         "user_id", "release_year",
         F.sum("n").over(mine.orderBy("release_year")
                         .rowsBetween(Window.unboundedPreceding, Window.currentRow)).alias("upto"),
         F.sum("n").over(mine).alias("dated_streams"),
+        F.sum("n").over(Window.partitionBy("user_id", span)).alias("span_n"),
+        span.alias("span"),
     )
     # sorted list index ⌊(k−1)/2⌋ (0-based) = the first year whose running count exceeds it
-    median = (
-        cumulative.where(F.col("upto") >= F.floor((F.col("dated_streams") - 1) / 2) + 1)
-        .groupBy("user_id")
+    at_median = F.col("upto") >= F.floor((F.col("dated_streams") - 1) / 2) + 1
+    return (
+        cumulative.groupBy("user_id")
         .agg(F.first("dated_streams").alias("dated_streams"),
-             F.min("release_year").alias("median_release_year"))
+             F.min(F.when(at_median, F.col("release_year"))).alias("median_release_year"),
+             F.max(F.struct("span_n", "span")).alias("_era"))  # most streams, then the later span
+        .select("user_id", "dated_streams", "median_release_year", F.col("_era.span").alias("era_span"))
     )
-    # the era by aggregation, not another window (every window of the recap shares one
-    # task's memory: the listener-partitioned plan runs them side by side)
-    span = (F.floor(F.col("release_year") / 5) * 5).cast("int")
-    era = (
-        per_year.groupBy("user_id", span.alias("span")).agg(F.sum("n").alias("span_n"))
-        .groupBy("user_id").agg(F.max(F.struct("span_n", "span")).alias("_era"))  # most, then later
-        .select("user_id", F.col("_era.span").alias("era_span"))
-    )
-    return median.join(era, "user_id", "left")
 
 
 def global_top_artists(artist_stats: DataFrame, rules: dict) -> DataFrame:
