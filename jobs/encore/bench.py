@@ -23,10 +23,6 @@ from .errors import EncoreError
 
 CORE_COLUMNS = ("listening_minutes", "streams", "top_artists", "top_tracks", "peak_hour",
                 "busiest_day", "longest_streak_days")
-# Cross-checked against the recap stage too (not part of the timed same-columns run,
-# which compares equal work: CORE_COLUMNS on both sides).
-EXTRA_COLUMNS = ("distinct_genres", "top_track_percent", "listening_era", "listening_age")
-ALL_COLUMNS = CORE_COLUMNS + EXTRA_COLUMNS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -144,11 +140,10 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     if "recaps" in results["stages"] and "wall_s" in results["stages"]["recaps"]:
         print("[bench] === duckdb cross-check ===", flush=True)
         t0 = time.monotonic()
-        duck = duckdb_core_recaps(data, args.year, cfg, extra=False)  # timed: the core columns
+        duck = duckdb_core_recaps(data, args.year, cfg)
         duck_s = time.monotonic() - t0
-        duck_all = duckdb_core_recaps(data, args.year, cfg)  # every cross-checked column
         spark_rows = spark_core_recaps(data, args.year)
-        mismatches = compare_core(spark_rows, duck_all)
+        mismatches = compare_core(spark_rows, duck)
         print("[bench] === spark, the same columns ===", flush=True)
         same_s, same_rows = spark_same_columns(data, args.year, cfg, args.spark_profile)
         mismatches += compare_core(same_rows, duck)
@@ -227,10 +222,9 @@ def markdown_table(results: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- DuckDB
-def duckdb_core_recaps(data: str, year: int, cfg: dict, *, extra: bool = True) -> dict[str, dict]:
-    """An independent implementation of the recap columns ALL_COLUMNS (recap-rules.md),
-    in SQL on DuckDB, reading the same canonical events. Returns {user_id: {column:
-    value}}; ``extra=False``: CORE_COLUMNS only (what the timed comparison runs)."""
+def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
+    """An independent implementation of the core recap columns (recap-rules.md), in SQL
+    on DuckDB, reading the same canonical events. Returns {user_id: {column: value}}."""
     import duckdb
 
     r = cfg["recaps"]
@@ -242,22 +236,8 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict, *, extra: bool = True) -
     users = os.path.join(data, "users", "*.parquet")
     erasures_dir = os.path.join(data, "privacy", "erasures")
     erased = (f"SELECT user_id FROM read_parquet('{erasures_dir}/*.parquet')"
-              if _has_parquet(erasures_dir) else "SELECT NULL::VARCHAR AS user_id WHERE false")
-    tracks_dir, artists_dir = os.path.join(data, "catalog", "tracks"), os.path.join(data, "catalog", "artists")
-    tracks = (f"SELECT track_uri, release_year FROM read_parquet('{tracks_dir}/*.parquet')"
-              if _has_parquet(tracks_dir) else "SELECT NULL::VARCHAR AS track_uri, NULL::INTEGER AS release_year WHERE false")
-    artists = (f"SELECT artist_name, genres FROM read_parquet('{artists_dir}/*.parquet')"
-               if _has_parquet(artists_dir) else "SELECT NULL::VARCHAR AS artist_name, []::VARCHAR[] AS genres WHERE false")
-    buckets = ", ".join(str(b) for b in r["percentile_buckets"])
-    extra_columns = extra_joins = ""
-    if extra:
-        known = "el.user_id IS NOT NULL AND er.dated * 2 >= t.streams"
-        extra_columns = (f""",
-           coalesce(g.distinct_genres, 0) AS distinct_genres, tp.top_track_percent,
-           CASE WHEN {known} THEN er.span END AS listening_era,
-           CASE WHEN {known} THEN {year} - (er.span + 2) + 18 END AS listening_age""")
-        extra_joins = """LEFT JOIN genres_n g USING (user_id) LEFT JOIN track_pct tp USING (user_id)
-    LEFT JOIN elig el USING (user_id) LEFT JOIN era er USING (user_id)"""
+              if os.path.isdir(erasures_dir) and any(f.endswith(".parquet") for f in os.listdir(erasures_dir))
+              else "SELECT NULL::VARCHAR AS user_id WHERE false")
     # Local time: the same IANA offsets the recap job uses (encore.localtime, the shipped
     # tzdata), not DuckDB's ICU data, so the two agree by construction.
     zones = [z for (z,) in con.execute(f"SELECT DISTINCT timezone FROM read_parquet('{users}')").fetchall()]
@@ -268,7 +248,7 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict, *, extra: bool = True) -
       WHERE timezone IN (SELECT zone FROM tz_offsets) GROUP BY user_id
     ),
     plays AS (
-      SELECT e.user_id, e.ts, e.ms_played, e.kind, e.private_session, e.artist_name, e.track_name, e.track_uri,
+      SELECT e.user_id, e.ts, e.ms_played, e.kind, e.private_session, e.artist_name, e.track_name,
              timezone('UTC', e.ts) + to_seconds(coalesce(o.offset_s, 0)) AS local_ts,
              (e.kind = 'track' AND e.ms_played >= {r['stream_min_ms']} AND NOT coalesce(e.private_session, false)) AS is_stream
       FROM read_parquet('{events}', hive_partitioning = true) e
@@ -323,61 +303,13 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict, *, extra: bool = True) -
     streaks AS (
       SELECT user_id, max(n) AS longest_streak_days FROM (SELECT user_id, grp, count(*) AS n FROM islands GROUP BY ALL)
       GROUP BY user_id
-    ),
-    -- the columns recap-rules.md added: eligibility first (they are null without it)
-    elig AS (
-      SELECT t.user_id FROM totals t JOIN (SELECT user_id, count(*) AS n FROM artist_streams GROUP BY user_id) d
-        USING (user_id)
-      WHERE t.streams >= {r['eligible_min_streams']} AND d.n >= {r['eligible_min_distinct_artists']}
-    ),
-    genre_of AS (
-      SELECT DISTINCT artist_name, genre FROM (SELECT artist_name, unnest(genres) AS genre FROM ({artists}))
-      WHERE genre IS NOT NULL AND trim(genre) <> ''
-    ),
-    genres_n AS (
-      SELECT user_id, count(DISTINCT genre) AS distinct_genres FROM artist_streams JOIN genre_of USING (artist_name)
-      GROUP BY user_id
-    ),
-    track_rank AS (
-      SELECT user_id, artist_name, track_name, streams,
-             row_number() OVER (PARTITION BY user_id ORDER BY streams DESC, ms DESC, artist_name, track_name) AS r
-      FROM track_streams
-    ),
-    top1t AS (SELECT user_id, artist_name, track_name, streams FROM track_rank JOIN elig USING (user_id) WHERE r = 1),
-    song_pop AS (
-      SELECT user_id, artist_name, track_name,
-             rank() OVER (PARTITION BY artist_name, track_name ORDER BY streams DESC) AS place,
-             count(*) OVER (PARTITION BY artist_name, track_name) AS n
-      FROM track_streams JOIN elig USING (user_id)
-      JOIN (SELECT DISTINCT artist_name, track_name FROM top1t) USING (artist_name, track_name)
-    ),
-    buckets AS (SELECT unnest([{buckets}]::DECIMAL(10,4)[]) AS b),
-    track_pct AS (
-      SELECT t.user_id,
-             CAST(min(b) FILTER (WHERE sp.n >= {r['percentile_min_listeners']}
-                                 AND b * CAST(sp.n AS DECIMAL(20,0)) >= 100 * CAST(sp.place AS DECIMAL(20,0)))
-                  AS DOUBLE) AS top_track_percent
-      FROM top1t t JOIN song_pop sp USING (user_id, artist_name, track_name) CROSS JOIN buckets
-      GROUP BY t.user_id
-    ),
-    years AS (
-      SELECT track_uri, min(release_year) AS release_year FROM ({tracks})
-      WHERE track_uri IS NOT NULL AND release_year IS NOT NULL GROUP BY track_uri
-    ),
-    spans AS (
-      SELECT user_id, CAST(floor(release_year / 5) * 5 AS INTEGER) AS span, count(*) AS n
-      FROM plays JOIN years USING (track_uri) WHERE is_stream GROUP BY ALL
-    ),
-    era AS (  -- most streams, the later span on a tie
-      SELECT user_id, arg_max(span, n * 100000 + span) AS span, sum(n) AS dated FROM spans GROUP BY user_id
     )
     SELECT t.user_id, t.listening_minutes, t.streams, coalesce(a.top_artists, []) AS top_artists,
            coalesce(k.top_tracks, []) AS top_tracks, p.peak_hour, b.busiest_day,
-           coalesce(s.longest_streak_days, 0) AS longest_streak_days{extra_columns}
+           coalesce(s.longest_streak_days, 0) AS longest_streak_days
     FROM totals t
     LEFT JOIN top_artists a USING (user_id) LEFT JOIN top_tracks k USING (user_id)
     LEFT JOIN peak p USING (user_id) LEFT JOIN busiest b USING (user_id) LEFT JOIN streaks s USING (user_id)
-    {extra_joins}
     """
     out: dict[str, dict] = {}
     cur = con.execute(sql)
@@ -431,36 +363,25 @@ def spark_same_columns(data: str, year: int, cfg: dict, profile: str | None) -> 
 
 
 def spark_core_recaps(data: str, year: int) -> dict[str, dict]:
-    """ALL_COLUMNS, as the Spark recap job wrote them."""
-    return spark_core_recaps_at(os.path.join(data, "recaps", f"year={year}"), ALL_COLUMNS)
+    """The same columns, as the Spark recap job wrote them."""
+    return spark_core_recaps_at(os.path.join(data, "recaps", f"year={year}"))
 
 
-def spark_core_recaps_at(path: str, columns: tuple[str, ...] = CORE_COLUMNS) -> dict[str, dict]:
+def spark_core_recaps_at(path: str) -> dict[str, dict]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["user_id", *columns])
+    table = pq.read_table(path, columns=["user_id", *CORE_COLUMNS])
     return {r.pop("user_id"): r for r in table.to_pylist()}
 
 
-def _has_parquet(folder: str) -> bool:
-    return os.path.isdir(folder) and any(f.endswith(".parquet") for f in os.listdir(folder))
-
-
-def compare_core(spark_rows: dict[str, dict], duck_rows: dict[str, dict],
-                 columns: tuple[str, ...] | None = None) -> list[dict]:
-    """Column-by-column differences, listener by listener (naming no listener). Compares
-    the columns both sides have among ALL_COLUMNS unless ``columns`` says which."""
-    if columns is None:
-        some_a = next(iter(spark_rows.values()), {})
-        some_b = next(iter(duck_rows.values()), {})
-        columns = tuple(c for c in ALL_COLUMNS if c in some_a and c in some_b)
+def compare_core(spark_rows: dict[str, dict], duck_rows: dict[str, dict]) -> list[dict]:
     mismatches: list[dict] = []
     for uid in sorted(set(spark_rows) | set(duck_rows)):
         a, b = spark_rows.get(uid), duck_rows.get(uid)
         if a is None or b is None:
             mismatches.append({"listener": "only in " + ("duckdb" if a is None else "spark")})
             continue
-        for col in columns:
+        for col in CORE_COLUMNS:
             va, vb = _norm(a[col]), _norm(b[col])
             if va != vb:
                 mismatches.append({"column": col, "spark": va, "duckdb": vb})

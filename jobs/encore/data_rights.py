@@ -140,12 +140,6 @@ The year's window runs from 1 January to 15 November (UTC).
 - new_artists: artists you streamed for the first time ever this year.
 - personality: your four-letter listening personality.
 - minutes_change_pct: how your minutes changed from last year, in percent.
-- distinct_genres: how many different genres your streams touched.
-- top_track_percent: like top_artist_percent, for your #1 song: you were among the top
-  X % of its listeners (empty when it had too few listeners to say).
-- listening_era: the five years of release dates you streamed most (2010 = 2010-2014).
-- listening_age: the age you would be if this year's music were the soundtrack of your
-  late teens (your year minus the middle of your era, plus 18).
 
 Statistics about many listeners
 -------------------------------

@@ -251,14 +251,11 @@ def stream_stats(plays: DataFrame, keys: list[str]) -> DataFrame:
                                                  F.sum("ms_played").alias("ms"))
 
 
-def ranked_tracks(track_stats: DataFrame) -> DataFrame:
-    return ranked(track_stats, ["user_id"], ranking_order("artist_name", "track_name"))
-
-
-def top_tracks_and_songs(tracks: DataFrame, rules: dict) -> DataFrame:
-    """top_tracks (top_n with streams and minutes) and top_songs (top_songs_n), one
-    ranking (``tracks`` = ranked_tracks)."""
+def top_tracks_and_songs(track_stats: DataFrame, rules: dict) -> DataFrame:
+    """top_tracks (top_n with streams and minutes) and top_songs (top_songs_n), one ranking."""
     n = max(rules["top_n"], rules["top_songs_n"])
+    tracks = ranked(track_stats, ["user_id"],
+                    ranking_order("artist_name", "track_name"))
     item = F.struct("track_name", "artist_name", "streams", minutes("ms").alias("minutes"))
     return top_list(tracks, n, item, "_tracks").select(
         "user_id",
@@ -295,8 +292,7 @@ def artist_genres(artists: DataFrame) -> DataFrame:
 
 
 def top_genres(artist_stats: DataFrame, artists: DataFrame | None, rules: dict) -> DataFrame | None:
-    """top_genres (each stream credits 1 to every genre of its artist; credits desc,
-    genre asc) and distinct_genres (how many genres got a credit), one aggregation."""
+    """Each stream credits 1 to every genre of its artist; credits desc, genre asc."""
     if artists is None:
         return None
     credits = (
@@ -304,11 +300,7 @@ def top_genres(artist_stats: DataFrame, artists: DataFrame | None, rules: dict) 
         .groupBy("user_id", "genre").agg(F.sum("streams").alias("streams"))
     )
     genres = ranked(credits, ["user_id"], [F.col("streams").desc(), F.col("genre").asc()])
-    item = F.struct(F.col("_rank").alias("r"), F.struct("genre", "streams").alias("item"))
-    return genres.groupBy("user_id").agg(
-        F.array_sort(F.collect_list(F.when(F.col("_rank") <= rules["top_n"], item))).alias("_ranked"),
-        F.count(F.lit(1)).alias("distinct_genres"),
-    ).select("user_id", F.transform("_ranked", lambda x: x["item"]).alias("top_genres"), "distinct_genres")
+    return top_list(genres, rules["top_n"], F.struct("genre", "streams"), "top_genres")
 
 
 def top_podcasts(plays: DataFrame, rules: dict) -> DataFrame:
@@ -369,57 +361,43 @@ def new_artists(artist_stats: DataFrame, earlier: DataFrame) -> DataFrame:
         "user_id", F.coalesce(F.col("fresh"), F.lit(0)).alias("new_artists"))
 
 
-def top_percent(ranked_items: DataFrame, keys: list[str], eligible: DataFrame, rules: dict,
-                name: str) -> DataFrame:
-    """(user_id, ``name``) for eligible listeners whose #1 item (by ``keys``: an artist,
-    or a track as artist + title) has ≥ percentile_min_listeners listeners.
+def top_artist_percent(artists_ranked: DataFrame, eligible: DataFrame, rules: dict) -> DataFrame:
+    """(user_id, top_artist_percent) for eligible listeners whose #1 artist has ≥ min listeners.
 
-    The population of item X is every eligible listener with ≥ 1 stream of X; a
+    The population of artist A is every eligible listener with ≥ 1 stream of A; a
     listener's place in it is 1 + the number with strictly more streams (rank()). That is
-    computed from how many listeners have each stream count — (item, streams, n) —
-    so the ranking window runs over a few rows per item, not over every listener of a
-    hit (the skew a window partitioned by item would have)."""
-    top1 = (ranked_items.where(F.col("_rank") == 1).join(eligible, "user_id", "left_semi")
-            .select("user_id", *keys, "streams"))
+    computed from how many listeners have each stream count — (artist, streams, n) —
+    so the ranking window runs over a few rows per artist, not over every listener of a
+    hit artist (the skew a window partitioned by artist would have)."""
+    top1 = (artists_ranked.where(F.col("_rank") == 1).join(eligible, "user_id", "left_semi")
+            .select("user_id", "artist_name", "streams"))
     counts = (
-        ranked_items.select("user_id", *keys, "streams")
+        artists_ranked.select("user_id", "artist_name", "streams")
         .join(eligible, "user_id", "left_semi")
-        .join(top1.select(*keys).distinct(), keys, "left_semi")
-        .groupBy(*keys, "streams").agg(F.count(F.lit(1)).alias("n"))
+        .join(top1.select("artist_name").distinct(), "artist_name", "left_semi")
+        .groupBy("artist_name", "streams").agg(F.count(F.lit(1)).alias("n"))
     )
-    by_item = Window.partitionBy(*keys)
-    more = by_item.orderBy(F.col("streams").desc()).rowsBetween(Window.unboundedPreceding, -1)
+    by_artist = Window.partitionBy("artist_name")
+    more = by_artist.orderBy(F.col("streams").desc()).rowsBetween(Window.unboundedPreceding, -1)
     placed = counts.select(
-        *keys, "streams",
+        "artist_name", "streams",
         (F.coalesce(F.sum("n").over(more), F.lit(0)) + 1).alias("place"),
-        F.sum("n").over(by_item).alias("listeners"),
+        F.sum("n").over(by_artist).alias("listeners"),
     )
     # smallest bucket b with b ≥ 100·rank/n ⇔ b·n ≥ 100·rank, in exact decimals
     buckets = F.array(*[F.lit(Decimal(str(b))).cast("decimal(10,4)") for b in rules["percentile_buckets"]])
     fitting = F.filter(buckets, lambda b: b * F.col("listeners").cast("decimal(20,0)")
                        >= F.col("place").cast("decimal(20,0)") * 100)
     return (
-        top1.join(placed, [*keys, "streams"])
+        top1.join(placed, ["artist_name", "streams"])
         .where(F.col("listeners") >= rules["percentile_min_listeners"])
-        .select("user_id", F.array_min(fitting).cast("double").alias(name))
+        .select("user_id", F.array_min(fitting).cast("double").alias("top_artist_percent"))
     )
 
 
-def top_artist_percent(artists_ranked: DataFrame, eligible: DataFrame, rules: dict) -> DataFrame:
-    """(user_id, top_artist_percent): recap-rules.md's "top X % of A's listeners"."""
-    return top_percent(artists_ranked, ["artist_name"], eligible, rules, "top_artist_percent")
-
-
-def top_track_percent(tracks_ranked: DataFrame, eligible: DataFrame, rules: dict) -> DataFrame:
-    """(user_id, top_track_percent): the same for the listener's #1 track."""
-    return top_percent(tracks_ranked, ["artist_name", "track_name"], eligible, rules, "top_track_percent")
-
-
-def release_years(plays: DataFrame, tracks: DataFrame | None) -> DataFrame | None:
-    """(user_id, dated_streams, median_release_year, era_span) over the listener's streams
-    whose track (by uri) has a known year in the catalog: the lower median of their
-    release years, and the five-year span (5·⌊year/5⌋) with the most of them, the later
-    span on a tie (recap-rules.md, "Listening era and listening age")."""
+def release_year_median(plays: DataFrame, tracks: DataFrame | None) -> DataFrame | None:
+    """(user_id, dated_streams, median_release_year): the lower median of the release years
+    of the listener's streams whose track (by uri) has a known year in the catalog."""
     if tracks is None:
         return None
     years = (
@@ -433,23 +411,18 @@ def release_years(plays: DataFrame, tracks: DataFrame | None) -> DataFrame | Non
         .groupBy("user_id", "release_year").agg(F.sum("n").alias("n"))
     )
     mine = Window.partitionBy("user_id")
-    span = (F.floor(F.col("release_year") / 5) * 5).cast("int")
     cumulative = per_year.select(
         "user_id", "release_year",
         F.sum("n").over(mine.orderBy("release_year")
                         .rowsBetween(Window.unboundedPreceding, Window.currentRow)).alias("upto"),
         F.sum("n").over(mine).alias("dated_streams"),
-        F.sum("n").over(Window.partitionBy("user_id", span)).alias("span_n"),
-        span.alias("span"),
     )
     # sorted list index ⌊(k−1)/2⌋ (0-based) = the first year whose running count exceeds it
-    at_median = F.col("upto") >= F.floor((F.col("dated_streams") - 1) / 2) + 1
     return (
-        cumulative.groupBy("user_id")
+        cumulative.where(F.col("upto") >= F.floor((F.col("dated_streams") - 1) / 2) + 1)
+        .groupBy("user_id")
         .agg(F.first("dated_streams").alias("dated_streams"),
-             F.min(F.when(at_median, F.col("release_year"))).alias("median_release_year"),
-             F.max(F.struct("span_n", "span")).alias("_era"))  # most streams, then the later span
-        .select("user_id", "dated_streams", "median_release_year", F.col("_era.span").alias("era_span"))
+             F.min("release_year").alias("median_release_year"))
     )
 
 
@@ -508,8 +481,7 @@ def core_columns(plays: DataFrame, rules: dict) -> DataFrame:
     base = totals_and_clock(plays, artist_stats, track_stats, rules)
     out = (base.select("user_id", "listening_minutes", "streams", "peak_hour")
            .join(top_artists(ranked_artists(artist_stats), rules), "user_id", "left")
-           .join(top_tracks_and_songs(ranked_tracks(track_stats), rules).select("user_id", "top_tracks"),
-                 "user_id", "left")
+           .join(top_tracks_and_songs(track_stats, rules).select("user_id", "top_tracks"), "user_id", "left")
            .join(days(plays).select("user_id", "busiest_day", "longest_streak_days"), "user_id", "left"))
     return out.select(
         "user_id", "listening_minutes", "streams",
@@ -530,20 +502,18 @@ def recaps_from_plays(plays: DataFrame, earlier: DataFrame, tracks: DataFrame | 
     # Spark to reuse, and it would compute the totals twice
     base = totals_and_clock(plays, artist_stats, track_stats, rules).cache()
     artists_ranked = ranked_artists(artist_stats)
-    tracks_ranked = ranked_tracks(track_stats)
     eligible = base.where(F.col("eligible")).select("user_id")
     parts: list[DataFrame | None] = [
-        top_tracks_and_songs(tracks_ranked, rules),
+        top_tracks_and_songs(track_stats, rules),
         top_artists(artists_ranked, rules),
         top_albums(plays, rules),
         top_genres(artist_stats, artists, rules),
         top_podcasts(plays, rules),
         top_artist_percent(artists_ranked, eligible, rules),
-        top_track_percent(tracks_ranked, eligible, rules),
         days(plays),
         monthly_top_artist(plays),
         new_artists(artist_stats, earlier),
-        release_years(plays, tracks),
+        release_year_median(plays, tracks),
         common_streams(artist_stats, rules),
     ]
     last, change = minutes_change_pct(previous)
@@ -562,17 +532,11 @@ def recaps_from_plays(plays: DataFrame, earlier: DataFrame, tracks: DataFrame | 
     )
     for c in ("top_tracks", "top_artists", "top_albums", "top_genres", "top_podcasts", "top_songs"):
         recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
-    for c in ("dated_streams", "median_release_year", "common_streams", "new_artists", "era_span",
-              "distinct_genres"):
+    for c in ("dated_streams", "median_release_year", "common_streams", "new_artists"):
         if c not in recap.columns:
             recap = recap.withColumn(c, F.lit(None).cast("long"))
-    for c in ("top_artist_percent", "top_track_percent"):
-        if c not in recap.columns:
-            recap = recap.withColumn(c, F.lit(None).cast("double"))
-    # the era is known when at least half the streams have a release year (the rule of
-    # the personality's second letter), and only for an eligible listener
-    era = F.when(F.col("eligible") & (F.coalesce(F.col("dated_streams"), F.lit(0)) * 2 >= F.col("streams"))
-                 & (F.col("streams") > 0), F.col("era_span"))
+    if "top_artist_percent" not in recap.columns:
+        recap = recap.withColumn("top_artist_percent", F.lit(None).cast("double"))
     recap = recap.select(
         "*",
         F.lit(year).alias("year"),
@@ -580,15 +544,10 @@ def recaps_from_plays(plays: DataFrame, earlier: DataFrame, tracks: DataFrame | 
                    F.array_repeat(F.lit(None).cast("string"), 12)).alias("_monthly_top_artist"),
         F.coalesce(F.col("longest_streak_days"), F.lit(0)).alias("_longest_streak_days"),
         F.when(F.col("eligible"), F.col("top_artist_percent")).alias("_top_artist_percent"),
-        F.when(F.col("eligible"), F.col("top_track_percent")).alias("_top_track_percent"),
-        F.coalesce(F.col("distinct_genres"), F.lit(0)).alias("_distinct_genres"),
         personality(year, rules).alias("personality"),
         change.alias("minutes_change_pct"),
-        era.alias("listening_era"),
-        (F.lit(year) - (era + 2) + 18).alias("listening_age"),
     )
-    for c in ("monthly_top_artist", "longest_streak_days", "top_artist_percent", "top_track_percent",
-              "distinct_genres"):
+    for c in ("monthly_top_artist", "longest_streak_days", "top_artist_percent"):
         recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
     return conform(recap)
 
