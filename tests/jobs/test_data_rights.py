@@ -58,7 +58,7 @@ def root(spark, tmp_path):
     for uid in (ALICE, BOB):
         page = os.path.join(r, "site", "2025", share.share_token(SECRET, uid, 2025))
         os.makedirs(page)
-        for name in ("index.html", "minutes.svg", "summary.png"):
+        for name in ("index.html", "minutes.svg", "summary.png", "top-songs.m3u8"):
             with open(os.path.join(page, name), "w") as f:
                 f.write(f"<page of {uid}>")
     os.makedirs(os.path.join(r, "raw", "events"))
@@ -75,7 +75,8 @@ def test_export_holds_exactly_the_listeners_data(spark, root):
         names = sorted(zf.namelist())
         assert names == ["README.txt", "cards/2025/minutes.svg",
                          "cards/2025/summary.png", "listening_history/2025.jsonl",
-                         "listening_history/2026.jsonl", "recaps/2025.json"]
+                         "listening_history/2026.jsonl", "playlists/2025/top-songs.m3u8",
+                         "recaps/2025.json"]
         plays = [json.loads(x) for n in names if n.startswith("listening_history/")
                  for x in zf.read(n).decode().splitlines()]
         readme = zf.read("README.txt").decode()
