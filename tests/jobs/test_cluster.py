@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from scanning import tree_digest
 
-from encore import generate, pipeline
+from encore import config, generate, pipeline
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)
@@ -108,6 +108,8 @@ def test_cluster_run_equals_local_run(cluster, tmp_path):
     for label, master, pf in (("local", "local[2]", None), ("cluster", cluster, pyfiles)):
         data = str(tmp_path / label)
         shutil.copytree(raw / "raw", os.path.join(data, "raw"))
+        # still generated data: the marker that lets --demo use the demo secret goes along
+        shutil.copy(raw / config.GENERATED_MARKER, os.path.join(data, config.GENERATED_MARKER))
         for stage in stages:
             _submit(master, data, stage, pf, ["--demo"] if stage == "render" else [])
         roots[label] = data
