@@ -6,6 +6,7 @@ time minus the play's length), with K-pop, Bollywood and J-pop names."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -128,12 +129,38 @@ def lastfm_export(path, plays=PLAYS):
     return path
 
 
+@contextlib.contextmanager
+def _own_secret():
+    """`encore me` without ENCORE_SHARE_SECRET (so it uses the root's own secret), and
+    the environment exactly as it was afterwards: me.run sets the variable for its
+    process, which must not leak into later tests."""
+    before = os.environ.pop("ENCORE_SHARE_SECRET", None)
+    try:
+        yield
+    finally:
+        os.environ.pop("ENCORE_SHARE_SECRET", None)
+        if before is not None:
+            os.environ["ENCORE_SHARE_SECRET"] = before
+
+
 def _me(root, *inputs, tz=None, extra=()):
+    """Run `encore me`; the environment is left as it was."""
+    before = os.environ.get("ENCORE_SHARE_SECRET")
+    try:
+        return cli.main(_argv(root, inputs, tz, extra))
+    finally:
+        if before is None:
+            os.environ.pop("ENCORE_SHARE_SECRET", None)
+        else:
+            os.environ["ENCORE_SHARE_SECRET"] = before
+
+
+def _argv(root, inputs, tz, extra):
     argv = ["me", "--data", str(root), "--spark-profile", "test",
             *[a for p in inputs for a in ("--input", str(p))], *extra]
     if tz:
         argv += ["--timezone", tz]
-    return cli.main(argv)
+    return argv
 
 
 def _recaps(spark, root):
@@ -163,13 +190,9 @@ def spotify_run(tmp_path_factory, spark):
     base = tmp_path_factory.mktemp("me")
     src = spotify_export(base / "spotify")
     root = base / "data"
-    env = os.environ.pop("ENCORE_SHARE_SECRET", None)
-    try:
+    with _own_secret():
         assert _me(root, src, extra=["--no-png"]) == 0
-        yield base, src, root
-    finally:
-        if env is not None:
-            os.environ["ENCORE_SHARE_SECRET"] = env
+    yield base, src, root
 
 
 @pytest.mark.slow
@@ -207,12 +230,8 @@ def test_two_years_give_two_pages_an_index_and_playlists(spotify_run, spark, cap
 def test_a_rerun_with_the_same_input_changes_nothing(spotify_run, capsys):
     base, src, root = spotify_run
     before = _tree(root)
-    env = os.environ.pop("ENCORE_SHARE_SECRET", None)
-    try:
+    with _own_secret():
         assert _me(root, src, extra=["--no-png"]) == 0
-    finally:
-        if env is not None:
-            os.environ["ENCORE_SHARE_SECRET"] = env
     err = capsys.readouterr().err
     assert "recaps: 2 year(s) with plays (2024, 2025); none changed" in err
     assert "step 3/3, pages: none changed" in err
@@ -263,12 +282,8 @@ def test_a_newer_export_adds_a_year_and_renders_only_it(spotify_run, spark, tmp_
     base, src, root = spotify_run
     before = _tree(root)
     newer = spotify_export(tmp_path / "newer", PLAYS + _plays(2026))
-    env = os.environ.pop("ENCORE_SHARE_SECRET", None)
-    try:
+    with _own_secret():
         assert _me(root, newer, extra=["--no-png"]) == 0
-    finally:
-        if env is not None:
-            os.environ["ENCORE_SHARE_SECRET"] = env
     err = capsys.readouterr().err
     assert "new in events/: 36; already there: 72" in err
     assert "(2024, 2025, 2026); computing 2026" in err and "step 3/3, pages: 2026" in err
