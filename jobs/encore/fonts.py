@@ -381,7 +381,9 @@ def subset_woff(family: str, bold: bool, chars: frozenset[str]) -> bytes:
     from fontTools.ttLib import TTFont
 
     f = face(family, bold)
-    font = TTFont(f.path, fontNumber=f.index, lazy=True)
+    # recalcTimestamp=False: the subset keeps the source font's head.modified, so the same
+    # card is the same bytes on every run (re-renders are byte-identical)
+    font = TTFont(f.path, fontNumber=f.index, lazy=True, recalcTimestamp=False)
     options = subset.Options()
     options.flavor = "woff"
     options.hinting = False  # resvg draws unhinted outlines: so does the browser then

@@ -284,3 +284,16 @@ def test_tricky_sequences_keep_every_covered_character_and_render(caplog):
     _, files = renderer.render(recap, country="US")
     assert files["summary.png"][:8] == b"\x89PNG\r\n\x1a\n"
     assert "left out" not in caplog.text
+
+
+def test_card_font_subsets_are_the_same_bytes_on_every_run():
+    """A re-render must be byte-identical (test_reliability, the yearly DAG twice): the
+    subset may not stamp the time it was made into its head table."""
+    import time
+
+    from encore import fonts
+
+    make = fonts.subset_woff.__wrapped__  # past the per-process cache
+    first = make("Noto Sans", False, frozenset("Kesariya 시작"))
+    time.sleep(1.1)  # head.modified has one-second resolution
+    assert make("Noto Sans", False, frozenset("Kesariya 시작")) == first
