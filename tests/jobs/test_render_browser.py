@@ -294,4 +294,5 @@ def test_page_folder_is_all_a_host_needs(site):
     _, pages = site
     names = sorted(p.name for p in Path(pages["typical"]).iterdir())
     assert names == sorted(["index.html", "recap.json", "summary.png",
-                            *[f"{n}.svg" for n, _ in render.CARDS]])
+                            *[f"{n}.svg" for n, _ in render.CARDS],
+                            render.PLAYLIST_M3U, render.PLAYLIST_XSPF, render.PLAYLIST_JSPF])
