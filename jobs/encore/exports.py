@@ -581,6 +581,9 @@ def drop_cross_source_duplicates(spark: SparkSession, root: str, user_id: str, r
     from .ingest import month_filter, replace_months
 
     events = datasets.read_events(spark, root, required=False)
+    if "year" not in events.columns:  # no events/ yet (e.g. every play was quarantined)
+        report.set("cross_source_duplicates", 0)
+        return 0
     mine = events.where(F.col("user_id") == user_id)
     drops = cross_source_duplicates(mine).collect()
     report.set("cross_source_duplicates", len(drops))

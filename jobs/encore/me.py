@@ -104,6 +104,8 @@ def year_digests(spark, root: str, user_id: str = ME) -> dict[int, str]:
     from pyspark.sql import functions as F
 
     events = datasets.read_events(spark, root, required=False)
+    if "year" not in events.columns:  # no events/ at all: nothing was kept
+        return {}
     h = F.xxhash64("event_id", "ts", "ms_played", "kind", "artist_name", "track_name", "private_session")
     rows = (events.where(F.col("user_id") == user_id).groupBy("year")
             .agg(F.count(F.lit(1)).alias("n"), F.bit_xor(h).alias("h")).collect())
