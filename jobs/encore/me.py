@@ -207,15 +207,10 @@ def _page_of(root: str, year: int) -> str | None:
     """The listener's page folder of ``year`` under the current secret, if it exists."""
     from . import share
     from .config import share_secret
-
-    folder = os.path.join(render_site(root, year), share.share_token(share_secret(demo=False), ME, year))
-    return os.path.join(folder, INDEX) if os.path.exists(os.path.join(folder, INDEX)) else None
-
-
-def render_site(root: str, year: int) -> str:
     from .render import site_path
 
-    return site_path(root, year)
+    folder = os.path.join(site_path(root, year), share.share_token(share_secret(demo=False), ME, year))
+    return os.path.join(folder, INDEX) if os.path.exists(os.path.join(folder, INDEX)) else None
 
 
 def _tile(row: dict) -> dict:

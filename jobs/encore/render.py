@@ -468,14 +468,15 @@ class Renderer:
 # --- Top Songs as playlist files -------------------------------------------------------
 
 def playlist_files(recap: dict, title: str) -> dict[str, bytes]:
-    """The recap's ``top_tracks`` as M3U8 (``#EXTINF`` lines), XSPF and JSPF (what
-    ListenBrainz imports), by artist and title: no file paths or service ids, which a
-    recap does not have; importers (ListenBrainz, playlist converters) match by name.
-    Nothing when the listener has no top song."""
+    """The recap's ``top_songs`` (the top 100 tracks, recap-rules.md: "for the Your Top
+    Songs playlist") as M3U8 (``#EXTINF`` lines), XSPF and JSPF (what ListenBrainz
+    imports), by artist and title: no file paths or service ids, which a recap does not
+    have; importers (ListenBrainz, playlist converters) match by name. Nothing when the
+    listener has no top song."""
     from xml.sax.saxutils import escape
 
     tracks = [(clean_text(t.get("artist_name")) or "", clean_text(t.get("track_name")) or "")
-              for t in (recap.get("top_tracks") or [])]
+              for t in (recap.get("top_songs") or [])]
     tracks = [(a, t) for a, t in tracks if a and t]
     if not tracks:
         return {}

@@ -159,29 +159,3 @@ def test_zip_is_a_valid_archive_with_stable_member_dates(spark, root):
         assert {i.date_time for i in zf.infolist()} == {(2000, 1, 1, 0, 0, 0)}
 
 
-def test_erasure_on_a_full_pipeline_run(spark, pipeline_data, tmp_path):
-    """Every output a real run wrote (events, recaps, pages, deliveries, quarantine, raw)
-    loses the listener; only the erasure record names them."""
-    import shutil
-
-    import pyarrow.parquet as pq
-
-    src, year = pipeline_data
-    root = str(tmp_path / "data")
-    shutil.copytree(src, root, ignore=shutil.ignore_patterns("locks"))
-    recaps = pq.read_table(os.path.join(root, "recaps", f"year={year}")).to_pylist()
-    victim = next(r["user_id"] for r in recaps if r["eligible"])
-    from encore import config
-
-    secret = config.share_secret(demo=True)
-    token = share.share_token(secret, victim, year)
-    assert os.path.isdir(os.path.join(root, "site", str(year), token))
-    data_rights.export_user(spark, root, victim, secret)
-    assert len(find(root, victim)) > 3
-
-    removed = data_rights.erase_user(spark, root, victim, secret)
-    assert any(k.startswith("events/") for k in removed) and f"recaps/year={year}" in removed
-    assert f"site/{year}/<token>" in removed and "exports/<token>" in removed
-    hits = find(root, victim)
-    assert hits and all(h.startswith(("privacy/erasures/", "raw/privacy/")) for h in hits), hits
-    assert find(root, token) == []

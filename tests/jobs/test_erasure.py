@@ -353,7 +353,9 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
     before = snapshot()
     raw_before = dict(file_texts(os.path.join(root, "raw")))
 
-    data_rights.erase_user(spark, root, victim, secret)
+    removed = data_rights.erase_user(spark, root, victim, secret)
+    assert any(k.startswith("events/") for k in removed) and f"recaps/year={year}" in removed
+    assert f"site/{year}/<token>" in removed and "exports/<token>" in removed
 
     # the platform's next users dump names the listener again, and a late log file has their plays
     with open(os.path.join(root, "raw", "users", "users.jsonl"), "a") as f:

@@ -215,12 +215,16 @@ def test_two_years_give_two_pages_an_index_and_playlists(spotify_run, spark, cap
         assert f'href="{rel}"' in index
         assert len(rel.split(os.sep)[2]) == 26 != len(me.ME)  # the folder is a token, not the id
         m3u = (page.parent / "top-songs.m3u8").read_text(encoding="utf-8").splitlines()
-        assert m3u[0] == "#EXTM3U" and sum(line.startswith("#EXTINF:-1,") for line in m3u) == 5
+        songs = recs[int(rel.split(os.sep)[1])]["top_songs"]  # all six tracks (top 100 at most)
+        assert len(songs) == 6
+        assert m3u[0] == "#EXTM3U"
+        assert [line for line in m3u if line.startswith("#EXTINF")] == [
+            f"#EXTINF:-1,{s['artist_name']} - {s['track_name']}" for s in songs]
         assert "#EXTINF:-1,BLACKPINK - How You Like That" in m3u
         xspf = (page.parent / "top-songs.xspf").read_text(encoding="utf-8")
-        assert "<creator>YOASOBI</creator><title>アイドル</title>" in xspf and "लिङ्गाष्टकम्" in xspf
+        assert "<creator>아이유</creator><title>시작</title>" in xspf and "लिङ्गाष्टकम्" in xspf
         jspf = json.loads((page.parent / "top-songs.jspf").read_text(encoding="utf-8"))
-        assert len(jspf["playlist"]["track"]) == 5
+        assert len(jspf["playlist"]["track"]) == 6
         assert 'href="top-songs.m3u8"' in page.read_text(encoding="utf-8")
     assert "Open 2024" in index and "Open 2025" in index
     assert "Top artist: Ado" in index  # six artists tie on streams and time: code-point order
@@ -293,3 +297,25 @@ def test_a_newer_export_adds_a_year_and_renders_only_it(spotify_run, spark, tmp_
     assert len([k for k in after if k.startswith(os.path.join("site", "2026")) and k.endswith("index.html")]) == 1
     assert _recaps(spark, root)[2026]["new_artists"] == 0
     assert "Open 2026" in (root / "index.html").read_text(encoding="utf-8")
+
+
+def test_personal_secret_is_made_once_private_and_yields_to_the_environment(tmp_path, monkeypatch):
+    from encore.errors import EncoreError
+
+    monkeypatch.setenv("ENCORE_SHARE_SECRET", "from-the-environment-0123456789")
+    assert me.personal_secret(str(tmp_path / "a")) == "$ENCORE_SHARE_SECRET"
+    assert not (tmp_path / "a" / me.SECRET_FILE).exists()  # the service's secret: no file made
+    monkeypatch.delenv("ENCORE_SHARE_SECRET")
+    root = tmp_path / "b"
+    assert me.personal_secret(str(root)) == str(root / me.SECRET_FILE)
+    first = os.environ["ENCORE_SHARE_SECRET"]
+    assert stat.S_IMODE((root / me.SECRET_FILE).stat().st_mode) == 0o600 and len(first) == 64
+    monkeypatch.delenv("ENCORE_SHARE_SECRET")
+    os.chmod(root / me.SECRET_FILE, 0o644)  # loosened by hand: made private again, same secret
+    me.personal_secret(str(root))
+    assert os.environ["ENCORE_SHARE_SECRET"] == first
+    assert stat.S_IMODE((root / me.SECRET_FILE).stat().st_mode) == 0o600
+    monkeypatch.delenv("ENCORE_SHARE_SECRET")
+    (root / me.SECRET_FILE).write_text("short\n")
+    with pytest.raises(EncoreError, match="too short"):
+        me.personal_secret(str(root))

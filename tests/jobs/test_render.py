@@ -433,3 +433,63 @@ def test_render_settings_from_the_shipped_config(cfg):
     s = render_conf.settings(cfg)
     assert s.default_locale == "en"
     assert s.locale_for("BR") == "pt_BR" and s.locale_for("DE") == "de" and s.locale_for("MX") == "es"
+
+
+# --- Top Songs as playlist files ----------------------------------------------------------
+
+def test_playlist_files_follow_top_songs_and_survive_hostile_names():
+    songs = [{"artist_name": "아이유", "track_name": "밤편지"},
+             {"artist_name": "A\n#EXTINF:-1,evil", "track_name": "<b>&amp;</b>"},  # a line break, markup
+             {"artist_name": "", "track_name": "no artist"},                       # left out
+             {"artist_name": "فيروز", "track_name": "كيفك إنت"}]
+    files = render.playlist_files({"top_songs": songs, "top_tracks": songs[:1]}, "My Encore 2025 — Top Songs")
+    m3u = files[render.PLAYLIST_M3U].decode("utf-8").splitlines()
+    assert m3u[:2] == ["#EXTM3U", "#PLAYLIST:My Encore 2025 — Top Songs"]
+    # three entries of three lines each, in top_songs order; the break cannot start a directive
+    assert [ln for ln in m3u if ln.startswith("#EXTINF")] == [
+        "#EXTINF:-1,아이유 - 밤편지", "#EXTINF:-1,A #EXTINF:-1,evil - <b>&amp;</b>", "#EXTINF:-1,فيروز - كيفك إنت"]
+    assert len(m3u) == 2 + 3 * 3
+    tree = ET.fromstring(files[render.PLAYLIST_XSPF])
+    ns = "{http://xspf.org/ns/0/}"
+    got = [(t.find(f"{ns}creator").text, t.find(f"{ns}title").text) for t in tree.iter(f"{ns}track")]
+    assert got == [("아이유", "밤편지"), ("A #EXTINF:-1,evil", "<b>&amp;</b>"), ("فيروز", "كيفك إنت")]
+    jspf = json.loads(files[render.PLAYLIST_JSPF])
+    assert [t["title"] for t in jspf["playlist"]["track"]] == ["밤편지", "<b>&amp;</b>", "كيفك إنت"]
+    assert render.playlist_files({"top_songs": [], "top_tracks": songs}, "t") == {}  # no songs, no files
+
+
+def test_pages_content_security_policy_allows_exactly_their_own_script(renderer):
+    """The recap page's one inline script runs (its hash is in script-src) and nothing
+    else may load from anywhere; the years index allows no script at all."""
+    import base64
+    import hashlib
+
+    class Head(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.csp, self.scripts, self._in = None, [], False
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy":
+                self.csp = a["content"]  # entities decoded, as a browser reads it
+            self._in = tag == "script"
+
+        def handle_data(self, data):
+            if self._in:
+                self.scripts.append(data)
+
+        def handle_endtag(self, tag):
+            self._in = False
+
+    _, files = renderer.render(S.recap())
+    page = Head()
+    page.feed(files["index.html"].decode("utf-8"))
+    assert len(page.scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(page.scripts[0].encode("utf-8")).digest()).decode()
+    rules = dict(r.strip().split(" ", 1) for r in page.csp.split(";"))
+    assert rules["default-src"] == "'none'" and rules["script-src"] == f"'sha256-{digest}'"
+    years = Head()
+    years.feed(render.make_env("en").get_template("page/years.html").render(tiles=[], min_streams=30, min_artists=5))
+    rules = dict(r.strip().split(" ", 1) for r in years.csp.split(";"))
+    assert rules["default-src"] == "'none'" and "script-src" not in rules and years.scripts == []
