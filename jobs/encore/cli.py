@@ -13,24 +13,24 @@ import importlib
 import re
 import sys
 
-from .config import ConfigError
-from .errors import EncoreError
+from encore.platform.config import ConfigError
+from encore.platform.errors import EncoreError
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "generate": ("encore.generate", "write synthetic raw logs and dimension tables"),
-    "ingest": ("encore.ingest", "raw logs or a personal export -> canonical events"),
-    "recaps": ("encore.recaps", "per-listener yearly recaps"),
-    "facts": ("encore.facts", "differentially private global facts + budget ledger"),
-    "render": ("encore.render", "story cards, summary PNGs and recap pages"),
-    "campaign": ("encore.campaign", "campaign copy and billboards from released facts"),
-    "export-user": ("encore.data_rights", "build a listener's download-your-data package"),
-    "erase-user": ("encore.data_rights", "erase a listener from every output"),
-    "publish": ("encore.publish", "manifest, run report and recap delivery list"),
+    "generate": ("encore.tools.generate", "write synthetic raw logs and dimension tables"),
+    "ingest": ("encore.ingest.job", "raw logs or a personal export -> canonical events"),
+    "recaps": ("encore.recaps.job", "per-listener yearly recaps"),
+    "facts": ("encore.facts.job", "differentially private global facts + budget ledger"),
+    "render": ("encore.render.job", "story cards, summary PNGs and recap pages"),
+    "campaign": ("encore.campaign.job", "campaign copy and billboards from released facts"),
+    "export-user": ("encore.rights.job", "build a listener's download-your-data package"),
+    "erase-user": ("encore.rights.job", "erase a listener from every output"),
+    "publish": ("encore.publish.job", "manifest, run report and recap delivery list"),
     "run": ("encore.pipeline", "the whole yearly pipeline in order, locally"),
     "me": ("encore.me", "your own exports -> your recap for every year, one command"),
-    "demo": ("encore.demo", "generate a small dataset and run the yearly DAG end to end"),
-    "bench": ("encore.bench", "the benchmark: stage timings and a DuckDB cross-check"),
+    "demo": ("encore.tools.demo", "generate a small dataset and run the yearly DAG end to end"),
+    "bench": ("encore.tools.bench", "the benchmark: stage timings and a DuckDB cross-check"),
 }
 
 
@@ -110,7 +110,7 @@ def _lock_for(args: argparse.Namespace):
     """Commands that write a year's outputs hold that year's lock (see locks.py)."""
     import contextlib
 
-    from . import locks
+    from encore.platform import locks
 
     year, data = getattr(args, "year", None), getattr(args, "data", None)
     if data is None or args.command in ("run", "demo", "bench", "generate", "export-user", "erase-user"):
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: error: this command is not built yet", file=sys.stderr)
         return 2
     try:
-        from . import config
+        from encore.platform import config
 
         cfg = config.load(args.config)
         if hasattr(args, "data") and not args.data:

@@ -28,8 +28,10 @@ import os
 import secrets
 import time
 
-from . import datasets, locks, storage
-from .errors import EncoreError
+from encore.platform import datasets
+from encore.platform import locks
+from encore.platform import storage
+from encore.platform.errors import EncoreError
 
 ME = "me"
 """The listener's id: local, never in a URL (pages are named by an HMAC token)."""
@@ -60,7 +62,7 @@ def _say(line: str) -> None:
 def personal_secret(root: str) -> str:
     """The share secret of a personal data root: the environment's, else the one kept in
     ``root/.share-secret`` (made once, 0600). Returns where it came from."""
-    from .config import SECRET_ENV
+    from encore.platform.config import SECRET_ENV
 
     if os.environ.get(SECRET_ENV):
         return f"${SECRET_ENV}"
@@ -123,8 +125,10 @@ def _zone_of(spark, root: str, user_id: str = ME) -> str | None:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
-    from . import exports, recaps, render
-    from .spark import get_session
+    from encore.ingest import exports
+    from encore.recaps import job as recaps
+    from encore.render import job as render
+    from encore.platform.spark import get_session
 
     started = time.monotonic()
     root = args.data
@@ -205,9 +209,9 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
 
 def _page_of(root: str, year: int) -> str | None:
     """The listener's page folder of ``year`` under the current secret, if it exists."""
-    from . import share
-    from .config import share_secret
-    from .render import site_path
+    from encore.platform import share
+    from encore.platform.config import share_secret
+    from encore.render.job import site_path
 
     folder = os.path.join(site_path(root, year), share.share_token(share_secret(demo=False), ME, year))
     return os.path.join(folder, INDEX) if os.path.exists(os.path.join(folder, INDEX)) else None
@@ -226,7 +230,7 @@ def _tile(row: dict) -> dict:
 
 def write_index(root: str, years: dict[str, dict], cfg: dict) -> str:
     """``index.html`` at the data root: one tile per year (newest first), from file://."""
-    from .render import make_env
+    from encore.render.job import make_env
 
     env = make_env("en")
     tiles = [{"year": int(y), **(e["recap"] or {"eligible": False, "minutes": 0, "streams": 0}),

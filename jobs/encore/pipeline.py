@@ -8,16 +8,16 @@ import argparse
 import importlib
 import time
 
-from . import locks
-from .cli import add_common, lock_name
+from encore.platform import locks
+from encore.cli import add_common, lock_name
 
 # stage, module; a stage whose module is not built yet is skipped with a note
 STAGES: list[tuple[str, str]] = [
-    ("ingest", "encore.ingest"),
-    ("recaps", "encore.recaps"),
-    ("facts", "encore.facts"),
-    ("render", "encore.render"),
-    ("publish", "encore.publish"),
+    ("ingest", "encore.ingest.job"),
+    ("recaps", "encore.recaps.job"),
+    ("facts", "encore.facts.job"),
+    ("render", "encore.render.job"),
+    ("publish", "encore.publish.job"),
 ]
 
 

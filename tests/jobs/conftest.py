@@ -14,7 +14,7 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 @pytest.fixture(scope="session")
 def cfg():
-    from encore import config
+    from encore.platform import config
 
     return config.load()
 
@@ -47,7 +47,8 @@ def pipeline_data(tmp_path_factory, spark, cfg):
     in this process's Spark session: (data root, recap year)."""
     import argparse
 
-    from encore import generate, pipeline
+    from encore.tools import generate
+    from encore import pipeline
 
     root = str(tmp_path_factory.mktemp("pipeline") / "data")
     generate.generate(root, users=150, years=[2024, 2025], seed=11, mean_plays=70, chunk_users=75)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from encore import bench
+from encore.tools import bench
 
 
 def test_duckdb_agrees_with_spark_recaps(pipeline_data, cfg):

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from test_facts import CATALOG, EPS, SECRET_TITLE, YEAR, _cfg, world  # noqa: F401 - fixture
 
-from encore import campaign, facts
-from encore import facts_catalog as fc
-from encore.errors import BudgetExceeded, EncoreError
+from encore.campaign import job as campaign
+from encore.facts import job as facts
+from encore.facts import catalog as fc
+from encore.platform.errors import BudgetExceeded, EncoreError
 
 
 def _released(spec, rows, eps=0.5):

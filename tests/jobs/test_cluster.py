@@ -16,7 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 from scanning import tree_digest
 
-from encore import config, generate, pipeline
+from encore.platform import config
+from encore.tools import generate
+from encore import pipeline
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)

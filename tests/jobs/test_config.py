@@ -7,8 +7,8 @@ import tomllib
 
 import pytest
 
-from encore import config
-from encore.config import ConfigError
+from encore.platform import config
+from encore.platform.config import ConfigError
 
 
 @pytest.fixture()
@@ -129,7 +129,7 @@ def test_share_token_shape_and_stability():
     import hashlib
     import hmac
 
-    from encore.share import share_token
+    from encore.platform.share import share_token
 
     secret = b"0123456789abcdef-secret"
     token = share_token(secret, "usr_abc", 2025)
@@ -143,8 +143,8 @@ def test_share_token_shape_and_stability():
 
 def test_tokens_of_different_purposes_never_collide():
     """Issue 15 item 10: export_token(s, "2025") was share_token(s, "export", 2025)."""
-    from encore.data_rights import export_token  # = share.export_token
-    from encore.share import share_token
+    from encore.rights.job import export_token  # = share.export_token
+    from encore.platform.share import share_token
 
     secret = b"0123456789abcdef-secret"
     assert export_token(secret, "2025") != share_token(secret, "export", 2025)

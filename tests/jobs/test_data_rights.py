@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from scanning import find, find_ipv4, tree_digest
 
-from encore import data_rights, datasets, schemas, share
-from encore.errors import EncoreError
+from encore.rights import job as data_rights
+from encore.platform import datasets
+from encore.platform import schemas
+from encore.platform import share
+from encore.platform.errors import EncoreError
 
 SECRET = b"test-secret-0123456789"
 ALICE, BOB, CAROL = "usr_alice0001", "usr_bob000002", "usr_carol0003"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from encore import schemas
+from encore.platform import schemas
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text()
 

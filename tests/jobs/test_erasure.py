@@ -17,8 +17,13 @@ import pyarrow.parquet as pq
 import pytest
 from scanning import file_texts, tree_digest
 
-from encore import cli, data_rights, ingest, locks, schemas, share
-from encore.errors import EncoreError
+from encore import cli
+from encore.rights import job as data_rights
+from encore.ingest import job as ingest
+from encore.platform import locks
+from encore.platform import schemas
+from encore.platform import share
+from encore.platform.errors import EncoreError
 
 SECRET = b"test-secret-0123456789"
 OLD_SECRET = b"rotated-away-secret-0123"
@@ -172,7 +177,7 @@ def test_raw_is_scrubbed_on_a_uri_root(spark, tmp_path):
 
 # --- item 3: reports keep no identifier --------------------------------------------------------
 def test_erasure_removes_the_listener_from_reports_and_logs(spark, cfg, tmp_path, capsys):
-    from encore import exports
+    from encore.ingest import exports
 
     root = tmp_path / "data"
     export = tmp_path / "scrobbles.csv"
@@ -213,7 +218,7 @@ def test_pages_and_exports_made_under_an_earlier_secret_are_erased(spark, root):
     base = "https://recaps.example/"
     rows = [(uid, 2025, "en", f"{base}2025/{share.share_token(OLD_SECRET, uid, 2025)}/", "s", "t", "h")
             for uid in (V, V10)]
-    from encore import publish
+    from encore.publish import job as publish
 
     spark.createDataFrame(rows, publish.DELIVERY_SCHEMA).coalesce(1).write.parquet(
         os.path.join(root, "deliveries", "year=2025"))
@@ -331,7 +336,7 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
     shutil.copytree(src, root, ignore=shutil.ignore_patterns("locks"))
     recaps = pq.read_table(os.path.join(root, "recaps", f"year={year}")).to_pylist()
     victim = next(r["user_id"] for r in recaps if r["eligible"])
-    from encore import config
+    from encore.platform import config
 
     secret = config.share_secret(demo=True)
     data_rights.export_user(spark, root, victim, secret)

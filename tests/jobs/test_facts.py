@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from encore import facts, schemas, storage
-from encore import facts_catalog as fc
-from encore.config import ConfigError
-from encore.errors import BudgetExceeded, EncoreError
+from encore.facts import job as facts
+from encore.platform import schemas
+from encore.platform import storage
+from encore.facts import catalog as fc
+from encore.platform.config import ConfigError
+from encore.platform.errors import BudgetExceeded, EncoreError
 
 YEAR = 2025
 SECRET_TITLE = "my secret diary 42"  # one listener's playlist: must never be released
@@ -253,7 +255,7 @@ def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
 
 
 def test_catalog_validation_names_the_bad_key(cfg):
-    from encore import config
+    from encore.platform import config
 
     raw = copy.deepcopy(cfg)
     raw["facts"]["catalog"]["top_artists"]["weight"] = -1

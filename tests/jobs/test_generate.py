@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 from scanning import tree_digest
 
-from encore import generate as gen
-from encore import schemas
-from encore.errors import EncoreError
+from encore.tools import generate as gen
+from encore.platform import schemas
+from encore.platform.errors import EncoreError
 
 YEARS = [2025, 2026]
 

@@ -10,8 +10,9 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from encore import exports, ingest
-from encore.errors import EncoreError
+from encore.ingest import exports
+from encore.ingest import job as ingest
+from encore.platform.errors import EncoreError
 
 GOOD = {"user_id": "usr_ok", "ts": "2025-03-01T10:00:00Z", "ms_played": 200000, "platform": "ios",
         "conn_country": "SE", "ip_addr": "81.2.69.160", "master_metadata_track_name": "Song",

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from encore import canonical, ingest
-from encore import generate as gen
+from encore.ingest import canonical
+from encore.ingest import job as ingest
+from encore.tools import generate as gen
 
 BASE = {
     "ts": "2025-01-15T10:00:00Z", "user_id": "u1", "ms_played": 200000, "platform": "android",
@@ -244,7 +245,8 @@ def test_dimension_tables_are_validated_and_erasures_merged(spark, cfg, tmp_path
     (raw / "privacy" / "erasures" / "e.jsonl").write_text(
         '{"user_id": "u9", "requested_at": "2025-10-01T12:00:00Z"}\n{"user_id": "u8"}\n', encoding="utf-8")
     # a request already recorded (e.g. by erase-user) must survive ingest
-    from encore import datasets, schemas
+    from encore.platform import datasets
+    from encore.platform import schemas
     spark_schema = schemas.spark_schema(schemas.ERASURES)
     import datetime as dt
     datasets.write_dataset(spark.createDataFrame(
@@ -270,7 +272,7 @@ def test_dimension_tables_are_validated_and_erasures_merged(spark, cfg, tmp_path
 
 
 def test_no_raw_folder_is_a_one_line_error(spark, cfg, tmp_path):
-    from encore.errors import EncoreError
+    from encore.platform.errors import EncoreError
 
     with pytest.raises(EncoreError, match="no raw/ folder.*encore generate"):
         ingest.ingest_platform(spark, cfg, root=str(tmp_path), run_id="r1", quiet=True)

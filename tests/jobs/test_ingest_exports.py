@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from encore import cli, exports
-from encore.errors import EncoreError
+from encore import cli
+from encore.ingest import exports
+from encore.platform.errors import EncoreError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 
@@ -115,7 +116,8 @@ def test_listenbrainz_zip_with_default_durations(spark, cfg, tmp_path):
 
 @pytest.mark.slow
 def test_lastfm_csv_uses_catalog_duration_then_default(spark, cfg, tmp_path):
-    from encore import datasets, schemas
+    from encore.platform import datasets
+    from encore.platform import schemas
 
     datasets.write_dataset(spark.createDataFrame(
         [("spotify:track:X", "Glory Box", "Portishead", "Dummy", 1994, 301000)],

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from test_recaps import events_df, ids_df, play, ts, users_df
 
-from encore import localtime, recaps
+from encore.platform import localtime
+from encore.recaps import job as recaps
 
 Y = 2026
 
@@ -60,7 +61,7 @@ def _local(spark, rows, users, *, timezone=None):
 
 
 def _rules():
-    from encore import config
+    from encore.platform import config
 
     return config.load()["recaps"]
 
@@ -168,7 +169,8 @@ def test_facts_local_hour_and_date_follow_the_shipped_rules(spark, cfg):
     """Facts (a genre's peak hour, work hours, Valentine's Day) read the same clock."""
     from datetime import datetime
 
-    from encore import facts, schemas
+    from encore.facts import job as facts
+    from encore.platform import schemas
 
     def event(user, when, ms=200_000):
         row = dict.fromkeys(schemas.column_names(schemas.EVENT))
@@ -224,7 +226,7 @@ def _users(spark, root):
 def test_an_indian_export_gets_kolkata_and_says_why(spark, cfg, tmp_path, capsys):
     import json
 
-    from encore import exports
+    from encore.ingest import exports
 
     root = tmp_path / "data"
     src = _spotify_export(tmp_path / "in", INDIA)
@@ -238,7 +240,7 @@ def test_an_indian_export_gets_kolkata_and_says_why(spark, cfg, tmp_path, capsys
     assert report["timezone"]["zone"] == "Asia/Kolkata" and report["timezone"]["how"] == "detected"
     assert report["timezone"]["tzdata"] == localtime.VERSION
     # a recap now reads the Indian clock: 14:30 UTC is 20:00 IST
-    from encore import datasets
+    from encore.platform import datasets
 
     r = recaps.build_recaps(datasets.read_events(spark, str(root)), datasets.read_dimension(spark, str(root), "users"),
                             None, None, ids_df(spark, []), None, year=2025, rules=_rules()).collect()[0]
@@ -258,7 +260,7 @@ def test_an_indian_export_gets_kolkata_and_says_why(spark, cfg, tmp_path, capsys
 def test_a_mixed_export_falls_back_to_utc_with_the_reason(spark, cfg, tmp_path, capsys):
     import json
 
-    from encore import exports
+    from encore.ingest import exports
 
     root = tmp_path / "data"
     plays = ([(f"2025-05-{d:02d}T10:00:00Z", "JP", "YOASOBI", "アイドル") for d in range(1, 9)]
@@ -278,7 +280,7 @@ def test_bench_duckdb_cross_check_agrees_on_vancouver_in_november_2026(spark, cf
     clock by construction, not by the luck of DuckDB's ICU version."""
     from pyspark.sql import functions as F
 
-    from encore import bench
+    from encore.tools import bench
 
     rows = []
     for d in range(2, 15):  # evenings after BC's change: 21:55Z = 14:55 (UTC-7), not 13:55

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from encore import locks
+from encore.platform import locks
 
 
 def test_second_holder_fails_clearly(tmp_path):

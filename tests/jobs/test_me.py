@@ -16,7 +16,10 @@ import zipfile
 
 import pytest
 
-from encore import cli, exports, me, schemas
+from encore import cli
+from encore.ingest import exports
+from encore import me
+from encore.platform import schemas
 
 UTC = dt.UTC
 
@@ -300,7 +303,7 @@ def test_a_newer_export_adds_a_year_and_renders_only_it(spotify_run, spark, tmp_
 
 
 def test_personal_secret_is_made_once_private_and_yields_to_the_environment(tmp_path, monkeypatch):
-    from encore.errors import EncoreError
+    from encore.platform.errors import EncoreError
 
     monkeypatch.setenv("ENCORE_SHARE_SECRET", "from-the-environment-0123456789")
     assert me.personal_secret(str(tmp_path / "a")) == "$ENCORE_SHARE_SECRET"

@@ -11,7 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from encore import generate, publish, schemas, share
+from encore.tools import generate
+from encore.publish import job as publish
+from encore.platform import schemas
+from encore.platform import share
 
 SECRET = b"encore-demo-secret-not-for-production"  # what share_secret(demo=True) returns
 YEAR = 2025
@@ -108,7 +111,7 @@ def test_base_url_and_manifest(spark, cfg, data_root):
 
 
 def test_refuses_without_pages(spark, cfg, data_root):
-    from encore.errors import EncoreError
+    from encore.platform.errors import EncoreError
 
     os.rmdir(os.path.join(data_root, "site", str(YEAR)))
     with pytest.raises(EncoreError, match="encore render"):
@@ -116,7 +119,7 @@ def test_refuses_without_pages(spark, cfg, data_root):
 
 
 def test_refuses_without_secret(cfg, data_root, monkeypatch):
-    from encore.config import ConfigError
+    from encore.platform.config import ConfigError
 
     monkeypatch.delenv("ENCORE_SHARE_SECRET", raising=False)
     args = argparse.Namespace(data=data_root, year=YEAR, run_id="r", spark_profile="test", demo=False)

@@ -9,7 +9,8 @@ import itertools
 
 import pytest
 
-from encore import recaps, schemas
+from encore.recaps import job as recaps
+from encore.platform import schemas
 
 Y = 2025
 _ids = itertools.count()
@@ -519,7 +520,7 @@ def test_personality_letters(spark, cfg):
 def test_command_writes_recaps_of_two_years(spark, cfg, tmp_path):
     import argparse
 
-    from encore import datasets
+    from encore.platform import datasets
 
     root = str(tmp_path)
     ev = (streams("a", "2024-03-01T10:00:00", 4, "A", ms=60000)    # 2024: 4 min

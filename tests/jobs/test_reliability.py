@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from scanning import file_texts, find_ipv4, tree_digest
 
-from encore import config
+from encore.platform import config
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
@@ -159,7 +159,7 @@ def test_facts_crash_during_first_release_then_rerun(root):
 def test_ingest_crash_with_new_input_then_rerun(root, tmp_path):
     data, _ = root
     # a new day's log arrives: a second generated dataset's events, as another raw file
-    from encore import generate
+    from encore.tools import generate
 
     extra = tmp_path / "extra"
     generate.generate(str(extra), users=40, years=[2025], seed=99, mean_plays=60)

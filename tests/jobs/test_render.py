@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 import render_samples as S
 
-from encore import fonts, render, render_conf, share
-from encore.config import ConfigError
+from encore.render import fonts
+from encore.render import job as render
+from encore.render import settings as render_conf
+from encore.platform import share
+from encore.platform.config import ConfigError
 
 GOLDEN = Path(__file__).parent / "golden"
 SECRET = b"test-secret-0123456789"
@@ -421,7 +424,7 @@ def test_share_url_uses_the_configured_base():
     ({"colour": "red"}, "colour: unknown key"),
 ])
 def test_render_config_errors_name_the_key(cfg, body, message):
-    from encore import config
+    from encore.platform import config
 
     raw = {k: v for k, v in cfg.items()}
     raw["render"] = body

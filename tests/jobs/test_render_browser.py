@@ -15,7 +15,8 @@ import pytest
 import render_samples as S
 from test_render_fonts import _pixels, world_recap
 
-from encore import render, render_conf
+from encore.render import job as render
+from encore.render import settings as render_conf
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import render_samples as S
 
-from encore import fonts, render, render_conf
-from encore.errors import EncoreError
+from encore.render import fonts
+from encore.render import job as render
+from encore.render import settings as render_conf
+from encore.platform.errors import EncoreError
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -98,7 +100,7 @@ def test_a_mixed_name_is_one_run_per_font_placed_by_its_measured_width():
 
 
 def test_uncovered_codepoints_are_left_out_and_logged(caplog):
-    with caplog.at_level("WARNING", logger="encore.fonts"):
+    with caplog.at_level("WARNING", logger="encore.render.fonts"):
         assert fonts.itemize("a\u0378b") == (("Noto Sans", "ab"),)  # U+0378: unassigned
     assert "U+0378" in caplog.text
 
@@ -291,7 +293,7 @@ def test_card_font_subsets_are_the_same_bytes_on_every_run():
     subset may not stamp the time it was made into its head table."""
     import time
 
-    from encore import fonts
+    from encore.render import fonts
 
     make = fonts.subset_woff.__wrapped__  # past the per-process cache
     first = make("Noto Sans", False, frozenset("Kesariya 시작"))

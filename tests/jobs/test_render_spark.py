@@ -12,7 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 import render_samples as S
 
-from encore import cli, config, datasets, generate, render, render_conf, schemas, share
+from encore import cli
+from encore.platform import config
+from encore.platform import datasets
+from encore.tools import generate
+from encore.render import job as render
+from encore.render import settings as render_conf
+from encore.platform import schemas
+from encore.platform import share
 
 YEAR = 2025
 

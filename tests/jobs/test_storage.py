@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from encore import datasets, storage
+from encore.platform import datasets
+from encore.platform import storage
 
 
 def test_publish_swaps_and_replaces(spark, tmp_path):

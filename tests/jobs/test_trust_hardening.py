@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from encore import exports
-from encore.errors import EncoreError
+from encore.ingest import exports
+from encore.platform.errors import EncoreError
 
 PLAY = {"ts": "2025-03-01T10:00:00Z", "ms_played": 200000, "platform": "ios", "conn_country": "FR",
         "master_metadata_track_name": "Mine", "master_metadata_album_artist_name": "Me",
@@ -134,8 +134,8 @@ def race_world(spark, cfg):
 
     from pyspark.sql import functions as F
 
-    from encore import facts
-    from encore import facts_catalog as fc
+    from encore.facts import job as facts
+    from encore.facts import catalog as fc
 
     c = copy.deepcopy(cfg)
     c["facts"]["catalog"] = RACE_CATALOG
@@ -161,7 +161,8 @@ def _root(tmp_path, kind: str) -> str:
 
 
 def _seed_ledger(root: str, epsilon: float) -> None:
-    from encore import facts, storage
+    from encore.facts import job as facts
+    from encore.platform import storage
 
     entry = {"year": YEAR, "fact_id": "earlier", "signature": "earlier", "params": {}, "epsilon": epsilon,
              "delta": 0.0, "mechanism": "", "time": "2025-12-01T00:00:00Z", "run_id": "earlier"}
@@ -172,7 +173,7 @@ def _at_once(spark, root, c, inputs, spec_lists):
     """Every release in its own thread, all started together; (results, errors)."""
     import threading
 
-    from encore import facts
+    from encore.facts import job as facts
 
     barrier = threading.Barrier(len(spec_lists))
     results, errors = {}, {}
@@ -194,9 +195,9 @@ def _at_once(spark, root, c, inputs, spec_lists):
 
 @pytest.mark.parametrize("kind", ["local", "file-uri"])
 def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(spark, race_world, tmp_path, kind):
-    from encore import facts
-    from encore.errors import BudgetExceeded
-    from encore.locks import RunLocked
+    from encore.facts import job as facts
+    from encore.platform.errors import BudgetExceeded
+    from encore.platform.locks import RunLocked
 
     c, specs, inputs = race_world
     total = c["privacy"]["epsilon_per_year"]
@@ -228,8 +229,8 @@ def test_release_withdraws_when_the_ledger_moved_under_it(spark, race_world, tmp
     """A writer that did not take the lock (an older job, a hand edit) adds a ledger
     entry while the release is being evaluated: the release publishes nothing and
     leaves no spend of its own."""
-    from encore import facts
-    from encore.locks import RunLocked
+    from encore.facts import job as facts
+    from encore.platform.locks import RunLocked
 
     c, specs, inputs = race_world
     root = _root(tmp_path, kind)
@@ -250,8 +251,8 @@ def test_claims_on_a_uri_root_let_one_run_in_at_a_time(tmp_path):
     import threading
     import time
 
-    from encore import locks
-    from encore.locks import RunLocked
+    from encore.platform import locks
+    from encore.platform.locks import RunLocked
 
     root = f"file://{tmp_path}"
     inside, overlaps, entered = [0], [], [0]
@@ -291,7 +292,7 @@ from test_facts import CATALOG, _cfg  # noqa: E402
 
 @pytest.fixture()
 def cspecs(cfg):
-    from encore import facts_catalog as fc
+    from encore.facts import catalog as fc
 
     return {s.id: s for s in fc.catalog(_cfg(cfg, CATALOG))}
 
@@ -343,7 +344,7 @@ def test_one_c_call_that_runs_for_ever_is_killed(tmp_path):
     the parent's kill does."""
     import time
 
-    from encore.campaign_sandbox import Renderer
+    from encore.campaign.sandbox import Renderer
 
     with Renderer(seconds=1.0) as renderer:
         started = time.monotonic()
@@ -357,7 +358,7 @@ def test_one_c_call_that_runs_for_ever_is_killed(tmp_path):
 
 
 def test_the_address_space_cap_stops_what_no_filter_check_sees():
-    from encore.campaign_sandbox import Renderer
+    from encore.campaign.sandbox import Renderer
 
     with Renderer(memory_mb=64) as renderer:
         status, reason = renderer.render("{% set a = (range(99999)|list) %}{% set b = a + a %}{% set b = b + b %}"
@@ -388,7 +389,7 @@ def _unescape_markdown(text: str) -> str:
 
 
 def test_copy_md_escapes_markdown_and_html_from_fact_labels(tmp_path, cspecs):
-    from encore import campaign
+    from encore.campaign import job as campaign
 
     released = {"artists": _released(cspecs["artists"], [({"artist_name": EVIL_LABEL}, 9000, 40)])}
     lines = {"top": (["artists"], "{{ f.artists.top[0].label }} wins with {{ f.artists.top[0].about }} plays.")}
@@ -429,7 +430,7 @@ def _red_png(path: Path) -> None:
 
 @pytest.mark.parametrize("href", ["ABS", "secret.png", "file:///etc/hostname", "data:image/svg+xml;base64,PHN2Zy8+"])
 def test_billboard_that_embeds_a_local_image_is_refused(tmp_path, cspecs, href, monkeypatch):
-    from encore import campaign
+    from encore.campaign import job as campaign
 
     _red_png(tmp_path / "secret.png")
     monkeypatch.chdir(tmp_path)
@@ -448,7 +449,7 @@ def test_billboard_that_embeds_a_local_image_is_refused(tmp_path, cspecs, href, 
 
 def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monkeypatch):
     """Even an SVG that reached the rasteriser cannot pull in a file next to where the job runs."""
-    from encore import campaign
+    from encore.campaign import job as campaign
 
     _red_png(tmp_path / "secret.png")
     monkeypatch.chdir(tmp_path)
@@ -465,7 +466,8 @@ def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monk
                                      ["export-user", "--user-id", "usr_someone"],
                                      ["erase-user", "--user-id", "usr_someone"]], ids=lambda c: c[0])
 def test_demo_secret_is_refused_on_real_data(tmp_path, monkeypatch, capsys, command):
-    from encore import cli, config
+    from encore import cli
+    from encore.platform import config
 
     monkeypatch.delenv(config.SECRET_ENV, raising=False)
     real = tmp_path / "real"
@@ -479,7 +481,8 @@ def test_demo_secret_is_refused_on_real_data(tmp_path, monkeypatch, capsys, comm
 
 
 def test_demo_secret_is_accepted_on_a_generated_root_only(tmp_path, monkeypatch):
-    from encore import config, generate
+    from encore.platform import config
+    from encore.tools import generate
 
     monkeypatch.delenv(config.SECRET_ENV, raising=False)
     made = str(tmp_path / "made")
@@ -510,7 +513,7 @@ PLATFORM_BAD = {"user_id": "usr_q", "ts": "2025-03-01T10:00:00Z", "ms_played": -
 ], ids=["numeric", "upper-case-key", "escaped-key", "escaped-key-end", "trailing-dot", "ipv6", "v4-mapped",
         "bad-json-numeric"])
 def test_quarantine_redacts_every_form_of_ip_address(spark, cfg, record):
-    from encore import canonical
+    from encore.ingest import canonical
 
     df = spark.createDataFrame([(record, "raw/events/f.jsonl")], "value string, source_file string")
     [row] = canonical.parse_events(df.select("value", "source_file"), ingest_cfg=cfg["ingest"],
@@ -561,7 +564,7 @@ def test_cli_run_id_accepts_what_the_dags_pass():
 
 
 def test_plain_text_email_strips_line_breaks_and_bidi_controls():
-    from encore import publish
+    from encore.publish import job as publish
 
     evil = "Evil\r\nBcc: victim@example.com\r\n\r\nClick \u202ehttp://evil\u202c\u2066x\u2069\u200f\u2028end"
     subject, text, html = publish.EmailRenderer().render(locale="en", year=2025, minutes=10, top_artist=evil,

@@ -1,0 +1,57 @@
+"""Building the SparkSession from a config profile. The session is always injected
+into the jobs' pure functions; nothing here is module-level state."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# The profile's plays_per_task, carried in the session for the jobs (recaps.partitions_for).
+PLAYS_PER_TASK = "spark.encore.playsPerTask"
+DEFAULT_PLAYS_PER_TASK = 250_000
+
+
+def plays_per_task(session) -> int:
+    """The session's plays_per_task (the default for a session not made by get_session)."""
+    return int(session.conf.get(PLAYS_PER_TASK, str(DEFAULT_PLAYS_PER_TASK)))
+
+
+def get_session(cfg: dict, app_name: str, profile: str | None = None):
+    """A SparkSession for ``app_name`` with the settings every Encore job relies on.
+
+    Under ``spark-submit`` the master and resources come from the submit command (the
+    DAG's connection) and are left alone; from the CLI they come from the profile.
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    name = profile or os.environ.get("ENCORE_SPARK_PROFILE") or cfg["spark"]["profile"]
+    try:
+        prof = cfg["spark"]["profiles"][name]
+    except KeyError:
+        from encore.platform.errors import EncoreError
+
+        raise EncoreError(
+            f"unknown Spark profile {name!r}: choose one of {', '.join(cfg['spark']['profiles'])} "
+            "(conf/encore.toml [spark.profiles])"
+        ) from None
+    builder = SparkSession.builder.appName(f"encore-{app_name}")
+    under_submit = "SPARK_SUBMIT_OPTS" in os.environ or os.environ.get("ENCORE_UNDER_SPARK_SUBMIT")
+    if not under_submit:
+        builder = builder.master(prof["master"]).config("spark.driver.memory", prof.get("driver_memory", "2g"))
+    builder = (
+        builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.shuffle.partitions", str(prof.get("shuffle_partitions", 8)))
+        .config(PLAYS_PER_TASK, str(prof.get("plays_per_task", DEFAULT_PLAYS_PER_TASK)))
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    for key, value in prof.get("conf", {}).items():
+        builder = builder.config(key, str(value))
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
