@@ -51,7 +51,7 @@ $(STAMP_BROWSER):
 	  || { echo "could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
 	@touch $@
 
-# The Noto fonts every card is drawn with (jobs/encore/fonts.py, docs/render.md): Debian's
+# The Noto fonts every card is drawn with (jobs/encore/render/fonts.py, docs/render.md): Debian's
 # packages, installed when one of their files is missing. Render refuses to start without them.
 NOTO := /usr/share/fonts/truetype/noto
 FONT_FILES := $(NOTO)/NotoSans-Regular.ttf $(NOTO)/NotoSansDevanagari-Regular.ttf \

@@ -27,7 +27,7 @@ def test_every_place_that_sets_up_airflow_creates_the_one_slot_pool():
     from encore_common import BUDGET_POOL
 
     assert BUDGET_POOL == POOL
-    for path in (REPO / "scripts" / "airflow-standalone.sh", REPO / "jobs" / "encore" / "demo.py",
+    for path in (REPO / "scripts" / "airflow-standalone.sh", REPO / "jobs" / "encore" / "tools" / "demo.py",
                  REPO / "tests" / "airflow" / "conftest.py"):
         text = path.read_text()
         assert POOL in text and "pools" in text and "set" in text, path

@@ -276,7 +276,7 @@ def test_erasure_waits_for_a_stage_of_another_process(spark, root, tmp_path):
     import sys
 
     jobs = os.path.join(os.path.dirname(__file__), "..", "..", "jobs")
-    code = (f"import sys, time; sys.path.insert(0, {jobs!r}); from encore import locks\n"
+    code = (f"import sys, time; sys.path.insert(0, {jobs!r}); from encore.platform import locks\n"
             f"with locks.hold({root!r}, 'ingest', 'late-ingest'):\n    print('held', flush=True); time.sleep(60)\n")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:

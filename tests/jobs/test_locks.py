@@ -27,7 +27,7 @@ def test_second_holder_fails_clearly(tmp_path):
 
 
 def test_lock_held_by_another_process(tmp_path):
-    code = ("import sys, time; sys.path.insert(0, {!r}); from encore import locks\n"
+    code = ("import sys, time; sys.path.insert(0, {!r}); from encore.platform import locks\n"
             "with locks.hold({!r}, 'render-2025', 'other'):\n    print('held', flush=True); time.sleep(30)\n".format(os.path.join(os.path.dirname(__file__), "..", "..", "jobs"), str(tmp_path)))
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:

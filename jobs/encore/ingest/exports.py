@@ -5,7 +5,7 @@
 Adapters for ``spotify-extended``, ``spotify-account``, ``listenbrainz`` and
 ``lastfm-csv`` (data-contracts.md, "Personal exports") only *rename*: each record
 becomes one JSON line in the raw log's field names, and the line goes through the
-same parser as the platform log (encore/canonical.py: same reason codes, same text
+same parser as the platform log (encore/ingest/canonical.py: same reason codes, same text
 rules, same event_id). Exports are small, so reading them happens in Python on the
 driver; the rules run in Spark.
 

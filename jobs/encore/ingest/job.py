@@ -4,8 +4,8 @@
     encore ingest --data DIR --source FORMAT --input PATH --user-id U [--timezone TZ]
 
 The platform run reads the dimension tables under raw/ (users, catalog, playlists,
-erasures; encore/dimensions.py) and the listening log under ``raw/events/**`` (gzip
-or plain JSON Lines, or CSV), tags every line with the rules of encore/canonical.py,
+erasures; encore/ingest/dimensions.py) and the listening log under ``raw/events/**`` (gzip
+or plain JSON Lines, or CSV), tags every line with the rules of encore/ingest/canonical.py,
 and publishes:
 
 - ``events/year=Y/month=M/`` — accepted plays, de-duplicated by event_id, merged with
@@ -15,7 +15,7 @@ and publishes:
 
 One pass over the input: the raw lines are parsed once into a staging Parquet file
 under the data root, and every count and output is computed from that.
-A personal export (``--source``/``--input``) goes through encore/exports.py, which
+A personal export (``--source``/``--input``) goes through encore/ingest/exports.py, which
 turns the export into the same lines and calls back into this module.
 docs/ingest.md explains the rules and decisions.
 """
