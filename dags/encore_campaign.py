@@ -23,7 +23,13 @@ from datetime import UTC, datetime
 from airflow.sdk import Param, dag, task
 from encore_common import BUDGET_POOL, DEFAULT_ARGS, ENCORE_HOME, EncoreSparkJob
 
-LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français", "pt_BR": "Português (Brasil)"}
+LANGUAGES = {
+    "en": "English",
+    "de": "Deutsch",
+    "es": "Español",
+    "fr": "Français",
+    "pt_BR": "Português (Brasil)",
+}
 
 
 def shipped_campaigns() -> dict[str, dict]:
@@ -68,7 +74,9 @@ MARKETS = sorted({x for c in CAMPAIGNS.values() for x in c["markets"]}) or ["US"
             "(from 1 December: this year; before: last year).",
         ),
         "campaign": Param(
-            "year_end_billboards" if "year_end_billboards" in CAMPAIGNS else next(iter(CAMPAIGNS), ""),
+            "year_end_billboards"
+            if "year_end_billboards" in CAMPAIGNS
+            else next(iter(CAMPAIGNS), ""),
             type="string",
             enum=list(CAMPAIGNS) or [""],
             values_display={name: c["title"] for name, c in CAMPAIGNS.items()},
@@ -105,7 +113,17 @@ def encore_campaign():
         year = int(params["year"] or closed_year(dag_run))
         root = data_root()
         run_id = safe_run_id(dag_run.run_id)
-        args = ["campaign", "--data", root, "--year", str(year), "--campaign", params["campaign"], "--run-id", run_id]
+        args = [
+            "campaign",
+            "--data",
+            root,
+            "--year",
+            str(year),
+            "--campaign",
+            params["campaign"],
+            "--run-id",
+            run_id,
+        ]
         for locale in params["locales"]:
             args += ["--locale", locale]
         for market in params["markets"]:
@@ -120,7 +138,9 @@ def encore_campaign():
 
         if "://" not in export:
             if not os.path.isdir(export):
-                raise FileNotFoundError(f"the campaign job finished but wrote no export at {export}")
+                raise FileNotFoundError(
+                    f"the campaign job finished but wrote no export at {export}"
+                )
             for name in sorted(os.listdir(export)):
                 print(f"  {name}")
         print(f"campaign export: {export}")

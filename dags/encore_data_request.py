@@ -66,7 +66,15 @@ def encore_data_request():
 
         root = data_root()
         command = {"export": "export-user", "erase": "erase-user"}[params["action"]]
-        args = [command, "--data", root, "--user-id", params["user_id"], "--run-id", safe_run_id(dag_run.run_id)]
+        args = [
+            command,
+            "--data",
+            root,
+            "--user-id",
+            params["user_id"],
+            "--run-id",
+            safe_run_id(dag_run.run_id),
+        ]
         if params["demo"]:
             args.append("--demo")
         return {"args": args, "data_root": root, "exports": f"{root.rstrip('/')}/exports"}

@@ -81,11 +81,22 @@ def encore_yearly():
 
     run = plan()
     ingest = EncoreSparkJob(task_id="ingest", application_args=run["ingest"], outlets=[EVENTS])
-    recaps = EncoreSparkJob(task_id="recaps", application_args=run["recaps"], inlets=[EVENTS], outlets=[RECAPS])
-    facts = EncoreSparkJob(task_id="facts", application_args=run["facts"], inlets=[EVENTS], outlets=[FACTS],
-                           pool=BUDGET_POOL)
-    render = EncoreSparkJob(task_id="render", application_args=run["render"], inlets=[RECAPS], outlets=[SITE])
-    publish = EncoreSparkJob(task_id="publish", application_args=run["publish"], inlets=[RECAPS, FACTS, SITE])
+    recaps = EncoreSparkJob(
+        task_id="recaps", application_args=run["recaps"], inlets=[EVENTS], outlets=[RECAPS]
+    )
+    facts = EncoreSparkJob(
+        task_id="facts",
+        application_args=run["facts"],
+        inlets=[EVENTS],
+        outlets=[FACTS],
+        pool=BUDGET_POOL,
+    )
+    render = EncoreSparkJob(
+        task_id="render", application_args=run["render"], inlets=[RECAPS], outlets=[SITE]
+    )
+    publish = EncoreSparkJob(
+        task_id="publish", application_args=run["publish"], inlets=[RECAPS, FACTS, SITE]
+    )
 
     ingest >> [recaps, facts]
     recaps >> render

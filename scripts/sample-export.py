@@ -14,8 +14,22 @@ import os
 import random
 from datetime import UTC, datetime, timedelta
 
-NAMES = ["Arijit Singh", "BLACKPINK", "YOASOBI", "아이유", "Shreya Ghoshal", "Ado", "A. R. Rahman",
-         "NewJeans", "米津玄師", "Taylor Swift", "Diljit Dosanjh", "BTS", "King Gnu", "Anuv Jain"]
+NAMES = [
+    "Arijit Singh",
+    "BLACKPINK",
+    "YOASOBI",
+    "아이유",
+    "Shreya Ghoshal",
+    "Ado",
+    "A. R. Rahman",
+    "NewJeans",
+    "米津玄師",
+    "Taylor Swift",
+    "Diljit Dosanjh",
+    "BTS",
+    "King Gnu",
+    "Anuv Jain",
+]
 
 
 def main() -> None:
@@ -33,14 +47,29 @@ def main() -> None:
         i = rng.choices(range(len(artists)), weights)[0]
         t = start + timedelta(seconds=rng.random() * span)
         ms = rng.choice([rng.randint(5_000, 29_000), rng.randint(150_000, 260_000)])
-        rows.append({"ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "platform": "android", "ms_played": ms,
-                     "conn_country": "IN", "ip_addr": "49.36.0.1",
-                     "master_metadata_track_name": f"Song {rng.randint(1, 12)}",
-                     "master_metadata_album_artist_name": artists[i], "master_metadata_album_album_name": "Album",
-                     "spotify_track_uri": f"spotify:track:{i:011d}{rng.randint(1, 12):011d}",
-                     "episode_name": None, "episode_show_name": None, "spotify_episode_uri": None,
-                     "reason_start": "clickrow", "reason_end": "trackdone", "shuffle": False,
-                     "skipped": ms < 30_000, "offline": False, "offline_timestamp": None, "incognito_mode": False})
+        rows.append(
+            {
+                "ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "platform": "android",
+                "ms_played": ms,
+                "conn_country": "IN",
+                "ip_addr": "49.36.0.1",
+                "master_metadata_track_name": f"Song {rng.randint(1, 12)}",
+                "master_metadata_album_artist_name": artists[i],
+                "master_metadata_album_album_name": "Album",
+                "spotify_track_uri": f"spotify:track:{i:011d}{rng.randint(1, 12):011d}",
+                "episode_name": None,
+                "episode_show_name": None,
+                "spotify_episode_uri": None,
+                "reason_start": "clickrow",
+                "reason_end": "trackdone",
+                "shuffle": False,
+                "skipped": ms < 30_000,
+                "offline": False,
+                "offline_timestamp": None,
+                "incognito_mode": False,
+            }
+        )
     rows.sort(key=lambda r: r["ts"])
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "Streaming_History_Audio_2025-2026_0.json")

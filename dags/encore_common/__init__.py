@@ -36,8 +36,12 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 ENCORE_HOME = Path(os.environ.get("ENCORE_HOME") or Path(__file__).resolve().parents[2])
-SPARK_SUBMIT = os.environ.get("ENCORE_SPARK_SUBMIT") or str(ENCORE_HOME / ".venv" / "bin" / "spark-submit")
-JOBS_PYTHON = os.environ.get("ENCORE_PYSPARK_PYTHON") or str(ENCORE_HOME / ".venv" / "bin" / "python")
+SPARK_SUBMIT = os.environ.get("ENCORE_SPARK_SUBMIT") or str(
+    ENCORE_HOME / ".venv" / "bin" / "spark-submit"
+)
+JOBS_PYTHON = os.environ.get("ENCORE_PYSPARK_PYTHON") or str(
+    ENCORE_HOME / ".venv" / "bin" / "python"
+)
 ENTRY_POINT = str(ENCORE_HOME / "jobs" / "main.py")
 DATA_ROOT_VARIABLE = "encore_data_root"
 BUDGET_POOL = "encore_privacy_budget"  # one slot: see the module docstring
@@ -111,10 +115,18 @@ class EncoreSparkJob(SparkSubmitOperator):
         kwargs.setdefault("conn_id", "spark_default")
         kwargs.setdefault("spark_binary", SPARK_SUBMIT)
         kwargs.setdefault("name", f"encore-{task_id}")
-        kwargs.setdefault("env_vars", {"PYSPARK_PYTHON": JOBS_PYTHON, "PYSPARK_DRIVER_PYTHON": JOBS_PYTHON,
-                                       "ENCORE_HOME": str(ENCORE_HOME)})
-        kwargs.setdefault("conf", {"spark.pyspark.python": JOBS_PYTHON,
-                                   "spark.pyspark.driver.python": JOBS_PYTHON})
+        kwargs.setdefault(
+            "env_vars",
+            {
+                "PYSPARK_PYTHON": JOBS_PYTHON,
+                "PYSPARK_DRIVER_PYTHON": JOBS_PYTHON,
+                "ENCORE_HOME": str(ENCORE_HOME),
+            },
+        )
+        kwargs.setdefault(
+            "conf",
+            {"spark.pyspark.python": JOBS_PYTHON, "spark.pyspark.driver.python": JOBS_PYTHON},
+        )
         super().__init__(task_id=task_id, **kwargs)
 
     def execute(self, context) -> None:

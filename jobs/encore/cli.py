@@ -37,13 +37,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def add_common(p: argparse.ArgumentParser, *, data: bool = True, year: bool = False) -> None:
     """Flags shared by the data commands."""
     if data:
-        p.add_argument("--data", metavar="DIR", help="data root (local path or s3a:// / hdfs:// URI); default: conf paths.data_root")
+        p.add_argument(
+            "--data",
+            metavar="DIR",
+            help="data root (local path or s3a:// / hdfs:// URI); default: conf paths.data_root",
+        )
     if year:
-        p.add_argument("--year", type=_year, required=True, metavar="Y", help="the recap year, e.g. 2025")
-    p.add_argument("--run-id", type=run_id, help="identifier for this run (default: time-based); the DAGs pass "
-                   "theirs: letters, digits, '.', '_' and '-', at most 128, starting and ending with a letter, "
-                   "digit or '_'")
-    p.add_argument("--spark-profile", help="Spark profile from conf/encore.toml (local, test, cluster)")
+        p.add_argument(
+            "--year", type=_year, required=True, metavar="Y", help="the recap year, e.g. 2025"
+        )
+    p.add_argument(
+        "--run-id",
+        type=run_id,
+        help="identifier for this run (default: time-based); the DAGs pass "
+        "theirs: letters, digits, '.', '_' and '-', at most 128, starting and ending with a letter, "
+        "digit or '_'",
+    )
+    p.add_argument(
+        "--spark-profile", help="Spark profile from conf/encore.toml (local, test, cluster)"
+    )
 
 
 # what dags/encore_common.safe_run_id produces: the run id names staging folders and reports
@@ -55,7 +67,8 @@ def run_id(text: str) -> str:
     if not _RUN_ID.fullmatch(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a run id: use letters, digits, '.', '_' and '-' (at most 128, starting and "
-            "ending with a letter, digit or '_'), e.g. 20261201T030000Z-1a2b3c")
+            "ending with a letter, digit or '_'), e.g. 20261201T030000Z-1a2b3c"
+        )
     return text
 
 
@@ -75,8 +88,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="encore", description="Encore: yearly listening recaps and private fun facts.")
-    parser.add_argument("--config", help="settings file (default: $ENCORE_CONFIG or conf/encore.toml)")
+    parser = _Parser(
+        prog="encore", description="Encore: yearly listening recaps and private fun facts."
+    )
+    parser.add_argument(
+        "--config", help="settings file (default: $ENCORE_CONFIG or conf/encore.toml)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
@@ -113,8 +130,17 @@ def _lock_for(args: argparse.Namespace):
     from encore.platform import locks
 
     year, data = getattr(args, "year", None), getattr(args, "data", None)
-    if data is None or args.command in ("run", "demo", "bench", "generate", "export-user", "erase-user"):
-        return contextlib.nullcontext()  # `run` locks stage by stage; the data-rights commands lock themselves
+    if data is None or args.command in (
+        "run",
+        "demo",
+        "bench",
+        "generate",
+        "export-user",
+        "erase-user",
+    ):
+        return (
+            contextlib.nullcontext()
+        )  # `run` locks stage by stage; the data-rights commands lock themselves
     return locks.hold(data, lock_name(args.command, year), getattr(args, "run_id", None))
 
 

@@ -28,9 +28,7 @@ import os
 import secrets
 import time
 
-from encore.platform import datasets
-from encore.platform import locks
-from encore.platform import storage
+from encore.platform import datasets, locks, storage
 from encore.platform.errors import EncoreError
 
 ME = "me"
@@ -42,12 +40,25 @@ INDEX = "index.html"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", action="append", required=True, metavar="PATH",
-                   help="an export: folder, file or .zip (Spotify extended or account data, ListenBrainz, "
-                        "Last.fm CSV); repeat for several")
-    p.add_argument("--timezone", metavar="ZONE",
-                   help="your IANA time zone (e.g. Asia/Kolkata); default: inferred from your plays' country, else UTC")
-    p.add_argument("--data", default=DEFAULT_ROOT, metavar="DIR", help=f"where everything goes (default {DEFAULT_ROOT})")
+    p.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="an export: folder, file or .zip (Spotify extended or account data, ListenBrainz, "
+        "Last.fm CSV); repeat for several",
+    )
+    p.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="your IANA time zone (e.g. Asia/Kolkata); default: inferred from your plays' country, else UTC",
+    )
+    p.add_argument(
+        "--data",
+        default=DEFAULT_ROOT,
+        metavar="DIR",
+        help=f"where everything goes (default {DEFAULT_ROOT})",
+    )
     p.add_argument("--run-id", help="identifier for this run (default: time-based)")
     p.add_argument("--spark-profile", help="Spark profile from conf/encore.toml (default: local)")
     p.add_argument("--no-png", action="store_true", help="skip the summary images (faster)")
@@ -77,7 +88,9 @@ def personal_secret(root: str) -> str:
     with open(path, encoding="utf-8") as f:
         value = f.read().strip()
     if len(value) < 16:
-        raise EncoreError(f"{path}: the share secret is too short (delete the file to make a new one)")
+        raise EncoreError(
+            f"{path}: the share secret is too short (delete the file to make a new one)"
+        )
     os.environ[SECRET_ENV] = value  # this process's stages read it from there
     return path
 
@@ -96,8 +109,10 @@ def _load_state(root: str) -> dict:
 
 
 def _save_state(root: str, state: dict) -> None:
-    storage.write_bytes_atomic(os.path.join(root, STATE_FILE),
-                               (json.dumps(state, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    storage.write_bytes_atomic(
+        os.path.join(root, STATE_FILE),
+        (json.dumps(state, indent=1, sort_keys=True) + "\n").encode("utf-8"),
+    )
 
 
 def year_digests(spark, root: str, user_id: str = ME) -> dict[int, str]:
@@ -108,9 +123,15 @@ def year_digests(spark, root: str, user_id: str = ME) -> dict[int, str]:
     events = datasets.read_events(spark, root, required=False)
     if "year" not in events.columns:  # no events/ at all: nothing was kept
         return {}
-    h = F.xxhash64("event_id", "ts", "ms_played", "kind", "artist_name", "track_name", "private_session")
-    rows = (events.where(F.col("user_id") == user_id).groupBy("year")
-            .agg(F.count(F.lit(1)).alias("n"), F.bit_xor(h).alias("h")).collect())
+    h = F.xxhash64(
+        "event_id", "ts", "ms_played", "kind", "artist_name", "track_name", "private_session"
+    )
+    rows = (
+        events.where(F.col("user_id") == user_id)
+        .groupBy("year")
+        .agg(F.count(F.lit(1)).alias("n"), F.bit_xor(h).alias("h"))
+        .collect()
+    )
     return {int(r["year"]): f"{r['n']}:{r['h']}" for r in rows}
 
 
@@ -126,17 +147,21 @@ def _zone_of(spark, root: str, user_id: str = ME) -> str | None:
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
     from encore.ingest import exports
+    from encore.platform.spark import get_session
     from encore.recaps import job as recaps
     from encore.render import job as render
-    from encore.platform.spark import get_session
 
     started = time.monotonic()
     root = args.data
     if "://" in root:
-        raise EncoreError(f"--data {root}: `encore me` keeps your data in a local folder (e.g. {DEFAULT_ROOT})")
+        raise EncoreError(
+            f"--data {root}: `encore me` keeps your data in a local folder (e.g. {DEFAULT_ROOT})"
+        )
     for path in args.input:
         if not os.path.exists(path):
-            raise EncoreError(f"--input {path}: no such file or folder (give your export's folder, file or .zip)")
+            raise EncoreError(
+                f"--input {path}: no such file or folder (give your export's folder, file or .zip)"
+            )
     if args.timezone:
         exports.check_timezone(args.timezone)
     run_id = args.run_id or storage.new_run_id()
@@ -151,8 +176,16 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     for i, path in enumerate(args.input, 1):
         _say(f"step 1/3, input {i}/{len(args.input)}: {path}")
         with locks.hold(root, "ingest", f"{run_id}-in{i}"):
-            exports.ingest_export(spark, cfg, root=root, run_id=f"{run_id}-in{i}", source=None,
-                                  input_path=path, user_id=ME, timezone=args.timezone)
+            exports.ingest_export(
+                spark,
+                cfg,
+                root=root,
+                run_id=f"{run_id}-in{i}",
+                source=None,
+                input_path=path,
+                user_id=ME,
+                timezone=args.timezone,
+            )
 
     digests = year_digests(spark, root)
     years = sorted(digests)
@@ -164,18 +197,33 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     # a year is recomputed when its plays changed or an earlier year's did (new_artists
     # and minutes_change_pct read the history), when the zone changed, or when its
     # recap is missing; otherwise the stored recap stands
-    stale = [y for y in years if zone != state.get("zone") or (before.get(str(y)) or {}).get("events") != digests[y]
-             or not storage.exists(datasets.recaps_path(root, y))]
+    stale = [
+        y
+        for y in years
+        if zone != state.get("zone")
+        or (before.get(str(y)) or {}).get("events") != digests[y]
+        or not storage.exists(datasets.recaps_path(root, y))
+    ]
     todo = [y for y in years if stale and y >= min(stale)]
-    _say(f"step 2/3, recaps: {len(years)} year(s) with plays ({', '.join(map(str, years))}); "
-         f"{'computing ' + ', '.join(map(str, todo)) if todo else 'none changed'}")
+    _say(
+        f"step 2/3, recaps: {len(years)} year(s) with plays ({', '.join(map(str, years))}); "
+        f"{'computing ' + ', '.join(map(str, todo)) if todo else 'none changed'}"
+    )
     done: dict[str, dict] = {}
     changed: list[int] = []
     for year in years:
         if year in todo:
             with locks.hold(root, f"recaps-{year}", run_id):
-                recaps.run(argparse.Namespace(data=root, year=year, run_id=f"{run_id}-r{year}",
-                                              spark_profile=args.spark_profile, timezone=None), cfg)
+                recaps.run(
+                    argparse.Namespace(
+                        data=root,
+                        year=year,
+                        run_id=f"{run_id}-r{year}",
+                        spark_profile=args.spark_profile,
+                        timezone=None,
+                    ),
+                    cfg,
+                )
         rows = spark.read.parquet(datasets.recaps_path(root, year)).collect()
         row = rows[0].asDict(recursive=True) if rows else None
         if row is None:  # no play inside this year's window (e.g. only late December)
@@ -193,16 +241,31 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         if not done[str(year)]["recap"]["eligible"]:
             continue
         with locks.hold(root, f"render-{year}", run_id):
-            render.run(argparse.Namespace(data=root, year=year, run_id=f"{run_id}-p{year}",
-                                          spark_profile=args.spark_profile, demo=False,
-                                          no_png=args.no_png), cfg)
+            render.run(
+                argparse.Namespace(
+                    data=root,
+                    year=year,
+                    run_id=f"{run_id}-p{year}",
+                    spark_profile=args.spark_profile,
+                    demo=False,
+                    no_png=args.no_png,
+                ),
+                cfg,
+            )
     for year, entry in done.items():
         page = _page_of(root, int(year)) if entry["recap"] and entry["recap"]["eligible"] else None
         entry["page"] = os.path.relpath(page, root) if page else None
-    _save_state(root, {"zone": zone, "years": {y: {"events": e["events"], "digest": e["digest"]}
-                                               for y, e in done.items()}})
+    _save_state(
+        root,
+        {
+            "zone": zone,
+            "years": {y: {"events": e["events"], "digest": e["digest"]} for y, e in done.items()},
+        },
+    )
     index = write_index(root, done, cfg)
-    _say(f"done in {time.monotonic() - started:.1f} s: {len(years)} year(s), {len(changed)} page(s) rendered")
+    _say(
+        f"done in {time.monotonic() - started:.1f} s: {len(years)} year(s), {len(changed)} page(s) rendered"
+    )
     print(f"Your Encore: file://{os.path.abspath(index)}")
     return 0
 
@@ -213,7 +276,9 @@ def _page_of(root: str, year: int) -> str | None:
     from encore.platform.config import share_secret
     from encore.render.job import site_path
 
-    folder = os.path.join(site_path(root, year), share.share_token(share_secret(demo=False), ME, year))
+    folder = os.path.join(
+        site_path(root, year), share.share_token(share_secret(demo=False), ME, year)
+    )
     return os.path.join(folder, INDEX) if os.path.exists(os.path.join(folder, INDEX)) else None
 
 
@@ -233,12 +298,20 @@ def write_index(root: str, years: dict[str, dict], cfg: dict) -> str:
     from encore.render.job import make_env
 
     env = make_env("en")
-    tiles = [{"year": int(y), **(e["recap"] or {"eligible": False, "minutes": 0, "streams": 0}),
-              "page": e.get("page"), "empty": e["recap"] is None}
-             for y, e in sorted(years.items(), reverse=True)]
+    tiles = [
+        {
+            "year": int(y),
+            **(e["recap"] or {"eligible": False, "minutes": 0, "streams": 0}),
+            "page": e.get("page"),
+            "empty": e["recap"] is None,
+        }
+        for y, e in sorted(years.items(), reverse=True)
+    ]
     html = env.get_template("page/years.html").render(
-        tiles=tiles, min_streams=cfg["recaps"]["eligible_min_streams"],
-        min_artists=cfg["recaps"]["eligible_min_distinct_artists"])
+        tiles=tiles,
+        min_streams=cfg["recaps"]["eligible_min_streams"],
+        min_artists=cfg["recaps"]["eligible_min_distinct_artists"],
+    )
     path = os.path.join(root, INDEX)
     storage.write_bytes_atomic(path, html.encode("utf-8"))
     return path

@@ -8,8 +8,8 @@ import argparse
 import importlib
 import time
 
-from encore.platform import locks
 from encore.cli import add_common, lock_name
+from encore.platform import locks
 
 # stage, module; a stage whose module is not built yet is skipped with a note
 STAGES: list[tuple[str, str]] = [
@@ -23,7 +23,9 @@ STAGES: list[tuple[str, str]] = [
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p, year=True)
-    p.add_argument("--demo", action="store_true", help="generated data: allow the labelled demo share secret")
+    p.add_argument(
+        "--demo", action="store_true", help="generated data: allow the labelled demo share secret"
+    )
 
 
 def stage_args(stage: str, args: argparse.Namespace) -> argparse.Namespace:
@@ -69,7 +71,13 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         with locks.hold(args.data, lock_name(stage, args.year), getattr(args, "run_id", None)):
             code = mod.run(stage_args(stage, args), cfg)
         if code:
-            print(f"[run] stage {stage} failed with exit code {code}; later stages not run", flush=True)
+            print(
+                f"[run] stage {stage} failed with exit code {code}; later stages not run",
+                flush=True,
+            )
             return code
-    print(f"[run] yearly pipeline for {args.year} finished in {time.monotonic() - started:.1f} s", flush=True)
+    print(
+        f"[run] yearly pipeline for {args.year} finished in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
     return 0

@@ -30,8 +30,17 @@ DATA_ROOT = _HOME / "data"
 def airflow_env(home: Path, data: Path) -> dict[str, str]:
     """The environment scripts/airflow-env.sh gives Airflow (one place for the wiring)."""
     out = subprocess.run(
-        ["bash", "-c", 'source "$0" "$1" "$2" && env -0', str(REPO / "scripts" / "airflow-env.sh"),
-         str(home), str(data)], check=True, capture_output=True).stdout
+        [
+            "bash",
+            "-c",
+            'source "$0" "$1" "$2" && env -0',
+            str(REPO / "scripts" / "airflow-env.sh"),
+            str(home),
+            str(data),
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
     return {k: v for k, v in env.items() if k.startswith(("AIRFLOW", "ENCORE", "SPARK_"))}
 
@@ -48,8 +57,18 @@ def airflow_db():
     """Airflow's SQLite metadata database, migrated once."""
     subprocess.run([str(AIRFLOW_BIN), "db", "migrate"], check=True, capture_output=True)
     # the one-slot pool of the budget-spending tasks, as `make airflow` and `encore demo` create it
-    subprocess.run([str(AIRFLOW_BIN), "pools", "set", "encore_privacy_budget", "1",
-                    "Encore: one privacy-budget release at a time (facts, campaign)"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(AIRFLOW_BIN),
+            "pools",
+            "set",
+            "encore_privacy_budget",
+            "1",
+            "Encore: one privacy-budget release at a time (facts, campaign)",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return Path(os.environ["AIRFLOW_HOME"])
 
 
@@ -71,9 +90,24 @@ def run_dag(dagbag, dag_id: str, conf: dict | None = None):
 @pytest.fixture(scope="session")
 def generated_data():
     """A tiny generated dataset (jobs environment), once per session."""
-    subprocess.run([str(REPO / ".venv" / "bin" / "encore"), "generate", "--out", str(DATA_ROOT),
-                    "--users", "200", "--years", f"{YEAR},{YEAR + 1}", "--mean-plays", "80", "--seed", "3"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "encore"),
+            "generate",
+            "--out",
+            str(DATA_ROOT),
+            "--users",
+            "200",
+            "--years",
+            f"{YEAR},{YEAR + 1}",
+            "--mean-plays",
+            "80",
+            "--seed",
+            "3",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return DATA_ROOT
 
 
@@ -97,8 +131,11 @@ def outputs_digest(root: Path, year: int) -> dict:
     """What a yearly run produced for ``year``, independent of file names and row order:
     recaps, facts and deliveries by content; every site file by its bytes."""
     site = root / "site" / str(year)
-    files = {str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(site.rglob("*")) if p.is_file()}
+    files = {
+        str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(site.rglob("*"))
+        if p.is_file()
+    }
     return {
         "recaps": _rows_digest(root / "recaps" / f"year={year}", "user_id"),
         "facts": _rows_digest(root / "facts" / f"year={year}", None),

@@ -18,8 +18,11 @@ def xcom(run, task_id: str, key: str = "return_value"):
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        row = session.query(XComModel).filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id,
-                                                 key=key).one()
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, key=key)
+            .one()
+        )
         value = row.value
     if isinstance(value, str):
         try:
@@ -34,8 +37,10 @@ def task_states(run) -> dict:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return {ti.task_id: ti.state for ti in session.query(TaskInstance).filter_by(
-            dag_id=run.dag_id, run_id=run.run_id)}
+        return {
+            ti.task_id: ti.state
+            for ti in session.query(TaskInstance).filter_by(dag_id=run.dag_id, run_id=run.run_id)
+        }
 
 
 def test_yearly_run_publishes_every_output(yearly_run):
@@ -69,15 +74,22 @@ def test_yearly_twice_gives_the_same_outputs(yearly_run, dagbag):
 
 
 def test_campaign_export_location_in_xcom(yearly_run, dagbag):
-    run = run_dag(dagbag, "encore_campaign", {"year": YEAR, "campaign": "press_kit", "locales": ["en"],
-                                              "markets": ["US"]})
+    run = run_dag(
+        dagbag,
+        "encore_campaign",
+        {"year": YEAR, "campaign": "press_kit", "locales": ["en"], "markets": ["US"]},
+    )
     assert run.state == "success", task_states(run)
     export = xcom(run, "export_location")
     assert export.startswith(str(DATA_ROOT / "campaigns" / str(YEAR) / "press_kit"))
-    assert os.path.isfile(os.path.join(export, "copy.md")) and os.path.isfile(os.path.join(export, "facts-used.json"))
+    assert os.path.isfile(os.path.join(export, "copy.md")) and os.path.isfile(
+        os.path.join(export, "facts-used.json")
+    )
 
 
-def test_budget_exhaustion_fails_the_run_with_the_facts_message(yearly_run, dagbag, tmp_path, monkeypatch, capfd):
+def test_budget_exhaustion_fails_the_run_with_the_facts_message(
+    yearly_run, dagbag, tmp_path, monkeypatch, capfd
+):
     """The yearly run spent most of the year's epsilon; with a smaller total in the config
     the campaign's own facts cannot be afforded: the task fails at once (no retry) with
     the job's message, and nothing is exported."""
@@ -94,11 +106,17 @@ def test_budget_exhaustion_fails_the_run_with_the_facts_message(yearly_run, dagb
     run = run_dag(dagbag, "encore_campaign", {"year": YEAR, "campaign": "year_end_billboards"})
     assert run.state == "failed"
     with create_session() as session:
-        ti = session.query(TaskInstance).filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id="campaign").one()
+        ti = (
+            session.query(TaskInstance)
+            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id="campaign")
+            .one()
+        )
         assert ti.state == "failed" and ti.try_number == 1  # not retried: retrying cannot help
     out = capfd.readouterr()
     log = out.out + out.err  # dag.test() runs the task here: its log is this process's output
-    reason = [line for line in log.splitlines() if "AirflowFailException: encore campaign: error:" in line]
+    reason = [
+        line for line in log.splitlines() if "AirflowFailException: encore campaign: error:" in line
+    ]
     assert reason and "budget" in reason[-1], log[-3000:]
     assert sorted((DATA_ROOT / "campaigns" / str(YEAR)).glob("year_end_billboards/*")) == before
 
@@ -106,9 +124,13 @@ def test_budget_exhaustion_fails_the_run_with_the_facts_message(yearly_run, dagb
 def test_data_request_export_then_erase(yearly_run, dagbag):
     import pyarrow.parquet as pq
 
-    users = pq.read_table(DATA_ROOT / "recaps" / f"year={YEAR}", columns=["user_id", "eligible"]).to_pylist()
+    users = pq.read_table(
+        DATA_ROOT / "recaps" / f"year={YEAR}", columns=["user_id", "eligible"]
+    ).to_pylist()
     user = sorted(r["user_id"] for r in users if r["eligible"])[0]
-    run = run_dag(dagbag, "encore_data_request", {"user_id": user, "action": "export", "demo": True})
+    run = run_dag(
+        dagbag, "encore_data_request", {"user_id": user, "action": "export", "demo": True}
+    )
     assert run.state == "success", task_states(run)
     zips = list((DATA_ROOT / "exports").rglob("encore-export.zip"))
     assert len(zips) == 1 and user not in str(zips[0])

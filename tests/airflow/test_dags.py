@@ -37,7 +37,9 @@ new = set(sys.modules) - before
 print(json.dumps({{"took": took, "dags": sorted(bag.dag_ids), "errors": list(bag.import_errors),
                    "heavy": sorted(m for m in new if m.split(".")[0] in ("pyspark", "pandas", "encore", "jinja2", "numpy"))}}))
 """
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     assert result["errors"] == []
     assert set(result["dags"]) == DAG_IDS
@@ -45,9 +47,19 @@ print(json.dumps({{"took": took, "dags": sorted(bag.dag_ids), "errors": list(bag
     assert result["took"] < 2.0, f"parsing took {result['took']:.2f} s"
 
 
-ALLOWED_IMPORTS = {"__future__", "datetime", "tomllib", "os", "re", "pathlib", "typing",
-                   "airflow.sdk", "airflow.sdk.exceptions", "encore_common",
-                   "airflow.providers.apache.spark.operators.spark_submit"}
+ALLOWED_IMPORTS = {
+    "__future__",
+    "datetime",
+    "tomllib",
+    "os",
+    "re",
+    "pathlib",
+    "typing",
+    "airflow.sdk",
+    "airflow.sdk.exceptions",
+    "encore_common",
+    "airflow.providers.apache.spark.operators.spark_submit",
+}
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.rglob("*.py")), ids=lambda p: p.name)
@@ -60,14 +72,18 @@ def test_module_level_imports_are_the_sdk_only(path):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             found.add(node.module)
-    assert found <= ALLOWED_IMPORTS, f"{path.name} imports {sorted(found - ALLOWED_IMPORTS)} at module level"
+    assert found <= ALLOWED_IMPORTS, (
+        f"{path.name} imports {sorted(found - ALLOWED_IMPORTS)} at module level"
+    )
 
 
 def test_ruff_airflow3_rules_pass():
     ruff = DAGS.parent / ".venv" / "bin" / "ruff"
     if not ruff.exists():
         pytest.skip("ruff lives in the jobs environment (.venv)")
-    run = subprocess.run([str(ruff), "check", "--select", "AIR3", str(DAGS)], capture_output=True, text=True)
+    run = subprocess.run(
+        [str(ruff), "check", "--select", "AIR3", str(DAGS)], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout
 
 
@@ -89,6 +105,7 @@ def test_yearly_shape(dagbag):
 
 # --- the forms: JSON-schema validation of a trigger's conf ------------------------------
 
+
 def validated(dagbag, dag_id: str, conf: dict) -> dict:
     """What creating a run does with a trigger's conf: the DAG's params updated with it,
     then validated against each Param's JSON schema."""
@@ -99,7 +116,9 @@ def validated(dagbag, dag_id: str, conf: dict) -> dict:
 
 def test_campaign_form_offers_the_shipped_campaigns(dagbag):
     param = dagbag.dags["encore_campaign"].params.get_param("campaign")
-    shipped = sorted(p.parent.name for p in (DAGS.parent / "templates" / "campaign").glob("*/manifest.toml"))
+    shipped = sorted(
+        p.parent.name for p in (DAGS.parent / "templates" / "campaign").glob("*/manifest.toml")
+    )
     assert shipped and sorted(param.schema["enum"]) == shipped
     assert set(param.schema["values_display"]) == set(shipped)
     for name in ("year", "campaign", "locales", "markets"):
@@ -109,21 +128,28 @@ def test_campaign_form_offers_the_shipped_campaigns(dagbag):
 
 def test_campaign_form_accepts_good_input(dagbag):
     camp = dagbag.dags["encore_campaign"].params.get_param("campaign").schema["enum"][0]
-    out = validated(dagbag, "encore_campaign", {"year": 2025, "campaign": camp, "locales": ["en"], "markets": ["US"]})
+    out = validated(
+        dagbag,
+        "encore_campaign",
+        {"year": 2025, "campaign": camp, "locales": ["en"], "markets": ["US"]},
+    )
     assert out["campaign"] == camp and out["locales"] == ["en"]
     assert validated(dagbag, "encore_campaign", {})["locales"] == []  # the defaults are valid
 
 
-@pytest.mark.parametrize("bad", [
-    {"campaign": "no_such_campaign"},
-    {"campaign": "../../etc"},
-    {"locales": ["xx"]},
-    {"markets": ["ZZ"]},
-    {"markets": "US"},            # not a list
-    {"locales": ["en", "en"]},    # twice
-    {"year": 1900},
-    {"year": "2025"},             # a string, not a number
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"campaign": "no_such_campaign"},
+        {"campaign": "../../etc"},
+        {"locales": ["xx"]},
+        {"markets": ["ZZ"]},
+        {"markets": "US"},  # not a list
+        {"locales": ["en", "en"]},  # twice
+        {"year": 1900},
+        {"year": "2025"},  # a string, not a number
+    ],
+)
 def test_campaign_form_rejects_bad_input(dagbag, bad):
     from airflow.sdk.exceptions import ParamValidationError
 
@@ -131,7 +157,9 @@ def test_campaign_form_rejects_bad_input(dagbag, bad):
         validated(dagbag, "encore_campaign", bad)
 
 
-@pytest.mark.parametrize("bad", [{"user_id": ""}, {"user_id": "../x"}, {"user_id": "u1", "action": "delete"}])
+@pytest.mark.parametrize(
+    "bad", [{"user_id": ""}, {"user_id": "../x"}, {"user_id": "u1", "action": "delete"}]
+)
 def test_data_request_form_rejects_bad_input(dagbag, bad):
     from airflow.sdk.exceptions import ParamValidationError
 
@@ -150,6 +178,7 @@ def test_yearly_form(dagbag):
 
 # --- the small rules in encore_common ---------------------------------------------------
 
+
 def run_of(run_type: str, logical: datetime | None, after: datetime):
     return SimpleNamespace(run_type=run_type, logical_date=logical, run_after=after)
 
@@ -161,14 +190,22 @@ def test_year_of_a_run(dagbag):
     assert closed_year(run_of("scheduled", dec1, dec1)) == 2025
     assert closed_year(run_of("backfill", datetime(2023, 12, 1, 3, tzinfo=UTC), dec1)) == 2023
     # a manual run: the latest year whose yearly run is due
-    assert closed_year(run_of("manual", datetime(2026, 11, 29, tzinfo=UTC), datetime(2026, 11, 29, tzinfo=UTC))) == 2025
+    assert (
+        closed_year(
+            run_of("manual", datetime(2026, 11, 29, tzinfo=UTC), datetime(2026, 11, 29, tzinfo=UTC))
+        )
+        == 2025
+    )
     assert closed_year(run_of("manual", None, datetime(2026, 12, 2, tzinfo=UTC))) == 2026
 
 
 def test_run_ids_become_safe_file_names(dagbag):
     from encore_common import safe_run_id
 
-    assert safe_run_id("manual__2026-12-01T03:00:00.123+00:00") == "manual__2026-12-01T03-00-00.123-00-00"
+    assert (
+        safe_run_id("manual__2026-12-01T03:00:00.123+00:00")
+        == "manual__2026-12-01T03-00-00.123-00-00"
+    )
     assert safe_run_id("../../etc/passwd") == "etc-passwd"
     assert "/" not in safe_run_id("a/b") and safe_run_id("///") == "run"
 
@@ -176,9 +213,16 @@ def test_run_ids_become_safe_file_names(dagbag):
 def test_the_jobs_message_is_what_the_task_fails_with(dagbag):
     from encore_common import job_error
 
-    out = ("Cannot execute: spark-submit ... Error code is: 3.\nLast spark-submit output:\n"
-           "[campaign] export ...\nencore campaign: error: the 2025 budget cannot cover love_playlists: "
-           "epsilon 0.15 needed, 0.0 left\n26/11/29 INFO ShutdownHookManager: Shutdown hook called")
-    assert job_error(out) == ("encore campaign: error: the 2025 budget cannot cover love_playlists: "
-                              "epsilon 0.15 needed, 0.0 left")
-    assert job_error("Cannot execute: spark-submit. Error code is: 1.\njava.lang.OutOfMemoryError") is None
+    out = (
+        "Cannot execute: spark-submit ... Error code is: 3.\nLast spark-submit output:\n"
+        "[campaign] export ...\nencore campaign: error: the 2025 budget cannot cover love_playlists: "
+        "epsilon 0.15 needed, 0.0 left\n26/11/29 INFO ShutdownHookManager: Shutdown hook called"
+    )
+    assert job_error(out) == (
+        "encore campaign: error: the 2025 budget cannot cover love_playlists: "
+        "epsilon 0.15 needed, 0.0 left"
+    )
+    assert (
+        job_error("Cannot execute: spark-submit. Error code is: 1.\njava.lang.OutOfMemoryError")
+        is None
+    )

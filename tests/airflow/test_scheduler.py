@@ -27,10 +27,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json",
-                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+def call(
+    method: str, url: str, body: dict | None = None, token: str | None = None
+) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
@@ -52,16 +60,34 @@ def airflow(yearly_run, tmp_path_factory):
     group) at the end."""
     home = tmp_path_factory.mktemp("standalone")
     port = free_port()
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_PORT": str(port), "ENCORE_DATA_ROOT": str(DATA_ROOT),
-           "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2"}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW_PORT": str(port),
+        "ENCORE_DATA_ROOT": str(DATA_ROOT),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+    }
     out = open(home / "script.out", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([str(REPO / "scripts" / "airflow-standalone.sh")], env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(REPO / "scripts" / "airflow-standalone.sh")],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def output() -> str:
-        return (home / "script.out").read_text() + "\n--- standalone.log ---\n" + (
-            (home / "standalone.log").read_text()[-3000:] if (home / "standalone.log").exists() else "")
+        return (
+            (home / "script.out").read_text()
+            + "\n--- standalone.log ---\n"
+            + (
+                (home / "standalone.log").read_text()[-3000:]
+                if (home / "standalone.log").exists()
+                else ""
+            )
+        )
 
     try:
         deadline = time.monotonic() + 300
@@ -71,11 +97,15 @@ def airflow(yearly_run, tmp_path_factory):
         printed = (home / "script.out").read_text()
         assert base in printed  # the UI address
         password = printed.split("log in as:")[1].split("\n")[0].split("admin /")[1].strip()
-        status, body = call("POST", f"{base}/auth/token", {"username": "admin", "password": password})
+        status, body = call(
+            "POST", f"{base}/auth/token", {"username": "admin", "password": password}
+        )
         assert status in (200, 201), body
         af = Airflow(base, body["access_token"], home)
         while af.api("GET", "/dags/encore_campaign")[0] != 200:  # the DAG processor has parsed it
-            assert time.monotonic() < deadline + 120, "encore_campaign never appeared in the API\n" + output()
+            assert time.monotonic() < deadline + 120, (
+                "encore_campaign never appeared in the API\n" + output()
+            )
             time.sleep(2)
         af.output = output
         yield af
@@ -91,7 +121,9 @@ def airflow(yearly_run, tmp_path_factory):
 
 def test_trigger_campaign_through_the_api(airflow):
     conf = {"year": YEAR, "campaign": "press_kit", "locales": ["de"], "markets": ["DE"]}
-    status, run = airflow.api("POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf})
+    status, run = airflow.api(
+        "POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf}
+    )
     assert status == 200, run
     run_id = run["dag_run_id"]
     deadline = time.monotonic() + 900
@@ -103,9 +135,13 @@ def test_trigger_campaign_through_the_api(airflow):
     assert state == "success", airflow.output()
 
     status, entry = airflow.api(
-        "GET", f"/dags/encore_campaign/dagRuns/{run_id}/taskInstances/export_location/xcomEntries/return_value")
+        "GET",
+        f"/dags/encore_campaign/dagRuns/{run_id}/taskInstances/export_location/xcomEntries/return_value",
+    )
     assert status == 200, entry
-    export = Path(entry["value"] if not str(entry["value"]).startswith('"') else json.loads(entry["value"]))
+    export = Path(
+        entry["value"] if not str(entry["value"]).startswith('"') else json.loads(entry["value"])
+    )
     assert export.parent == DATA_ROOT / "campaigns" / str(YEAR) / "press_kit"
     assert (export / "copy.md").is_file() and (export / "copy.csv").is_file()
     copy = json.loads((export / "copy.json").read_text())
@@ -113,14 +149,19 @@ def test_trigger_campaign_through_the_api(airflow):
     assert "de" in json.dumps(copy)
 
 
-@pytest.mark.parametrize("conf", [
-    {"campaign": "no_such_campaign"},
-    {"campaign": "press_kit", "markets": ["ZZ"]},
-    {"campaign": "press_kit", "year": "last year"},
-])
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"campaign": "no_such_campaign"},
+        {"campaign": "press_kit", "markets": ["ZZ"]},
+        {"campaign": "press_kit", "year": "last year"},
+    ],
+)
 def test_bad_form_input_is_rejected_by_the_api(airflow, conf):
     _, before = airflow.api("GET", "/dags/encore_campaign/dagRuns")
-    status, body = airflow.api("POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf})
+    status, body = airflow.api(
+        "POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf}
+    )
     assert 400 <= status < 500, body
     _, after = airflow.api("GET", "/dags/encore_campaign/dagRuns")
     assert after["total_entries"] == before["total_entries"]  # no run was created

@@ -27,8 +27,11 @@ def test_every_place_that_sets_up_airflow_creates_the_one_slot_pool():
     from encore_common import BUDGET_POOL
 
     assert BUDGET_POOL == POOL
-    for path in (REPO / "scripts" / "airflow-standalone.sh", REPO / "jobs" / "encore" / "tools" / "demo.py",
-                 REPO / "tests" / "airflow" / "conftest.py"):
+    for path in (
+        REPO / "scripts" / "airflow-standalone.sh",
+        REPO / "jobs" / "encore" / "tools" / "demo.py",
+        REPO / "tests" / "airflow" / "conftest.py",
+    ):
         text = path.read_text()
         assert POOL in text and "pools" in text and "set" in text, path
 
@@ -42,15 +45,27 @@ def test_airflow_password_file_and_logs_are_private(tmp_path):
     pw = home / "simple_auth_manager_passwords.json.generated"
     pw.write_text("{}")
     pw.chmod(0o644)  # left by an older setup
-    probe = ("from airflow.sdk.log import init_log_file; import os, sys; "
-             "p = init_log_file('dag_id=x/run_id=y/task_id=z/attempt=1.log'); "
-             "print(oct(os.stat(p).st_mode & 0o777), oct(os.stat(p.parent).st_mode & 0o777))")
+    probe = (
+        "from airflow.sdk.log import init_log_file; import os, sys; "
+        "p = init_log_file('dag_id=x/run_id=y/task_id=z/attempt=1.log'); "
+        "print(oct(os.stat(p).st_mode & 0o777), oct(os.stat(p.parent).st_mode & 0o777))"
+    )
     out = subprocess.run(
-        ["bash", "-c", 'source "$0" "$1" "$2" && umask 022 && exec "$3" -c "$4"',
-         str(REPO / "scripts" / "airflow-env.sh"), str(home), str(data),
-         sys.executable, probe],
-        check=True, capture_output=True, text=True,
-        env={**os.environ, "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs")}).stdout.split()
+        [
+            "bash",
+            "-c",
+            'source "$0" "$1" "$2" && umask 022 && exec "$3" -c "$4"',
+            str(REPO / "scripts" / "airflow-env.sh"),
+            str(home),
+            str(data),
+            sys.executable,
+            probe,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs")},
+    ).stdout.split()
     assert stat.S_IMODE(pw.stat().st_mode) == 0o600
     assert out[-2:] == ["0o600", "0o700"], out
     assert DAGS.is_dir()

@@ -40,22 +40,55 @@ def test_cross_check_catches_a_difference(pipeline_data, cfg):
 
 
 def test_markdown_table_reports_every_stage():
-    results = {"plays": 1000, "listeners": 10, "year": 2025,
-               "machine": {"cpus": 2, "memory_gb": 24.0, "platform": "Linux", "python": "3.12.1"},
-               "stages": {"ingest": {"wall_s": 2.0, "plays_per_s": 500, "driver_python_mb": 80.0, "jvm_mb": 900.0,
-                                     "python_workers_mb": 0.0},
-                          "recaps": {"wall_s": 3.0, "plays_per_s": 333, "driver_python_mb": 81.0, "jvm_mb": 950.0,
-                                     "driver_live_heap_mb": 102.4, "python_workers_mb": 0.0},
-                          "facts": {"skipped": "not built"},
-                          "render": {"wall_s": 4.0, "plays_per_s": 250, "driver_python_mb": 90.0, "jvm_mb": 990.0,
-                                     "driver_live_heap_mb": 99.0, "python_workers_mb": 300.0,
-                                     "cards": 8000, "svg_cards_per_core_s": 1250}},
-               "duckdb": {"wall_s": 0.5, "listeners": 10, "agreed": True, "spark_same_columns_s": 1.0,
-                          "spark_over_duckdb": 2.0, "recaps_stage_over_duckdb": 4.0}}
+    results = {
+        "plays": 1000,
+        "listeners": 10,
+        "year": 2025,
+        "machine": {"cpus": 2, "memory_gb": 24.0, "platform": "Linux", "python": "3.12.1"},
+        "stages": {
+            "ingest": {
+                "wall_s": 2.0,
+                "plays_per_s": 500,
+                "driver_python_mb": 80.0,
+                "jvm_mb": 900.0,
+                "python_workers_mb": 0.0,
+            },
+            "recaps": {
+                "wall_s": 3.0,
+                "plays_per_s": 333,
+                "driver_python_mb": 81.0,
+                "jvm_mb": 950.0,
+                "driver_live_heap_mb": 102.4,
+                "python_workers_mb": 0.0,
+            },
+            "facts": {"skipped": "not built"},
+            "render": {
+                "wall_s": 4.0,
+                "plays_per_s": 250,
+                "driver_python_mb": 90.0,
+                "jvm_mb": 990.0,
+                "driver_live_heap_mb": 99.0,
+                "python_workers_mb": 300.0,
+                "cards": 8000,
+                "svg_cards_per_core_s": 1250,
+            },
+        },
+        "duckdb": {
+            "wall_s": 0.5,
+            "listeners": 10,
+            "agreed": True,
+            "spark_same_columns_s": 1.0,
+            "spark_over_duckdb": 2.0,
+            "recaps_stage_over_duckdb": 4.0,
+        },
+    }
     table = bench.markdown_table(results)
     assert "| ingest | 2.0 | 500 | 80 | 900 | — | 0 |" in table
     assert "| recaps | 3.0 | 333 | 81 | 950 | 102 | 0 |" in table
     assert "| facts | skipped (not built) | | | | | |" in table
     assert "Render: 8,000 SVG cards, 1,250 cards/s per core" in table
     assert "DuckDB 0.5 s, Spark 1.0 s" in table and "= **2.0x**" in table
-    assert "whole recaps stage (all columns, checks, report) / DuckDB = 4.0x; cross-check agreed" in table
+    assert (
+        "whole recaps stage (all columns, checks, report) / DuckDB = 4.0x; cross-check agreed"
+        in table
+    )

@@ -13,16 +13,26 @@ import pytest
 from test_facts import CATALOG, EPS, SECRET_TITLE, YEAR, _cfg, world  # noqa: F401 - fixture
 
 from encore.campaign import job as campaign
-from encore.facts import job as facts
 from encore.facts import catalog as fc
+from encore.facts import job as facts
 from encore.platform.errors import BudgetExceeded, EncoreError
 
 
 def _released(spec, rows, eps=0.5):
     """A ReleasedFact as facts.load_released would return it (hand-made, no Spark)."""
-    stored = [{"key": json.dumps(k, sort_keys=True), "value": None if v is None else float(v), "n": None,
-               "suppressed": v is None, "error95": err} for k, v, err in rows]
-    return facts.ReleasedFact(spec, stored, eps, 0.0, "geometric(scale=2)", "", "2025-11-20T00:00:00Z", "r1", True)
+    stored = [
+        {
+            "key": json.dumps(k, sort_keys=True),
+            "value": None if v is None else float(v),
+            "n": None,
+            "suppressed": v is None,
+            "error95": err,
+        }
+        for k, v, err in rows
+    ]
+    return facts.ReleasedFact(
+        spec, stored, eps, 0.0, "geometric(scale=2)", "", "2025-11-20T00:00:00Z", "r1", True
+    )
 
 
 def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en", "de")) -> Path:
@@ -30,16 +40,20 @@ def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en
     folder.mkdir(parents=True)
     (folder / "manifest.toml").write_text(
         'title = "Test"\nlocales = ["en", "de"]\nmarkets = ["FR", "DE"]\n[facts]\n'
-        'catalog = ["titled", "artists", "minutes"]\n' + own, encoding="utf-8")
+        'catalog = ["titled", "artists", "minutes"]\n' + own,
+        encoding="utf-8",
+    )
     for loc in locales:
         body = "".join(
             f'[[line]]\nid = "{lid}"\nchannel = "billboard"\nfacts = {json.dumps(fs)}\ntext = {json.dumps(text)}\n\n'
-            for lid, (fs, text) in lines.items())
+            for lid, (fs, text) in lines.items()
+        )
         (folder / f"copy.{loc}.toml").write_text(body, encoding="utf-8")
     (folder / "billboard.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="200" font-size="{{ font_size }}">{% for l in lines %}'
         '<text x="10" y="{{ 40 + loop.index0 * 40 }}" font-family="DejaVu Sans">{{ l }}</text>{% endfor %}</svg>',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return tmp_path / "campaigns"
 
 
@@ -51,8 +65,14 @@ def specs(cfg):
 
 def _render(tmp_path, specs, lines, released, markets=("FR",), locales=("en",)):
     camp = campaign.load_campaign("test_camp", _campaign(tmp_path, lines))
-    return campaign.render_campaign(camp, {k: specs[k] for k in ("titled", "artists", "minutes")}, released,
-                                    year=YEAR, locales=list(locales), markets=list(markets))
+    return campaign.render_campaign(
+        camp,
+        {k: specs[k] for k in ("titled", "artists", "minutes")},
+        released,
+        year=YEAR,
+        locales=list(locales),
+        markets=list(markets),
+    )
 
 
 def test_locale_formatting():
@@ -67,19 +87,32 @@ def test_locale_formatting():
 
 def test_sandbox_refuses_internals_and_oversized_output(tmp_path, specs):
     released = {"titled": _released(specs["titled"], [({"phrase": "God is a man"}, 120, 6)])}
-    for evil in ("{{ f.titled.__class__ }}", "{{ f.titled.top.__class__.__mro__ }}",
-                 "{{ f.titled.about.__class__.__init__.__globals__ }}", "{{ f.titled.top.count.__self__ }}",
-                 "{{ f.titled._data }}"):
+    for evil in (
+        "{{ f.titled.__class__ }}",
+        "{{ f.titled.top.__class__.__mro__ }}",
+        "{{ f.titled.about.__class__.__init__.__globals__ }}",
+        "{{ f.titled.top.count.__self__ }}",
+        "{{ f.titled._data }}",
+    ):
         with pytest.raises(EncoreError, match="refused by the sandbox"):
             _render(tmp_path / str(hash(evil)), specs, {"x": (["titled"], evil)}, released)
     with pytest.raises(EncoreError, match="refused by the sandbox"):
         _render(tmp_path / "big1", specs, {"x": (["titled"], "{{ 'x' * 100000000 }}")}, released)
     # too much output: the line is refused with the reason, the export goes on
-    out = _render(tmp_path / "big2", specs, {"x": (["titled"], "{% for i in range(99999) %}lots of text {% endfor %}")},
-                  released)
+    out = _render(
+        tmp_path / "big2",
+        specs,
+        {"x": (["titled"], "{% for i in range(99999) %}lots of text {% endfor %}")},
+        released,
+    )
     assert out.copy == [] and out.notes == ["FR/en/x: refused: output longer than 600 characters"]
     # a missing key named like a dict method is just missing: the line drops
-    out = _render(tmp_path / "pop", specs, {"x": (["titled"], "{{ f.titled.by.phrase['pop'].about }}")}, released)
+    out = _render(
+        tmp_path / "pop",
+        specs,
+        {"x": (["titled"], "{{ f.titled.by.phrase['pop'].about }}")},
+        released,
+    )
     assert out.copy == [] and "dropped" in out.notes[0]
     # a line sees only the facts it names
     out = _render(tmp_path / "scope", specs, {"x": (["titled"], "{{ f.artists.about }}")}, released)
@@ -89,14 +122,25 @@ def test_sandbox_refuses_internals_and_oversized_output(tmp_path, specs):
 def test_suppressed_fact_drops_its_line_and_formula_injection_is_neutralised(tmp_path, specs):
     released = {
         "titled": _released(specs["titled"], [({"phrase": "God is a man"}, None, 6)]),  # suppressed
-        "artists": _released(specs["artists"], [({"artist_name": "=HYPERLINK(\"http://x\")"}, 9000, 40),
-                                                ({"artist_name": "Quiet Echo"}, 700, 40)]),
+        "artists": _released(
+            specs["artists"],
+            [
+                ({"artist_name": '=HYPERLINK("http://x")'}, 9000, 40),
+                ({"artist_name": "Quiet Echo"}, 700, 40),
+            ],
+        ),
         "minutes": _released(specs["minutes"], [({"country": "FR"}, 1234.5, 30)]),
     }
     lines = {
         "god": (["titled"], "{{ f.titled.about }} playlists are called God is a man."),
-        "top": (["artists"], "{{ f.artists.top[0].label }} wins {{ year }} with {{ f.artists.top[0].about }} plays."),
-        "mins": (["minutes"], "{{ market_name }}: {{ f.minutes.by.country[market].about }} minutes."),
+        "top": (
+            ["artists"],
+            "{{ f.artists.top[0].label }} wins {{ year }} with {{ f.artists.top[0].about }} plays.",
+        ),
+        "mins": (
+            ["minutes"],
+            "{{ market_name }}: {{ f.minutes.by.country[market].about }} minutes.",
+        ),
     }
     out = _render(tmp_path, specs, lines, released, markets=("FR", "DE"), locales=("en", "de"))
     texts = {(r["market"], r["locale"], r["line"]): r["text"] for r in out.copy}
@@ -112,7 +156,7 @@ def test_suppressed_fact_drops_its_line_and_formula_injection_is_neutralised(tmp
     csv_text = campaign.to_csv(out.copy, ["market", "locale", "line", "text"])
     cells = [row.split(",", 3)[3] for row in csv_text.splitlines()[1:]]
     assert any(c.startswith("\"'=HYPERLINK") for c in cells)
-    assert not any(c.startswith(("=", "\"=", "+", "-", "@")) for c in cells)
+    assert not any(c.startswith(("=", '"=', "+", "-", "@")) for c in cells)
     for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1"):
         assert campaign.neutralise_cell(bad) == "'" + bad
     assert campaign.neutralise_cell("fine") == "fine"
@@ -127,8 +171,13 @@ def _write_world(tables, root):
 
     ev = tables["events"].withColumn("year", F.year("ts")).withColumn("month", F.month("ts"))
     ev.write.partitionBy("year", "month").parquet(os.path.join(root, "events"))
-    for name, path in (("users", "users"), ("tracks", "catalog/tracks"), ("artists", "catalog/artists"),
-                       ("playlists", "playlists"), ("erasures", "privacy/erasures")):
+    for name, path in (
+        ("users", "users"),
+        ("tracks", "catalog/tracks"),
+        ("artists", "catalog/artists"),
+        ("playlists", "playlists"),
+        ("erasures", "privacy/erasures"),
+    ):
         tables[name].write.parquet(os.path.join(root, path))
 
 
@@ -143,19 +192,34 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
         "top": (["artists"], "Top: {{ f.artists.top[0].label }} ({{ f.artists.top[0].about }})."),
         "mins": (["minutes"], "{{ market_name }}: {{ f.minutes.by.country[market].about }} min."),
     }
-    own = ('[facts.chill]\nkind = "count"\nsource = "playlists"\nkeys = ["phrase"]\nphrases = ["chill"]\nweight = 1\n'
-           '[facts.nobody]\nkind = "count"\nsource = "playlists"\nkeys = ["phrase"]\nphrases = ["no such title"]\nweight = 1\n')
+    own = (
+        '[facts.chill]\nkind = "count"\nsource = "playlists"\nkeys = ["phrase"]\nphrases = ["chill"]\nweight = 1\n'
+        '[facts.nobody]\nkind = "count"\nsource = "playlists"\nkeys = ["phrase"]\nphrases = ["no such title"]\nweight = 1\n'
+    )
     cdir = _campaign(tmp_path, lines, own)
-    folder, export = campaign.export_campaign(root, YEAR, "test_camp", c, "camp1", spark_factory=lambda: spark,
-                                              campaigns_dir=cdir)
+    folder, export = campaign.export_campaign(
+        root, YEAR, "test_camp", c, "camp1", spark_factory=lambda: spark, campaigns_dir=cdir
+    )
     ledger = facts.read_ledger(root, YEAR)
-    assert sorted(e["fact_id"] for e in ledger) == ["artists", "chill", "minutes", "nobody", "titled"]
+    assert sorted(e["fact_id"] for e in ledger) == [
+        "artists",
+        "chill",
+        "minutes",
+        "nobody",
+        "titled",
+    ]
     texts = {(r["market"], r["locale"], r["line"]): r["text"] for r in export.copy}
-    assert re.fullmatch(r"(39|40|41) playlists are chill\.", texts[("FR", "en", "chill")])  # 40 owners
+    assert re.fullmatch(
+        r"(39|40|41) playlists are chill\.", texts[("FR", "en", "chill")]
+    )  # 40 owners
     assert re.fullmatch(r"“God is a man”: (19|20|21) playlists\.", texts[("FR", "de", "god")])
     assert not any(k[2] == "nobody" for k in texts) and any("nobody" in n for n in export.notes)
     assert {f["id"] for f in json.load(open(os.path.join(folder, "facts-used.json")))} == {
-        "artists", "chill", "minutes", "titled"}
+        "artists",
+        "chill",
+        "minutes",
+        "titled",
+    }
     names = sorted(os.listdir(os.path.join(folder, "billboards")))
     assert "FR-en-god.svg" in names and "FR-en-god.png" in names
     assert open(os.path.join(folder, "billboards", "FR-en-god.png"), "rb").read(4) == b"\x89PNG"
@@ -180,14 +244,20 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
 
     # a second export spends nothing; a campaign fact beyond the budget fails cleanly
     before = facts.read_ledger(root, YEAR)
-    campaign.export_campaign(root, YEAR, "test_camp", c, "camp2", spark_factory=lambda: None, campaigns_dir=cdir)
+    campaign.export_campaign(
+        root, YEAR, "test_camp", c, "camp2", spark_factory=lambda: None, campaigns_dir=cdir
+    )
     assert facts.read_ledger(root, YEAR) == before
     c2 = copy.deepcopy(c)
     c2["privacy"]["epsilon_per_year"] = EPS * 0.9  # less than already spent
     (cdir / "test_camp" / "manifest.toml").write_text(
-        (cdir / "test_camp" / "manifest.toml").read_text() + own.replace("chill", "relax").replace("nobody", "noone"))
+        (cdir / "test_camp" / "manifest.toml").read_text()
+        + own.replace("chill", "relax").replace("nobody", "noone")
+    )
     with pytest.raises(BudgetExceeded, match="nothing was released"):
-        campaign.export_campaign(root, YEAR, "test_camp", c2, "camp3", spark_factory=lambda: spark, campaigns_dir=cdir)
+        campaign.export_campaign(
+            root, YEAR, "test_camp", c2, "camp3", spark_factory=lambda: spark, campaigns_dir=cdir
+        )
     assert facts.read_ledger(root, YEAR) == before
     assert not os.path.exists(os.path.join(root, "campaigns", str(YEAR), "test_camp", "camp3"))
 

@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 from scanning import tree_digest
 
+from encore import pipeline
 from encore.platform import config
 from encore.tools import generate
-from encore import pipeline
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)
@@ -48,20 +48,54 @@ def cluster(tmp_path_factory):
     """A standalone master and two one-core workers from the jobs environment."""
     logs = tmp_path_factory.mktemp("spark-cluster")
     port, ui = _free_port(), _free_port()
-    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", SPARK_NO_DAEMONIZE="1",
-               SPARK_WORKER_DIR=str(logs / "work"), PYSPARK_PYTHON=sys.executable)
-    procs = [subprocess.Popen(
-        [os.path.join(BIN, "spark-class"), "org.apache.spark.deploy.master.Master",
-         "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(ui)],
-        stdout=open(logs / "master.log", "w"), stderr=subprocess.STDOUT, env=env)]
+    env = dict(
+        os.environ,
+        SPARK_LOCAL_IP="127.0.0.1",
+        SPARK_NO_DAEMONIZE="1",
+        SPARK_WORKER_DIR=str(logs / "work"),
+        PYSPARK_PYTHON=sys.executable,
+    )
+    procs = [
+        subprocess.Popen(
+            [
+                os.path.join(BIN, "spark-class"),
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(ui),
+            ],
+            stdout=open(logs / "master.log", "w"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    ]
     try:
         _wait_port(port)
         url = f"spark://127.0.0.1:{port}"
         for i in range(2):
-            procs.append(subprocess.Popen(
-                [os.path.join(BIN, "spark-class"), "org.apache.spark.deploy.worker.Worker", url,
-                 "--host", "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", str(_free_port())],
-                stdout=open(logs / f"worker{i}.log", "w"), stderr=subprocess.STDOUT, env=env))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        os.path.join(BIN, "spark-class"),
+                        "org.apache.spark.deploy.worker.Worker",
+                        url,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        "1",
+                        "--memory",
+                        "1g",
+                        "--webui-port",
+                        str(_free_port()),
+                    ],
+                    stdout=open(logs / f"worker{i}.log", "w"),
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
+            )
         time.sleep(4)
         yield url
     finally:
@@ -81,18 +115,41 @@ def _pyfiles(tmp) -> str:
 
 
 def _submit(master: str, data: str, stage: str, pyfiles: str | None, extra: list[str]) -> None:
-    cmd = [os.path.join(BIN, "spark-submit"), "--master", master,
-           "--conf", "spark.sql.shuffle.partitions=4", "--conf", f"spark.pyspark.python={sys.executable}",
-           "--conf", "spark.executor.memory=768m", "--conf", "spark.ui.enabled=false",
-           "--conf", f"spark.executorEnv.ENCORE_HOME={REPO}"]
+    cmd = [
+        os.path.join(BIN, "spark-submit"),
+        "--master",
+        master,
+        "--conf",
+        "spark.sql.shuffle.partitions=4",
+        "--conf",
+        f"spark.pyspark.python={sys.executable}",
+        "--conf",
+        "spark.executor.memory=768m",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        f"spark.executorEnv.ENCORE_HOME={REPO}",
+    ]
     if pyfiles:
         cmd += ["--py-files", pyfiles]
     year = [] if stage == "ingest" else ["--year", str(YEAR)]
-    cmd += [os.path.join(REPO, "jobs", "main.py"), stage, "--data", data, *year,
-            "--run-id", f"{stage}-test", *extra]
-    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable, ENCORE_HOME=REPO)
+    cmd += [
+        os.path.join(REPO, "jobs", "main.py"),
+        stage,
+        "--data",
+        data,
+        *year,
+        "--run-id",
+        f"{stage}-test",
+        *extra,
+    ]
+    env = dict(
+        os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable, ENCORE_HOME=REPO
+    )
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    assert done.returncode == 0, f"{stage} on {master} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, (
+        f"{stage} on {master} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    )
 
 
 def _recap_rows(data: str) -> list[dict]:

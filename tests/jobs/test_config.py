@@ -134,7 +134,11 @@ def test_share_token_shape_and_stability():
     secret = b"0123456789abcdef-secret"
     token = share_token(secret, "usr_abc", 2025)
     # the message carries its purpose (domain separation, issue 15 item 10)
-    expected = base64.b32encode(hmac.new(secret, b"page\0usr_abc:2025", hashlib.sha256).digest()).decode()[:26].lower()
+    expected = (
+        base64.b32encode(hmac.new(secret, b"page\0usr_abc:2025", hashlib.sha256).digest())
+        .decode()[:26]
+        .lower()
+    )
     assert token == expected and len(token) == 26 and token.isalnum() and token == token.lower()
     assert share_token(secret, "usr_abc", 2026) != token
     assert share_token(b"another-secret-0123", "usr_abc", 2025) != token
@@ -143,8 +147,8 @@ def test_share_token_shape_and_stability():
 
 def test_tokens_of_different_purposes_never_collide():
     """Issue 15 item 10: export_token(s, "2025") was share_token(s, "export", 2025)."""
-    from encore.rights.job import export_token  # = share.export_token
     from encore.platform.share import share_token
+    from encore.rights.job import export_token  # = share.export_token
 
     secret = b"0123456789abcdef-secret"
     assert export_token(secret, "2025") != share_token(secret, "export", 2025)

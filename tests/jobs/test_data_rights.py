@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from scanning import find, find_ipv4, tree_digest
 
-from encore.rights import job as data_rights
-from encore.platform import datasets
-from encore.platform import schemas
-from encore.platform import share
+from encore.platform import datasets, schemas, share
 from encore.platform.errors import EncoreError
+from encore.rights import job as data_rights
 
 SECRET = b"test-secret-0123456789"
 ALICE, BOB, CAROL = "usr_alice0001", "usr_bob000002", "usr_carol0003"
@@ -26,12 +24,29 @@ ALICE, BOB, CAROL = "usr_alice0001", "usr_bob000002", "usr_carol0003"
 def _event(uid, ts, ms, track="Song", artist="Artist", private=False):
     eid = hashlib.sha256(f"{uid}{ts}{track}".encode()).hexdigest()[:32]
     return {
-        "event_id": eid, "user_id": uid, "ts": ts, "ms_played": ms, "kind": "track",
-        "track_uri": "spotify:track:x", "track_name": track, "artist_name": artist, "album_name": "Album",
-        "episode_uri": None, "episode_name": None, "show_name": None, "platform": "ios", "country": "SE",
-        "private_session": private, "skipped": False, "shuffle": False, "offline": False,
-        "reason_start": "clickrow", "reason_end": "trackdone", "source": "platform-log",
-        "year": ts.year, "month": ts.month,
+        "event_id": eid,
+        "user_id": uid,
+        "ts": ts,
+        "ms_played": ms,
+        "kind": "track",
+        "track_uri": "spotify:track:x",
+        "track_name": track,
+        "artist_name": artist,
+        "album_name": "Album",
+        "episode_uri": None,
+        "episode_name": None,
+        "show_name": None,
+        "platform": "ios",
+        "country": "SE",
+        "private_session": private,
+        "skipped": False,
+        "shuffle": False,
+        "offline": False,
+        "reason_start": "clickrow",
+        "reason_end": "trackdone",
+        "source": "platform-log",
+        "year": ts.year,
+        "month": ts.month,
     }
 
 
@@ -48,16 +63,39 @@ def root(spark, tmp_path):
         _event(CAROL, d(2025, 7, 9, 8), 60_000, "C1"),
     ]
     schema = schemas.spark_schema(schemas.EVENT).add("year", "integer").add("month", "integer")
-    spark.createDataFrame(events, schema).write.partitionBy("year", "month").parquet(os.path.join(r, "events"))
+    spark.createDataFrame(events, schema).write.partitionBy("year", "month").parquet(
+        os.path.join(r, "events")
+    )
     users = [(u, "SE", 1990, "Europe/Stockholm", d(2020, 1, 1), False) for u in (ALICE, BOB, CAROL)]
-    spark.createDataFrame(users, schemas.spark_schema(schemas.USERS)).write.parquet(os.path.join(r, "users"))
+    spark.createDataFrame(users, schemas.spark_schema(schemas.USERS)).write.parquet(
+        os.path.join(r, "users")
+    )
     recap_schema = schemas.spark_schema(schemas.RECAP)
     recap_row = {f.name: None for f in recap_schema.fields}
-    recaps = [dict(recap_row, user_id=u, year=2025, eligible=True, listening_minutes=m) for u, m in ((ALICE, 6), (BOB, 7))]
-    spark.createDataFrame(recaps, recap_schema).write.parquet(os.path.join(r, "recaps", "year=2025"))
-    q = [(json.dumps({"user_id": ALICE, "ts": "yesterday"}), "bad_ts", "raw/events/a.jsonl.gz", "r0"),
-         (json.dumps({"user_id": BOB, "ms_played": -1}), "negative_ms", "raw/events/a.jsonl.gz", "r0")]
-    spark.createDataFrame(q, schemas.spark_schema(schemas.QUARANTINE)).write.parquet(os.path.join(r, "quarantine"))
+    recaps = [
+        dict(recap_row, user_id=u, year=2025, eligible=True, listening_minutes=m)
+        for u, m in ((ALICE, 6), (BOB, 7))
+    ]
+    spark.createDataFrame(recaps, recap_schema).write.parquet(
+        os.path.join(r, "recaps", "year=2025")
+    )
+    q = [
+        (
+            json.dumps({"user_id": ALICE, "ts": "yesterday"}),
+            "bad_ts",
+            "raw/events/a.jsonl.gz",
+            "r0",
+        ),
+        (
+            json.dumps({"user_id": BOB, "ms_played": -1}),
+            "negative_ms",
+            "raw/events/a.jsonl.gz",
+            "r0",
+        ),
+    ]
+    spark.createDataFrame(q, schemas.spark_schema(schemas.QUARANTINE)).write.parquet(
+        os.path.join(r, "quarantine")
+    )
     for uid in (ALICE, BOB):
         page = os.path.join(r, "site", "2025", share.share_token(SECRET, uid, 2025))
         os.makedirs(page)
@@ -67,7 +105,10 @@ def root(spark, tmp_path):
     os.makedirs(os.path.join(r, "raw", "events"))
     with gzip.open(os.path.join(r, "raw", "events", "a.jsonl.gz"), "wt") as f:
         for uid in (ALICE, BOB, ALICE):
-            f.write(json.dumps({"user_id": uid, "ip_addr": "81.2.69.160", "ts": "2025-03-01T10:00:00Z"}) + "\n")
+            f.write(
+                json.dumps({"user_id": uid, "ip_addr": "81.2.69.160", "ts": "2025-03-01T10:00:00Z"})
+                + "\n"
+            )
     return r
 
 
@@ -76,12 +117,21 @@ def test_export_holds_exactly_the_listeners_data(spark, root):
     assert ALICE not in zip_path  # user ids never become file names
     with zipfile.ZipFile(zip_path) as zf:
         names = sorted(zf.namelist())
-        assert names == ["README.txt", "cards/2025/minutes.svg",
-                         "cards/2025/summary.png", "listening_history/2025.jsonl",
-                         "listening_history/2026.jsonl", "playlists/2025/top-songs.m3u8",
-                         "recaps/2025.json"]
-        plays = [json.loads(x) for n in names if n.startswith("listening_history/")
-                 for x in zf.read(n).decode().splitlines()]
+        assert names == [
+            "README.txt",
+            "cards/2025/minutes.svg",
+            "cards/2025/summary.png",
+            "listening_history/2025.jsonl",
+            "listening_history/2026.jsonl",
+            "playlists/2025/top-songs.m3u8",
+            "recaps/2025.json",
+        ]
+        plays = [
+            json.loads(x)
+            for n in names
+            if n.startswith("listening_history/")
+            for x in zf.read(n).decode().splitlines()
+        ]
         readme = zf.read("README.txt").decode()
         recap = json.loads(zf.read("recaps/2025.json"))
     assert len(plays) == 3 and {p["user_id"] for p in plays} == {ALICE}  # counts match events
@@ -89,9 +139,15 @@ def test_export_holds_exactly_the_listeners_data(spark, root):
     assert plays[1]["private_session"] is True
     assert all("ip_addr" not in p for p in plays)
     assert recap["listening_minutes"] == 6
-    explained = {name.strip() for line in readme.splitlines() if line.startswith("- ")
-                 for name in line[2:].split(":")[0].split(",")}
-    missing = set(schemas.column_names(schemas.EVENT) + schemas.column_names(schemas.RECAP)) - explained
+    explained = {
+        name.strip()
+        for line in readme.splitlines()
+        if line.startswith("- ")
+        for name in line[2:].split(":")[0].split(",")
+    }
+    missing = (
+        set(schemas.column_names(schemas.EVENT) + schemas.column_names(schemas.RECAP)) - explained
+    )
     assert not missing, f"README does not explain {missing}"
     assert "private session" in readme and "IP address" in readme
     assert find_ipv4(os.path.dirname(zip_path)) == {}
@@ -121,7 +177,9 @@ def test_erasure_leaves_no_trace_and_is_idempotent(spark, root):
     assert "events/year=2025/month=7" not in removed  # only what held the listener was rewritten
 
     hits = find(root, ALICE)
-    assert hits and all(h.startswith("privacy/erasures/") for h in hits), hits  # only the erasure record
+    assert hits and all(h.startswith("privacy/erasures/") for h in hits), (
+        hits
+    )  # only the erasure record
     assert find(root, token) == []
     assert find(root, data_rights.export_token(SECRET, ALICE)) == []
 
@@ -160,5 +218,3 @@ def test_zip_is_a_valid_archive_with_stable_member_dates(spark, root):
     with zipfile.ZipFile(io.BytesIO(open(p, "rb").read())) as zf:
         assert zf.testzip() is None
         assert {i.date_time for i in zf.infolist()} == {(2000, 1, 1, 0, 0, 0)}
-
-

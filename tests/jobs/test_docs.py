@@ -18,8 +18,20 @@ def _documented() -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("name", ["RAW_EVENT", "USERS", "TRACKS", "ARTISTS", "PLAYLISTS", "ERASURES",
-                                  "EVENT", "QUARANTINE", "RECAP"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "RAW_EVENT",
+        "USERS",
+        "TRACKS",
+        "ARTISTS",
+        "PLAYLISTS",
+        "ERASURES",
+        "EVENT",
+        "QUARANTINE",
+        "RECAP",
+    ],
+)
 def test_every_column_is_documented(name):
     missing = set(schemas.column_names(getattr(schemas, name))) - _documented()
     assert not missing, f"docs/data.md does not explain {name} columns {sorted(missing)}"

@@ -18,12 +18,10 @@ import pytest
 from scanning import file_texts, tree_digest
 
 from encore import cli
-from encore.rights import job as data_rights
 from encore.ingest import job as ingest
-from encore.platform import locks
-from encore.platform import schemas
-from encore.platform import share
+from encore.platform import locks, schemas, share
 from encore.platform.errors import EncoreError
+from encore.rights import job as data_rights
 
 SECRET = b"test-secret-0123456789"
 OLD_SECRET = b"rotated-away-secret-0123"
@@ -33,11 +31,29 @@ V, V10, V123, OTHER = "usr_1", "usr_10", "usr_123", "usr_bob"
 def _event(uid, day, track):
     ts = datetime(2025, 3, day, 10, tzinfo=UTC)
     return {
-        "event_id": f"{uid}-{day}-{track}"[:32], "user_id": uid, "ts": ts, "ms_played": 200_000, "kind": "track",
-        "track_uri": None, "track_name": track, "artist_name": "Artist", "album_name": "Album",
-        "episode_uri": None, "episode_name": None, "show_name": None, "platform": "ios", "country": "SE",
-        "private_session": False, "skipped": False, "shuffle": False, "offline": False,
-        "reason_start": "clickrow", "reason_end": "trackdone", "source": "platform-log", "year": 2025, "month": 3,
+        "event_id": f"{uid}-{day}-{track}"[:32],
+        "user_id": uid,
+        "ts": ts,
+        "ms_played": 200_000,
+        "kind": "track",
+        "track_uri": None,
+        "track_name": track,
+        "artist_name": "Artist",
+        "album_name": "Album",
+        "episode_uri": None,
+        "episode_name": None,
+        "show_name": None,
+        "platform": "ios",
+        "country": "SE",
+        "private_session": False,
+        "skipped": False,
+        "shuffle": False,
+        "offline": False,
+        "reason_start": "clickrow",
+        "reason_end": "trackdone",
+        "source": "platform-log",
+        "year": 2025,
+        "month": 3,
     }
 
 
@@ -53,8 +69,15 @@ def _read_gz(path) -> list[str]:
 
 
 def _play(uid, day, track="Song", **extra):
-    return json.dumps({"user_id": uid, "ts": f"2025-03-{day:02d}T10:00:00Z", "ms_played": 200000,
-                       "master_metadata_track_name": track, **extra})
+    return json.dumps(
+        {
+            "user_id": uid,
+            "ts": f"2025-03-{day:02d}T10:00:00Z",
+            "ms_played": 200000,
+            "master_metadata_track_name": track,
+            **extra,
+        }
+    )
 
 
 # usr_1 is erased; usr_10 and usr_123 contain "usr_1" as text; bob plays a song named after usr_1
@@ -67,35 +90,48 @@ RAW_EVENTS = [
     '{"user_id": "usr_10", "ts": "2025-03-06T1',  # broken, names usr_10: kept
     '{"ts": "2025-03-07", "note": "usr_1 was here"',  # broken, names nobody: kept
 ]
-RAW_USERS_CSV = ("user_id,country,birth_year,timezone,created_at,marketing_opt_out\n"
-                 f"{V},SE,1990,,2020-01-01T00:00:00Z,false\n"
-                 f'{V10},SE,1991,,2020-01-01T00:00:00Z,false\n'
-                 f'"{V123}",SE,1992,,2020-01-01T00:00:00Z,false\n')
+RAW_USERS_CSV = (
+    "user_id,country,birth_year,timezone,created_at,marketing_opt_out\n"
+    f"{V},SE,1990,,2020-01-01T00:00:00Z,false\n"
+    f"{V10},SE,1991,,2020-01-01T00:00:00Z,false\n"
+    f'"{V123}",SE,1992,,2020-01-01T00:00:00Z,false\n'
+)
 
 
 @pytest.fixture()
 def root(spark, tmp_path):
     r = str(tmp_path / "data")
-    events = [_event(V, 1, "x"), _event(V10, 2, "y"), _event(V123, 3, "z"), _event(OTHER, 4, f"song for {V}")]
+    events = [
+        _event(V, 1, "x"),
+        _event(V10, 2, "y"),
+        _event(V123, 3, "z"),
+        _event(OTHER, 4, f"song for {V}"),
+    ]
     schema = schemas.spark_schema(schemas.EVENT).add("year", "integer").add("month", "integer")
     spark.createDataFrame(events, schema).coalesce(1).write.partitionBy("year", "month").parquet(
-        os.path.join(r, "events"))
+        os.path.join(r, "events")
+    )
     d = datetime(2020, 1, 1, tzinfo=UTC)
     users = [(u, "SE", 1990, None, d, False) for u in (V, V10, V123, OTHER)]
     spark.createDataFrame(users, schemas.spark_schema(schemas.USERS)).coalesce(1).write.parquet(
-        os.path.join(r, "users"))
+        os.path.join(r, "users")
+    )
     playlists = [("p1", V, "mine", ["a"]), ("p10", V10, f"for {V}", ["b"])]
-    spark.createDataFrame(playlists, schemas.spark_schema(schemas.PLAYLISTS)).coalesce(1).write.parquet(
-        os.path.join(r, "playlists"))
-    q = [(RAW_EVENTS[4], "bad_json", "raw/events/a.jsonl.gz", "r0"),
-         (RAW_EVENTS[5], "bad_json", "raw/events/a.jsonl.gz", "r0"),
-         (RAW_EVENTS[6], "bad_json", "raw/events/a.jsonl.gz", "r0"),
-         (json.dumps({"user_id": V10, "ts": "never"}), "bad_ts", "raw/events/a.jsonl.gz", "r0"),
-         (json.dumps({"user_id": V, "ts": "never"}), "bad_ts", "raw/events/a.jsonl.gz", "r0"),
-         (json.dumps({"trackName": "x"}), "missing_ts", f"export:{V}:lastfm.csv", "r0"),
-         (json.dumps({"trackName": "x"}), "missing_ts", f"export:{V10}:lastfm.csv", "r0")]
+    spark.createDataFrame(playlists, schemas.spark_schema(schemas.PLAYLISTS)).coalesce(
+        1
+    ).write.parquet(os.path.join(r, "playlists"))
+    q = [
+        (RAW_EVENTS[4], "bad_json", "raw/events/a.jsonl.gz", "r0"),
+        (RAW_EVENTS[5], "bad_json", "raw/events/a.jsonl.gz", "r0"),
+        (RAW_EVENTS[6], "bad_json", "raw/events/a.jsonl.gz", "r0"),
+        (json.dumps({"user_id": V10, "ts": "never"}), "bad_ts", "raw/events/a.jsonl.gz", "r0"),
+        (json.dumps({"user_id": V, "ts": "never"}), "bad_ts", "raw/events/a.jsonl.gz", "r0"),
+        (json.dumps({"trackName": "x"}), "missing_ts", f"export:{V}:lastfm.csv", "r0"),
+        (json.dumps({"trackName": "x"}), "missing_ts", f"export:{V10}:lastfm.csv", "r0"),
+    ]
     spark.createDataFrame(q, schemas.spark_schema(schemas.QUARANTINE)).coalesce(1).write.parquet(
-        os.path.join(r, "quarantine"))
+        os.path.join(r, "quarantine")
+    )
     _jsonl_gz(os.path.join(r, "raw", "events", "a.jsonl.gz"), RAW_EVENTS)
     with open(os.path.join(r, "raw", "users.csv"), "w") as f:
         f.write(RAW_USERS_CSV)
@@ -113,18 +149,39 @@ def test_erasure_removes_exactly_the_listener_in_every_dataset(spark, root):
     assert _rows(spark, root, "users") == [V10, V123, OTHER]
     assert _rows(spark, root, "playlists", "owner_user_id") == [V10]
     # raw: only usr_1's parsed line and the broken line naming usr_1 go (2 of 7)
-    assert _read_gz(os.path.join(root, "raw", "events", "a.jsonl.gz")) == [RAW_EVENTS[i] for i in (1, 2, 3, 5, 6)]
+    assert _read_gz(os.path.join(root, "raw", "events", "a.jsonl.gz")) == [
+        RAW_EVENTS[i] for i in (1, 2, 3, 5, 6)
+    ]
     assert removed["raw/events/a.jsonl.gz"] == 2
     with open(os.path.join(root, "raw", "users.csv")) as f:
         assert f.read() == RAW_USERS_CSV.replace(f"{V},SE,1990,,2020-01-01T00:00:00Z,false\n", "")
     # quarantine: the broken line, the bad_ts row and the export row of usr_1 (3 of 7)
     left = pq.read_table(os.path.join(root, "quarantine")).to_pylist()
     assert sorted(r["record"] for r in left) == sorted(
-        [RAW_EVENTS[5], RAW_EVENTS[6], json.dumps({"user_id": V10, "ts": "never"}), json.dumps({"trackName": "x"})])
-    assert [r["source_file"] for r in left if r["reason"] == "missing_ts"] == [f"export:{V10}:lastfm.csv"]
+        [
+            RAW_EVENTS[5],
+            RAW_EVENTS[6],
+            json.dumps({"user_id": V10, "ts": "never"}),
+            json.dumps({"trackName": "x"}),
+        ]
+    )
+    assert [r["source_file"] for r in left if r["reason"] == "missing_ts"] == [
+        f"export:{V10}:lastfm.csv"
+    ]
     assert removed["quarantine"] == 3
-    report = json.load(open(os.path.join(root, "reports", next(
-        n for n in os.listdir(os.path.join(root, "reports")) if n.startswith("erase-user-")))))
+    report = json.load(
+        open(
+            os.path.join(
+                root,
+                "reports",
+                next(
+                    n
+                    for n in os.listdir(os.path.join(root, "reports"))
+                    if n.startswith("erase-user-")
+                ),
+            )
+        )
+    )
     # the broken lines of usr_10 ("usr_1" as text) and of nobody are kept, and said so
     assert report["quarantine_unparseable"] == {"removed_by_pattern": 1, "kept_mentioning_text": 2}
     assert report["raw_unparseable"] == {"removed_by_pattern": 1, "kept_unparseable": 2}
@@ -134,17 +191,26 @@ def test_erasure_removes_exactly_the_listener_in_every_dataset(spark, root):
 def test_ingest_keeps_erased_listeners_out_of_every_dataset(spark, cfg, tmp_path):
     root = tmp_path / "data"
     raw = root / "raw"
-    _jsonl_gz(str(raw / "events" / "a.jsonl.gz"), RAW_EVENTS + [_play(V, 8, ts_bad="x").replace(
-        '"2025-03-08T10:00:00Z"', '"soon"')])
+    _jsonl_gz(
+        str(raw / "events" / "a.jsonl.gz"),
+        RAW_EVENTS + [_play(V, 8, ts_bad="x").replace('"2025-03-08T10:00:00Z"', '"soon"')],
+    )
     (raw / "users.csv").write_text(RAW_USERS_CSV)
     (raw / "playlists.jsonl").write_text(
-        json.dumps({"playlist_id": "p1", "owner_user_id": V, "title": "mine", "track_uris": ["a"]}) + "\n"
-        + json.dumps({"playlist_id": "p10", "owner_user_id": V10, "title": f"for {V}", "track_uris": ["b"]}) + "\n"
-        + json.dumps({"playlist_id": None, "owner_user_id": V, "title": "bad"}) + "\n")
+        json.dumps({"playlist_id": "p1", "owner_user_id": V, "title": "mine", "track_uris": ["a"]})
+        + "\n"
+        + json.dumps(
+            {"playlist_id": "p10", "owner_user_id": V10, "title": f"for {V}", "track_uris": ["b"]}
+        )
+        + "\n"
+        + json.dumps({"playlist_id": None, "owner_user_id": V, "title": "bad"})
+        + "\n"
+    )
     # the request arrives in the same dump as the listener's data
     (raw / "privacy").mkdir()
     (raw / "privacy" / "erasures.jsonl").write_text(
-        json.dumps({"user_id": V, "requested_at": "2025-10-01T00:00:00Z"}) + "\n")
+        json.dumps({"user_id": V, "requested_at": "2025-10-01T00:00:00Z"}) + "\n"
+    )
     result = ingest.ingest_platform(spark, cfg, root=str(root), run_id="i1", quiet=True)
 
     assert _rows(spark, str(root), "events") == [V10, V123, OTHER]
@@ -155,12 +221,22 @@ def test_ingest_keeps_erased_listeners_out_of_every_dataset(spark, cfg, tmp_path
     assert sorted(r["record"] for r in quarantine) == sorted([RAW_EVENTS[5], RAW_EVENTS[6]])
     # by hand: 8 lines = accepted 3 (usr_10, usr_123, bob) + quarantined 2 + duplicates 0 + erased 3
     total = result["reconciliation"]["total"]
-    assert (total["read"], total["accepted"], total["quarantined"], total["duplicates"], total["erased"]) == \
-        (8, 3, 2, 0, 3)
+    assert (
+        total["read"],
+        total["accepted"],
+        total["quarantined"],
+        total["duplicates"],
+        total["erased"],
+    ) == (8, 3, 2, 0, 3)
     users = result["dimensions"]["users"]["reconciliation"]["total"]
     assert (users["read"], users["accepted"], users["erased"]) == (3, 2, 1)
     playlists = result["dimensions"]["playlists"]["reconciliation"]["total"]
-    assert (playlists["read"], playlists["accepted"], playlists["quarantined"], playlists["erased"]) == (3, 1, 0, 2)
+    assert (
+        playlists["read"],
+        playlists["accepted"],
+        playlists["quarantined"],
+        playlists["erased"],
+    ) == (3, 1, 0, 2)
     saved = json.loads((root / "reports" / "ingest-i1.json").read_text())
     assert saved["reconciliation"]["balanced"] is True
 
@@ -181,32 +257,63 @@ def test_erasure_removes_the_listener_from_reports_and_logs(spark, cfg, tmp_path
 
     root = tmp_path / "data"
     export = tmp_path / "scrobbles.csv"
-    export.write_text("uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid\n"
-                      "1741255200,06 Mar 2025 10:00,Artist,,Album,,Track,\n")
-    exports.ingest_export(spark, cfg, root=str(root), run_id="e1", source="lastfm-csv", input_path=str(export),
-                          user_id=V, timezone="Europe/Paris")
-    (root / "reports" / "run-r9.json").write_text(json.dumps({"notes": [f"{V} and {V10} were slow"]}))
+    export.write_text(
+        "uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid\n"
+        "1741255200,06 Mar 2025 10:00,Artist,,Album,,Track,\n"
+    )
+    exports.ingest_export(
+        spark,
+        cfg,
+        root=str(root),
+        run_id="e1",
+        source="lastfm-csv",
+        input_path=str(export),
+        user_id=V,
+        timezone="Europe/Paris",
+    )
+    (root / "reports" / "run-r9.json").write_text(
+        json.dumps({"notes": [f"{V} and {V10} were slow"]})
+    )
     # a run report gathers the stage reports of its run: here the export's ingest report
     saved = json.loads((root / "reports" / "ingest-e1.json").read_text())
-    (root / "reports" / "run-r8.json").write_text(json.dumps({"stages": {"ingest": {
-        "report": str(root / "reports" / "ingest-e1.json"), "wrote": saved["wrote"], "skipped": saved["skipped"]}},
-        "year": 2025}))
+    (root / "reports" / "run-r8.json").write_text(
+        json.dumps(
+            {
+                "stages": {
+                    "ingest": {
+                        "report": str(root / "reports" / "ingest-e1.json"),
+                        "wrote": saved["wrote"],
+                        "skipped": saved["skipped"],
+                    }
+                },
+                "year": 2025,
+            }
+        )
+    )
     assert "Europe/Paris" in (root / "reports" / "run-r8.json").read_text()
     zip_path = data_rights.export_user(spark, str(root), V, SECRET)
     logged = capsys.readouterr()
     token = data_rights.export_token(SECRET, V)
     assert token not in logged.out + logged.err and os.path.exists(zip_path)
-    assert f" {V} " not in logged.out + logged.err and f"{V} (" not in logged.err  # no user id in the log
+    assert (
+        f" {V} " not in logged.out + logged.err and f"{V} (" not in logged.err
+    )  # no user id in the log
 
     data_rights.erase_user(spark, str(root), V, SECRET)
     named = re.compile(rb"(?<![A-Za-z0-9_.@+\-])usr_1(?![A-Za-z0-9_.@+\-])")
     assert [rel for rel, body in file_texts(str(root / "reports")) if named.search(body)] == []
     assert not (root / "reports" / "ingest-e1.json").exists()  # all of it was about the listener
-    assert json.loads((root / "reports" / "run-r9.json").read_text()) == {"notes": [f"<erased> and {V10} were slow"]}
+    assert json.loads((root / "reports" / "run-r9.json").read_text()) == {
+        "notes": [f"<erased> and {V10} were slow"]
+    }
     assert json.loads((root / "reports" / "run-r8.json").read_text())["stages"]["ingest"] == {
-        "erased": "a listener's own export: removed at their erasure"}
-    assert [rel for rel, body in file_texts(str(root / "reports")) if b"Europe/Paris" in body or b"scrobbles" in body] \
-        == []  # their time zone and file names are gone too
+        "erased": "a listener's own export: removed at their erasure"
+    }
+    assert [
+        rel
+        for rel, body in file_texts(str(root / "reports"))
+        if b"Europe/Paris" in body or b"scrobbles" in body
+    ] == []  # their time zone and file names are gone too
 
 
 # --- item 4: pages under a rotated secret ---------------------------------------------------------
@@ -216,18 +323,25 @@ def test_pages_and_exports_made_under_an_earlier_secret_are_erased(spark, root):
         os.makedirs(page)
         open(os.path.join(page, "index.html"), "w").write("page")
     base = "https://recaps.example/"
-    rows = [(uid, 2025, "en", f"{base}2025/{share.share_token(OLD_SECRET, uid, 2025)}/", "s", "t", "h")
-            for uid in (V, V10)]
+    rows = [
+        (uid, 2025, "en", f"{base}2025/{share.share_token(OLD_SECRET, uid, 2025)}/", "s", "t", "h")
+        for uid in (V, V10)
+    ]
     from encore.publish import job as publish
 
     spark.createDataFrame(rows, publish.DELIVERY_SCHEMA).coalesce(1).write.parquet(
-        os.path.join(root, "deliveries", "year=2025"))
+        os.path.join(root, "deliveries", "year=2025")
+    )
     old_export = data_rights.export_user(spark, root, V, OLD_SECRET)
     other_export = data_rights.export_user(spark, root, V10, OLD_SECRET)
 
     removed = data_rights.erase_user(spark, root, V, SECRET)  # the secret has been rotated since
-    assert not os.path.exists(os.path.join(root, "site", "2025", share.share_token(OLD_SECRET, V, 2025)))
-    assert os.path.isdir(os.path.join(root, "site", "2025", share.share_token(OLD_SECRET, V10, 2025)))
+    assert not os.path.exists(
+        os.path.join(root, "site", "2025", share.share_token(OLD_SECRET, V, 2025))
+    )
+    assert os.path.isdir(
+        os.path.join(root, "site", "2025", share.share_token(OLD_SECRET, V10, 2025))
+    )
     assert removed["site/2025/<token>"] == 1 and removed["deliveries/year=2025"] == 1
     assert not os.path.exists(old_export) and os.path.exists(other_export)
     assert _rows(spark, root, "deliveries/year=2025") == [V10]
@@ -237,15 +351,27 @@ def test_pages_and_exports_made_under_an_earlier_secret_are_erased(spark, root):
 def test_erasure_refuses_while_a_stage_writes_the_root(spark, root):
     before = tree_digest(root)
     with locks.hold(root, "render-2025", "render-run"):
-        with pytest.raises(locks.RunLocked, match=r"another run is writing this data root, render-2025 "
-                                                  r"\(pid \d+, run render-run.*the erasure waits"):
+        with pytest.raises(
+            locks.RunLocked,
+            match=r"another run is writing this data root, render-2025 "
+            r"\(pid \d+, run render-run.*the erasure waits",
+        ):
             data_rights.erase_user(spark, root, V, SECRET)
     after = {k: v for k, v in tree_digest(root).items() if not k.startswith("locks/")}
-    assert after == {k: v for k, v in before.items() if not k.startswith("locks/")}  # nothing changed
+    assert after == {
+        k: v for k, v in before.items() if not k.startswith("locks/")
+    }  # nothing changed
 
 
-@pytest.mark.parametrize("argv", [["ingest"], ["render", "--year", "2025"], ["publish", "--year", "2025"],
-                                  ["export-user", "--user-id", V10]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ingest"],
+        ["render", "--year", "2025"],
+        ["publish", "--year", "2025"],
+        ["export-user", "--user-id", V10],
+    ],
+)
 def test_stages_refuse_while_an_erasure_runs(root, argv, capsys, monkeypatch):
     import socket
 
@@ -253,12 +379,23 @@ def test_stages_refuse_while_an_erasure_runs(root, argv, capsys, monkeypatch):
     # a live erasure's lock, as `encore erase-user` (locks.hold_exclusive) leaves it while it works
     os.makedirs(os.path.join(root, "locks"))
     with open(os.path.join(root, "locks", "erase-user.lock"), "w") as f:
-        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "run_id": "erase-run",
-                   "started": "2025-12-01T00:00:00Z"}, f)
+        json.dump(
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "run_id": "erase-run",
+                "started": "2025-12-01T00:00:00Z",
+            },
+            f,
+        )
     code = cli.main([argv[0], "--data", root, *argv[1:]])
     err = capsys.readouterr().err
     assert code == 75
-    assert "an erasure is running on this data root" in err and "run erase-run" in err and err.count("\n") == 1
+    assert (
+        "an erasure is running on this data root" in err
+        and "run erase-run" in err
+        and err.count("\n") == 1
+    )
 
 
 def test_erasure_lock_is_released_and_exclusive(tmp_path):
@@ -276,8 +413,10 @@ def test_erasure_waits_for_a_stage_of_another_process(spark, root, tmp_path):
     import sys
 
     jobs = os.path.join(os.path.dirname(__file__), "..", "..", "jobs")
-    code = (f"import sys, time; sys.path.insert(0, {jobs!r}); from encore.platform import locks\n"
-            f"with locks.hold({root!r}, 'ingest', 'late-ingest'):\n    print('held', flush=True); time.sleep(60)\n")
+    code = (
+        f"import sys, time; sys.path.insert(0, {jobs!r}); from encore.platform import locks\n"
+        f"with locks.hold({root!r}, 'ingest', 'late-ingest'):\n    print('held', flush=True); time.sleep(60)\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -299,8 +438,11 @@ def test_one_user_id_rule_for_every_command(tmp_path, capsys, monkeypatch, comma
     code = cli.main([command, "--data", str(tmp_path / "data"), *extra, "--user-id", bad])
     err = capsys.readouterr().err
     assert code == 2
-    assert err == f"encore {command}: error: --user-id {bad!r} is not a user id: use 1-128 letters, digits or " \
-                  "_ . : @ + -\n"
+    assert (
+        err
+        == f"encore {command}: error: --user-id {bad!r} is not a user id: use 1-128 letters, digits or "
+        "_ . : @ + -\n"
+    )
 
 
 def test_user_id_rule_accepts_what_it_should():
@@ -315,7 +457,10 @@ def _parquet_rows(root, rel, drop=()):
     path = os.path.join(root, rel)
     if not os.path.isdir(path):
         return []
-    return sorted(repr(sorted((k, v) for k, v in r.items() if k not in drop)) for r in pq.read_table(path).to_pylist())
+    return sorted(
+        repr(sorted((k, v) for k, v in r.items() if k not in drop))
+        for r in pq.read_table(path).to_pylist()
+    )
 
 
 def _names(line: bytes, uid: str) -> bool:
@@ -326,7 +471,10 @@ def _names(line: bytes, uid: str) -> bool:
             return False
         return uid in {str(record.get(k)).strip() for k in ("user_id", "owner_user_id")}
     except ValueError:
-        return re.search(rb'"(owner_)?user_id"\s*:\s*"' + re.escape(uid.encode()) + rb'"', line) is not None
+        return (
+            re.search(rb'"(owner_)?user_id"\s*:\s*"' + re.escape(uid.encode()) + rb'"', line)
+            is not None
+        )
 
 
 @pytest.mark.slow
@@ -347,12 +495,23 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
         return {
             "events": [r for r in _parquet_rows(root, "events") if mine not in r],
             "users": [r for r in _parquet_rows(root, "users") if mine not in r],
-            "playlists": [r for r in _parquet_rows(root, "playlists") if f"('owner_user_id', {victim!r})" not in r],
+            "playlists": [
+                r
+                for r in _parquet_rows(root, "playlists")
+                if f"('owner_user_id', {victim!r})" not in r
+            ],
             "recaps": [r for r in _parquet_rows(root, f"recaps/year={year}") if mine not in r],
-            "deliveries": [r for r in _parquet_rows(root, f"deliveries/year={year}") if mine not in r],
-            "quarantine": [r for r in _parquet_rows(root, "quarantine", drop=("run_id",))
-                           if not _names(dict(eval(r))["record"].encode(), victim)],
-            "site": {k: v for k, v in tree_digest(os.path.join(root, "site")).items() if page not in k},
+            "deliveries": [
+                r for r in _parquet_rows(root, f"deliveries/year={year}") if mine not in r
+            ],
+            "quarantine": [
+                r
+                for r in _parquet_rows(root, "quarantine", drop=("run_id",))
+                if not _names(dict(eval(r))["record"].encode(), victim)
+            ],
+            "site": {
+                k: v for k, v in tree_digest(os.path.join(root, "site")).items() if page not in k
+            },
         }
 
     before = snapshot()
@@ -364,25 +523,50 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
 
     # the platform's next users dump names the listener again, and a late log file has their plays
     with open(os.path.join(root, "raw", "users", "users.jsonl"), "a") as f:
-        f.write(json.dumps({"user_id": victim, "country": "SE", "birth_year": 1990, "timezone": None,
-                            "created_at": "2020-01-01T00:00:00Z", "marketing_opt_out": False}) + "\n")
-    _jsonl_gz(os.path.join(root, "raw", "events", "zz-late.jsonl.gz"),
-              [_play(victim, 9), '{"user_id": "' + victim + '", "ts": "2025-03-', _play(victim, 10, ms_played=-1)])
+        f.write(
+            json.dumps(
+                {
+                    "user_id": victim,
+                    "country": "SE",
+                    "birth_year": 1990,
+                    "timezone": None,
+                    "created_at": "2020-01-01T00:00:00Z",
+                    "marketing_opt_out": False,
+                }
+            )
+            + "\n"
+        )
+    _jsonl_gz(
+        os.path.join(root, "raw", "events", "zz-late.jsonl.gz"),
+        [
+            _play(victim, 9),
+            '{"user_id": "' + victim + '", "ts": "2025-03-',
+            _play(victim, 10, ms_played=-1),
+        ],
+    )
     result = ingest.ingest_platform(spark, cfg, root=root, run_id="late", quiet=True)
     late = result["reconciliation"]["files"]["raw/events/zz-late.jsonl.gz"]
     assert (late["read"], late["accepted"], late["quarantined"], late["erased"]) == (3, 0, 0, 3)
-    erased = {r["user_id"] for r in pq.read_table(os.path.join(root, "privacy", "erasures")).to_pylist()}
+    erased = {
+        r["user_id"] for r in pq.read_table(os.path.join(root, "privacy", "erasures")).to_pylist()
+    }
     with open(os.path.join(root, "raw", "users", "users.jsonl"), "rb") as f:
         dump_erased = [ln for ln in f.read().splitlines() if any(_names(ln, u) for u in erased)]
-    assert victim.encode() in dump_erased[-1]  # the new dump names the listener again (and the generator's erased)
+    assert (
+        victim.encode() in dump_erased[-1]
+    )  # the new dump names the listener again (and the generator's erased)
     assert result["dimensions"]["users"]["reconciliation"]["total"]["erased"] == len(dump_erased)
 
     # the listener is nowhere outside raw/ and privacy/ (as a whole id: not inside a longer one)
-    whole = re.compile(rb"(?<![A-Za-z0-9_.:@+\-])" + re.escape(victim.encode()) + rb"(?![A-Za-z0-9_.:@+\-])")
+    whole = re.compile(
+        rb"(?<![A-Za-z0-9_.:@+\-])" + re.escape(victim.encode()) + rb"(?![A-Za-z0-9_.:@+\-])"
+    )
     hits = [rel for rel, body in file_texts(root) if whole.search(body) or victim in rel]
     assert hits and all(h.startswith(("raw/", "privacy/")) for h in hits), hits
     tokens = (page, data_rights.export_token(secret, victim))
-    assert [rel for rel, body in file_texts(root) if any(t.encode() in body or t in rel for t in tokens)] == []
+    assert [
+        rel for rel, body in file_texts(root) if any(t.encode() in body or t in rel for t in tokens)
+    ] == []
 
     # everyone else's data is identical, row for row and page byte for byte
     after = snapshot()

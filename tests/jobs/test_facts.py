@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from encore.facts import job as facts
-from encore.platform import schemas
-from encore.platform import storage
 from encore.facts import catalog as fc
+from encore.facts import job as facts
+from encore.platform import schemas, storage
 from encore.platform.config import ConfigError
 from encore.platform.errors import BudgetExceeded, EncoreError
 
@@ -32,10 +31,20 @@ def _ts(month, day, hour=12):
 
 def _event(user, track, artist, *, when=None, ms=200_000, kind="track", private=False, show=None):
     row = dict.fromkeys(schemas.column_names(schemas.EVENT))
-    row.update(event_id=f"{user}-{track}-{when}", user_id=user, ts=when or _ts(3, 3), ms_played=ms,
-               kind=kind, track_name=track if kind == "track" else None,
-               artist_name=artist if kind == "track" else None, album_name="Album" if kind == "track" else None,
-               show_name=show, platform="ios", country="XX", private_session=private)
+    row.update(
+        event_id=f"{user}-{track}-{when}",
+        user_id=user,
+        ts=when or _ts(3, 3),
+        ms_played=ms,
+        kind=kind,
+        track_name=track if kind == "track" else None,
+        artist_name=artist if kind == "track" else None,
+        album_name="Album" if kind == "track" else None,
+        show_name=show,
+        platform="ios",
+        country="XX",
+        private_session=private,
+    )
     return row
 
 
@@ -45,40 +54,96 @@ def world(spark):
     users, events, playlists = [], [], []
     for i in range(60):
         uid = f"u{i:03d}"
-        users.append(dict(user_id=uid, country="FR" if i % 2 else "DE", birth_year=2000, timezone="Europe/Paris",
-                          created_at=datetime(2020, 1, 1, tzinfo=UTC), marketing_opt_out=False))
+        users.append(
+            dict(
+                user_id=uid,
+                country="FR" if i % 2 else "DE",
+                birth_year=2000,
+                timezone="Europe/Paris",
+                created_at=datetime(2020, 1, 1, tzinfo=UTC),
+                marketing_opt_out=False,
+            )
+        )
         events.append(_event(uid, "Song A", "Artist A", when=_ts(2, 14, 10)))
         events.append(_event(uid, "Song B", "Artist B", when=_ts(3, 4, 10)))
         events.append(_event(uid, "Short", "Artist B", ms=10_000))  # not a stream (< 30 s)
         events.append(_event(uid, None, None, kind="episode", show="Pod One", ms=600_000))
         events.append(_event(uid, PRIVATE_TRACK, "Artist A", private=True))
-        events.append(_event(uid, "Song A", "Artist A", when=datetime(YEAR, 12, 1, tzinfo=UTC)))  # after window
-        playlists.append(dict(playlist_id=f"p{i}", owner_user_id=uid, title="  Chill  " if i % 3 else "God is a man",
-                              track_uris=["t:a", "t:b"]))
+        events.append(
+            _event(uid, "Song A", "Artist A", when=datetime(YEAR, 12, 1, tzinfo=UTC))
+        )  # after window
+        playlists.append(
+            dict(
+                playlist_id=f"p{i}",
+                owner_user_id=uid,
+                title="  Chill  " if i % 3 else "God is a man",
+                track_uris=["t:a", "t:b"],
+            )
+        )
     for uid, opt in (("u_opted", True), ("u_erased", False), ("u_unknown", None)):
-        users.append(dict(user_id=uid, country="FR", birth_year=1990, timezone=None,
-                          created_at=datetime(2020, 1, 1, tzinfo=UTC), marketing_opt_out=opt))
+        users.append(
+            dict(
+                user_id=uid,
+                country="FR",
+                birth_year=1990,
+                timezone=None,
+                created_at=datetime(2020, 1, 1, tzinfo=UTC),
+                marketing_opt_out=opt,
+            )
+        )
         for _ in range(3):
             events.append(_event(uid, "Song C", "Artist C"))
-        playlists.append(dict(playlist_id=f"p-{uid}", owner_user_id=uid, title="Chill", track_uris=["t:c"]))
+        playlists.append(
+            dict(playlist_id=f"p-{uid}", owner_user_id=uid, title="Chill", track_uris=["t:c"])
+        )
     events.append(_event("u_nobody", "Song C", "Artist C"))  # no users row: consent unknown
-    playlists.append(dict(playlist_id="p-secret", owner_user_id="u001", title=SECRET_TITLE, track_uris=["t:a"]))
-    tracks = [dict(track_uri=u, track_name=t, artist_name=a, album_name="Album", release_year=2020, duration_ms=200_000)
-              for u, t, a in (("t:a", "Song A", "Artist A"), ("t:b", "Song B", "Artist B"), ("t:c", "Song C", "Artist C"))]
-    artists = [dict(artist_name="Artist A", genres=["pop"]), dict(artist_name="Artist B", genres=["pop", "rock"]),
-               dict(artist_name="Artist C", genres=["jazz"])]
+    playlists.append(
+        dict(playlist_id="p-secret", owner_user_id="u001", title=SECRET_TITLE, track_uris=["t:a"])
+    )
+    tracks = [
+        dict(
+            track_uri=u,
+            track_name=t,
+            artist_name=a,
+            album_name="Album",
+            release_year=2020,
+            duration_ms=200_000,
+        )
+        for u, t, a in (
+            ("t:a", "Song A", "Artist A"),
+            ("t:b", "Song B", "Artist B"),
+            ("t:c", "Song C", "Artist C"),
+        )
+    ]
+    artists = [
+        dict(artist_name="Artist A", genres=["pop"]),
+        dict(artist_name="Artist B", genres=["pop", "rock"]),
+        dict(artist_name="Artist C", genres=["jazz"]),
+    ]
     mk = lambda rows, schema: spark.createDataFrame(rows, schemas.spark_schema(schema))  # noqa: E731
     return {
-        "events": mk(events, schemas.EVENT), "users": mk(users, schemas.USERS),
-        "erasures": mk([dict(user_id="u_erased", requested_at=datetime(2025, 5, 1, tzinfo=UTC))], schemas.ERASURES),
-        "tracks": mk(tracks, schemas.TRACKS), "artists": mk(artists, schemas.ARTISTS),
+        "events": mk(events, schemas.EVENT),
+        "users": mk(users, schemas.USERS),
+        "erasures": mk(
+            [dict(user_id="u_erased", requested_at=datetime(2025, 5, 1, tzinfo=UTC))],
+            schemas.ERASURES,
+        ),
+        "tracks": mk(tracks, schemas.TRACKS),
+        "artists": mk(artists, schemas.ARTISTS),
         "playlists": mk(playlists, schemas.PLAYLISTS),
     }
 
 
 def _inputs(world, cfg):
-    private = facts.population_tables(world["events"], world["users"], world["erasures"].select("user_id"),
-                                      year=YEAR, cfg=cfg, tracks=world["tracks"], playlists=world["playlists"])
+    private = facts.population_tables(
+        world["events"],
+        world["users"],
+        world["erasures"].select("user_id"),
+        year=YEAR,
+        cfg=cfg,
+        tracks=world["tracks"],
+        playlists=world["playlists"],
+    )
     return facts.Inputs(private=private, artists=world["artists"], tracks=world["tracks"])
 
 
@@ -121,14 +186,42 @@ def test_population_has_no_private_play_no_opted_out_and_no_erased_listener(worl
 
 
 CATALOG = {
-    "titled": {"kind": "count", "source": "playlists", "keys": ["phrase"], "phrases": ["God is a man"],
-               "max_rows_per_group": 1, "weight": 1},
-    "titles": {"kind": "count", "source": "playlists", "keys": ["title"], "private_keys": True,
-               "max_groups": 1, "weight": 2, "top": 10},
-    "artists": {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 2,
-                "max_rows_per_group": 1, "weight": 1, "top": 10},
-    "minutes": {"kind": "median", "source": "listeners", "keys": ["country"], "markets": ["DE", "FR"],
-                "metric": "minutes", "low": 0, "high": 100, "weight": 1},
+    "titled": {
+        "kind": "count",
+        "source": "playlists",
+        "keys": ["phrase"],
+        "phrases": ["God is a man"],
+        "max_rows_per_group": 1,
+        "weight": 1,
+    },
+    "titles": {
+        "kind": "count",
+        "source": "playlists",
+        "keys": ["title"],
+        "private_keys": True,
+        "max_groups": 1,
+        "weight": 2,
+        "top": 10,
+    },
+    "artists": {
+        "kind": "count",
+        "source": "streams",
+        "keys": ["artist"],
+        "max_groups": 2,
+        "max_rows_per_group": 1,
+        "weight": 1,
+        "top": 10,
+    },
+    "minutes": {
+        "kind": "median",
+        "source": "listeners",
+        "keys": ["country"],
+        "markets": ["DE", "FR"],
+        "metric": "minutes",
+        "low": 0,
+        "high": 100,
+        "weight": 1,
+    },
 }
 
 
@@ -167,7 +260,7 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
     assert [e["delta"] > 0 for e in ledger if e["fact_id"] == "titles"] == [True]
 
     # the phrase count: 20 playlists titled "God is a man" (noise scale 1/5)
-    (key, value), = first["titled"].values()
+    ((key, value),) = first["titled"].values()
     assert key == {"phrase": "God is a man"} and abs(value - 20) <= 3
     # artists: 60 listeners stream each of A and B once (C only by excluded listeners)
     vals = {k["artist_name"]: v for k, v in first["artists"].values()}
@@ -175,13 +268,17 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
     assert vals.get("Artist C") is None  # noise around 0 is below min_count: suppressed, no number
 
     # no user id and no playlist title that was neither selected privately nor named
-    released_titles = {json.loads(r["key"]).get("title") for r in facts.load_released(root, YEAR) if r["key"]}
+    released_titles = {
+        json.loads(r["key"]).get("title") for r in facts.load_released(root, YEAR) if r["key"]
+    }
     assert released_titles - {None} == {"chill", "god is a man"}  # 40 and 20 owners: selected
     user_ids = {r["user_id"] for r in world["users"].collect()}
     for path, text in _all_strings(root).items():
         assert SECRET_TITLE not in text, path
         assert "user_id" not in text and not any(u in text for u in user_ids), path
-    report = open(os.path.join(root, "facts", f"year={YEAR}", "_REPORT.md"), encoding="utf-8").read()
+    report = open(
+        os.path.join(root, "facts", f"year={YEAR}", "_REPORT.md"), encoding="utf-8"
+    ).read()
     assert "in 95 % of releases" in report and "## titled" in report
 
     # a re-run returns the stored values and leaves the ledger as it was
@@ -192,7 +289,9 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
     assert sorted(os.listdir(facts.ledger_path(root, YEAR))) == files_before
     # the same query under another id is the same release
     alias = fc.spec_from_dict("titled_again", CATALOG["titled"] | {"weight": 5})
-    assert facts.release(spark, root, YEAR, [alias], c, "run3", inputs=inputs)["titled_again"].reused
+    assert facts.release(spark, root, YEAR, [alias], c, "run3", inputs=inputs)[
+        "titled_again"
+    ].reused
     # a changed query under a released id is refused
     changed = fc.spec_from_dict("titled", CATALOG["titled"] | {"phrases": ["chill"]})
     with pytest.raises(EncoreError, match="already released"):
@@ -200,8 +299,10 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
 
     # exhaustion: two new facts worth 2/6 of the budget do not fit in the 1/6 left
     stored = facts.load_released(root, YEAR)
-    new = [fc.spec_from_dict("chill_a", CATALOG["titled"] | {"phrases": ["chill"]}),
-           fc.spec_from_dict("chill_b", CATALOG["titled"] | {"phrases": ["chill out"]})]
+    new = [
+        fc.spec_from_dict("chill_a", CATALOG["titled"] | {"phrases": ["chill"]}),
+        fc.spec_from_dict("chill_b", CATALOG["titled"] | {"phrases": ["chill out"]}),
+    ]
     with pytest.raises(BudgetExceeded, match="nothing was released"):
         facts.release(spark, root, YEAR, new, c, "run5", inputs=inputs)
     assert facts.load_released(root, YEAR) == stored
@@ -220,26 +321,56 @@ def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
     from pyspark.sql import functions as F
 
     keys, per_key, truth = 400, 10, 50
-    streams = (spark.range(keys * truth)
-               .select((F.col("id") / per_key).cast("long").cast("string").alias("user_id"),
-                       (F.col("id") % keys).cast("string").alias("artist_name"))
-               .select(F.concat(F.lit("listener-"), "user_id").alias("user_id"), "artist_name",
-                       F.lit("ios").alias("platform"), F.lit("FR").alias("country"), F.lit("25-34").alias("age_band"),
-                       F.lit(12).cast("long").alias("hour"), F.lit("2025-03-03").alias("local_date"),
-                       F.lit(None).cast("string").alias("track_name"), F.lit(None).cast("string").alias("album_name")))
+    streams = (
+        spark.range(keys * truth)
+        .select(
+            (F.col("id") / per_key).cast("long").cast("string").alias("user_id"),
+            (F.col("id") % keys).cast("string").alias("artist_name"),
+        )
+        .select(
+            F.concat(F.lit("listener-"), "user_id").alias("user_id"),
+            "artist_name",
+            F.lit("ios").alias("platform"),
+            F.lit("FR").alias("country"),
+            F.lit("25-34").alias("age_band"),
+            F.lit(12).cast("long").alias("hour"),
+            F.lit("2025-03-03").alias("local_date"),
+            F.lit(None).cast("string").alias("track_name"),
+            F.lit(None).cast("string").alias("album_name"),
+        )
+    )
     # every listener streams 10 distinct artists once: 50 listeners per artist
-    artists = spark.createDataFrame([(str(i), []) for i in range(keys)], "artist_name string, genres array<string>")
-    catalog = {"artists": {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 10,
-                           "max_rows_per_group": 1, "weight": 1}}
-    c = _cfg(cfg, catalog, min_count=-10**9, epsilon=6.0)  # weight 1 of 2: epsilon 3, scale 10/3
+    artists = spark.createDataFrame(
+        [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
+    )
+    catalog = {
+        "artists": {
+            "kind": "count",
+            "source": "streams",
+            "keys": ["artist"],
+            "max_groups": 10,
+            "max_rows_per_group": 1,
+            "weight": 1,
+        }
+    }
+    c = _cfg(cfg, catalog, min_count=-(10**9), epsilon=6.0)  # weight 1 of 2: epsilon 3, scale 10/3
     [spec] = fc.catalog(c)
-    fact = facts.release(spark, str(tmp_path), YEAR, [spec], c, "stat",
-                         inputs=facts.Inputs(private={"streams": streams}, artists=artists))["artists"]
+    fact = facts.release(
+        spark,
+        str(tmp_path),
+        YEAR,
+        [spec],
+        c,
+        "stat",
+        inputs=facts.Inputs(private={"streams": streams}, artists=artists),
+    )["artists"]
     values = [v for _, v in fact.values()]
     assert len(values) == keys
     errors = [v - truth for v in values]
     promised = fact.rows[0]["error95"]
-    assert promised == facts.error95({"noise_mechanism": type("M", (), {"name": "GEOMETRIC"}), "noise_parameter": 10 / 3})
+    assert promised == facts.error95(
+        {"noise_mechanism": type("M", (), {"name": "GEOMETRIC"}), "noise_parameter": 10 / 3}
+    )
     mean = sum(errors) / keys
     var = sum(e * e for e in errors) / keys
     a = 2.718281828 ** (-3 / 10)
@@ -266,14 +397,26 @@ def test_catalog_validation_names_the_bad_key(cfg):
     with pytest.raises(ConfigError, match="private_keys"):
         config.validate(raw)
     raw = copy.deepcopy(cfg)
-    raw["facts"]["catalog"]["x"] = {"kind": "count", "source": "streams", "keys": ["title"], "weight": 1}
+    raw["facts"]["catalog"]["x"] = {
+        "kind": "count",
+        "source": "streams",
+        "keys": ["title"],
+        "weight": 1,
+    }
     with pytest.raises(ConfigError, match=r"catalog\.x\.keys"):
         config.validate(raw)
     # the shipped catalog covers privacy.md's seven groups
     ids = {s.id for s in fc.catalog(cfg)}
-    assert {"top_artists", "playlists_titled", "playlists_with_track", "genre_by_country",
-            "work_hours_share_by_age", "platform_share_by_age", "valentines_top_track",
-            "median_minutes_by_country"} <= ids
+    assert {
+        "top_artists",
+        "playlists_titled",
+        "playlists_with_track",
+        "genre_by_country",
+        "work_hours_share_by_age",
+        "platform_share_by_age",
+        "valentines_top_track",
+        "median_minutes_by_country",
+    } <= ids
 
 
 def test_error95_matches_the_geometric_tail():
@@ -286,5 +429,7 @@ def test_error95_matches_the_geometric_tail():
     a = math.exp(-1 / 20)
     tail = lambda k: 2 * a ** (k + 1) / (1 + a)  # noqa: E731  P(|X| > k)
     assert tail(t) <= 0.05 < tail(t - 1)
-    assert facts.error95({"noise_mechanism": type("L", (), {"name": "LAPLACE"}), "noise_parameter": 1}) == pytest.approx(math.log(20))
+    assert facts.error95(
+        {"noise_mechanism": type("L", (), {"name": "LAPLACE"}), "noise_parameter": 1}
+    ) == pytest.approx(math.log(20))
     assert storage  # imported for scans

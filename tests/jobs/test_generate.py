@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 from scanning import tree_digest
 
-from encore.tools import generate as gen
 from encore.platform import schemas
 from encore.platform.errors import EncoreError
+from encore.tools import generate as gen
 
 YEARS = [2025, 2026]
 
@@ -20,7 +20,9 @@ YEARS = [2025, 2026]
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("gen")
-    summary = gen.generate(str(out), users=300, years=YEARS, seed=7, mean_plays=120, chunk_users=100)
+    summary = gen.generate(
+        str(out), users=300, years=YEARS, seed=7, mean_plays=120, chunk_users=100
+    )
     return out, summary
 
 
@@ -45,15 +47,24 @@ def test_other_seed_other_data(generated, tmp_path):
 
 def test_writes_every_raw_dataset(generated):
     out, _ = generated
-    for rel in ("raw/users/users.jsonl", "raw/catalog/tracks.jsonl", "raw/catalog/artists.jsonl",
-                "raw/playlists/playlists.jsonl.gz", "raw/privacy/erasures/erasures.jsonl",
-                "raw/_planted/dirty.jsonl", "raw/events/part-00000.jsonl.gz", "raw/events/part-00002.jsonl.gz"):
+    for rel in (
+        "raw/users/users.jsonl",
+        "raw/catalog/tracks.jsonl",
+        "raw/catalog/artists.jsonl",
+        "raw/playlists/playlists.jsonl.gz",
+        "raw/privacy/erasures/erasures.jsonl",
+        "raw/_planted/dirty.jsonl",
+        "raw/events/part-00000.jsonl.gz",
+        "raw/events/part-00002.jsonl.gz",
+    ):
         assert (out / rel).exists(), rel
 
 
 def test_clean_records_follow_the_raw_schema(generated):
     out, _ = generated
-    planted = {(d["file"], d["line"]) for d in map(json.loads, open(out / "raw/_planted/dirty.jsonl"))}
+    planted = {
+        (d["file"], d["line"]) for d in map(json.loads, open(out / "raw/_planted/dirty.jsonl"))
+    }
     names = set(schemas.column_names(schemas.RAW_EVENT))
     checked = 0
     for f, i, line in _events(out):
@@ -136,7 +147,9 @@ def test_seed_playlist_example_present(generated):
     titles = Counter(p["title"] for p in playlists)
     assert titles[gen.SEED_TITLE] >= 1  # rare
     assert titles["chill"] > titles[gen.SEED_TITLE]  # common titles are used by many
-    tracks = {json.loads(x)["track_uri"]: json.loads(x) for x in open(out / "raw/catalog/tracks.jsonl")}
+    tracks = {
+        json.loads(x)["track_uri"]: json.loads(x) for x in open(out / "raw/catalog/tracks.jsonl")
+    }
     god_uri = next(u for u, t in tracks.items() if t["track_name"] == gen.SEED_TRACK[0])
     with_god = sum(god_uri in p["track_uris"] for p in playlists)
     assert with_god > 0.15 * len(playlists)  # on many playlists

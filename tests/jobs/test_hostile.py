@@ -14,16 +14,27 @@ from encore.ingest import exports
 from encore.ingest import job as ingest
 from encore.platform.errors import EncoreError
 
-GOOD = {"user_id": "usr_ok", "ts": "2025-03-01T10:00:00Z", "ms_played": 200000, "platform": "ios",
-        "conn_country": "SE", "ip_addr": "81.2.69.160", "master_metadata_track_name": "Song",
-        "master_metadata_album_artist_name": "Artist", "master_metadata_album_album_name": "Album",
-        "spotify_track_uri": "spotify:track:1", "incognito_mode": False}
+GOOD = {
+    "user_id": "usr_ok",
+    "ts": "2025-03-01T10:00:00Z",
+    "ms_played": 200000,
+    "platform": "ios",
+    "conn_country": "SE",
+    "ip_addr": "81.2.69.160",
+    "master_metadata_track_name": "Song",
+    "master_metadata_album_artist_name": "Artist",
+    "master_metadata_album_album_name": "Album",
+    "spotify_track_uri": "spotify:track:1",
+    "incognito_mode": False,
+}
 DEEP = "[" * 5000 + "]" * 5000
 
 
 def _raw_log(root, lines: list[str]) -> None:
     os.makedirs(os.path.join(root, "raw", "events"))
-    with gzip.open(os.path.join(root, "raw", "events", "hostile.jsonl.gz"), "wt", encoding="utf-8") as f:
+    with gzip.open(
+        os.path.join(root, "raw", "events", "hostile.jsonl.gz"), "wt", encoding="utf-8"
+    ) as f:
         f.write("\n".join(lines) + "\n")
 
 
@@ -44,27 +55,47 @@ def test_platform_log_contains_deep_nesting_and_huge_numbers(spark, cfg, tmp_pat
     _raw_log(root, lines)
     result = ingest.ingest_platform(spark, cfg, root=root, run_id="hostile", quiet=True)
     total = result["reconciliation"]["total"]
-    assert total["read"] == len(lines) == total["accepted"] + total["quarantined"] + total["duplicates"]
+    assert (
+        total["read"]
+        == len(lines)
+        == total["accepted"] + total["quarantined"] + total["duplicates"]
+    )
     assert total["accepted"] == 1
     reasons = sorted(r["reason"] for r in _quarantine(root))
     # nesting beyond the JSON parser's depth limit is malformed JSON, whatever the shape;
     # numbers beyond a long are wrong types, a long beyond a day of playback implausible,
     # an epoch far in the future a bad timestamp
-    assert reasons == sorted(["bad_json", "bad_json", "bad_type:ms_played", "bad_type:ms_played",
-                              "bad_type:ms_played", "bad_ts", "implausible_ms"])
+    assert reasons == sorted(
+        [
+            "bad_json",
+            "bad_json",
+            "bad_type:ms_played",
+            "bad_type:ms_played",
+            "bad_type:ms_played",
+            "bad_ts",
+            "implausible_ms",
+        ]
+    )
 
 
 @pytest.mark.parametrize("name", ["Streaming_History_Audio_2025.json", "listens.jsonl"])
 def test_deeply_nested_export_is_quarantined_not_a_crash(tmp_path, name):
     path = tmp_path / name
     if name.endswith(".jsonl"):
-        good = {"listened_at": 1740823200, "track_metadata": {"artist_name": "A", "track_name": "T"}}
+        good = {
+            "listened_at": 1740823200,
+            "track_metadata": {"artist_name": "A", "track_name": "T"},
+        }
         path.write_text(json.dumps(good) + "\n" + DEEP + "\n")
     else:
         path.write_text(DEEP)
-    fmt, records, _ = exports.collect(str(path), None if name.endswith(".json") else "listenbrainz", "usr_me")
+    fmt, records, _ = exports.collect(
+        str(path), None if name.endswith(".json") else "listenbrainz", "usr_me"
+    )
     rows = [row for recs in records.values() for row in recs.rows]
-    assert len(rows) == (2 if name.endswith(".jsonl") else 1)  # nothing lost: the bad one is a record too
+    assert len(rows) == (
+        2 if name.endswith(".jsonl") else 1
+    )  # nothing lost: the bad one is a record too
 
 
 def test_oversized_export_is_refused_with_a_clear_message(tmp_path, monkeypatch):

@@ -20,18 +20,39 @@ from encore.ingest import job as ingest
 from encore.tools import generate as gen
 
 BASE = {
-    "ts": "2025-01-15T10:00:00Z", "user_id": "u1", "ms_played": 200000, "platform": "android",
-    "conn_country": "fr", "ip_addr": "198.51.100.23",
-    "master_metadata_track_name": "Song", "master_metadata_album_artist_name": "Artist",
-    "master_metadata_album_album_name": "Album", "spotify_track_uri": "spotify:track:AAAAAAAAAAAAAAAAAAAAAA",
-    "episode_name": None, "episode_show_name": None, "spotify_episode_uri": None,
-    "audiobook_title": None, "audiobook_uri": None, "audiobook_chapter_uri": None, "audiobook_chapter_title": None,
-    "reason_start": "clickrow", "reason_end": "trackdone", "shuffle": False, "skipped": False, "offline": False,
-    "offline_timestamp": None, "incognito_mode": False,
+    "ts": "2025-01-15T10:00:00Z",
+    "user_id": "u1",
+    "ms_played": 200000,
+    "platform": "android",
+    "conn_country": "fr",
+    "ip_addr": "198.51.100.23",
+    "master_metadata_track_name": "Song",
+    "master_metadata_album_artist_name": "Artist",
+    "master_metadata_album_album_name": "Album",
+    "spotify_track_uri": "spotify:track:AAAAAAAAAAAAAAAAAAAAAA",
+    "episode_name": None,
+    "episode_show_name": None,
+    "spotify_episode_uri": None,
+    "audiobook_title": None,
+    "audiobook_uri": None,
+    "audiobook_chapter_uri": None,
+    "audiobook_chapter_title": None,
+    "reason_start": "clickrow",
+    "reason_end": "trackdone",
+    "shuffle": False,
+    "skipped": False,
+    "offline": False,
+    "offline_timestamp": None,
+    "incognito_mode": False,
 }
 DROP = object()
-NO_ITEM = {k: None for k in canonical.TRACK_FIELDS + canonical.EPISODE_FIELDS + canonical.AUDIOBOOK_FIELDS
-           + ("master_metadata_album_artist_name", "master_metadata_album_album_name")}
+NO_ITEM = {
+    k: None
+    for k in canonical.TRACK_FIELDS
+    + canonical.EPISODE_FIELDS
+    + canonical.AUDIOBOOK_FIELDS
+    + ("master_metadata_album_artist_name", "master_metadata_album_album_name")
+}
 
 
 def line(**changes) -> bytes:
@@ -46,7 +67,10 @@ def line(**changes) -> bytes:
 
 # one record per reason code (and a few variants), each written by hand
 REASON_CASES: list[tuple[bytes, str]] = [
-    (line(master_metadata_track_name="__BAD__").replace(b"__BAD__", b"Caf\xe9 \xff\xfe"), "bad_encoding"),
+    (
+        line(master_metadata_track_name="__BAD__").replace(b"__BAD__", b"Caf\xe9 \xff\xfe"),
+        "bad_encoding",
+    ),
     (line()[:60], "bad_json"),
     (b'{"user_id": "u1", "ts": ', "bad_json"),
     (b'["u1", "2025-01-15T10:00:00Z"]', "not_an_object"),
@@ -84,9 +108,13 @@ ACCEPTED_CASES: list[bytes] = [
 
 
 def _tag(spark, cfg, lines, **kw):
-    df = spark.createDataFrame([(v, "raw/events/f.jsonl") for v in lines], "value binary, source_file string")
+    df = spark.createDataFrame(
+        [(v, "raw/events/f.jsonl") for v in lines], "value binary, source_file string"
+    )
     df = df.select(F.col("value").cast("string").alias("value"), "source_file")
-    return canonical.parse_events(df, ingest_cfg=cfg["ingest"], source="platform-log", **kw).collect()
+    return canonical.parse_events(
+        df, ingest_cfg=cfg["ingest"], source="platform-log", **kw
+    ).collect()
 
 
 def test_every_reason_code_has_a_record_that_triggers_it(spark, cfg):
@@ -95,12 +123,14 @@ def test_every_reason_code_has_a_record_that_triggers_it(spark, cfg):
     got = [r.reason for r in rows]
     assert got == [r for _, r in REASON_CASES] + [None] * len(ACCEPTED_CASES)
     assert all(r.record for r in rows[: len(REASON_CASES)])  # rejects keep their record
-    assert all(r.record is None for r in rows[len(REASON_CASES):])
+    assert all(r.record is None for r in rows[len(REASON_CASES) :])
 
 
 def test_quarantine_keeps_the_record_verbatim_but_no_ip(spark, cfg):
     truncated = line(ms_played=-5)[:-1]  # also bad JSON: the ip_addr value is still complete
-    rows = _tag(spark, cfg, [line(ms_played=-5), truncated, b'{"ip_addr": "10.1.2.3", "user_id": "u'])
+    rows = _tag(
+        spark, cfg, [line(ms_played=-5), truncated, b'{"ip_addr": "10.1.2.3", "user_id": "u']
+    )
     assert rows[0].reason == "negative_ms"
     assert rows[0].record == line(ms_played=-5).decode().replace("198.51.100.23", "<redacted>")
     assert rows[1].reason == "bad_json" and "198.51.100.23" not in rows[1].record
@@ -115,30 +145,61 @@ def test_bad_utf8_is_quarantined_with_replacement_characters(spark, cfg):
 
 
 def test_text_is_nfc_and_trimmed_and_kind_follows_the_fields(spark, cfg):
-    rows = _tag(spark, cfg, [
-        line(master_metadata_track_name="  Cafe\u0301\u00a0", master_metadata_album_artist_name="\tBeyonce\u0301 "),
-        line(**{**NO_ITEM, "episode_name": "Ep 1", "episode_show_name": " Show ",
-                "spotify_episode_uri": "spotify:episode:E"}),
-        line(**{**NO_ITEM, "audiobook_title": "Dune", "audiobook_uri": "spotify:show:D",
-                "audiobook_chapter_uri": "spotify:episode:D1", "audiobook_chapter_title": "Chapter 1"}),
-        line(incognito_mode=None, conn_country=" fr "),
-    ])
+    rows = _tag(
+        spark,
+        cfg,
+        [
+            line(
+                master_metadata_track_name="  Cafe\u0301\u00a0",
+                master_metadata_album_artist_name="\tBeyonce\u0301 ",
+            ),
+            line(
+                **{
+                    **NO_ITEM,
+                    "episode_name": "Ep 1",
+                    "episode_show_name": " Show ",
+                    "spotify_episode_uri": "spotify:episode:E",
+                }
+            ),
+            line(
+                **{
+                    **NO_ITEM,
+                    "audiobook_title": "Dune",
+                    "audiobook_uri": "spotify:show:D",
+                    "audiobook_chapter_uri": "spotify:episode:D1",
+                    "audiobook_chapter_title": "Chapter 1",
+                }
+            ),
+            line(incognito_mode=None, conn_country=" fr "),
+        ],
+    )
     assert [r.reason for r in rows] == [None] * 4
     assert rows[0].track_name == "Caf\u00e9" and rows[0].artist_name == "Beyonc\u00e9"
     assert unicodedata.is_normalized("NFC", rows[0].track_name)
     assert [r.kind for r in rows] == ["track", "episode", "audiobook", "track"]
     assert (rows[1].episode_name, rows[1].show_name, rows[1].track_uri) == ("Ep 1", "Show", None)
-    assert (rows[2].show_name, rows[2].episode_name, rows[2].episode_uri) == ("Dune", "Chapter 1", "spotify:episode:D1")
+    assert (rows[2].show_name, rows[2].episode_name, rows[2].episode_uri) == (
+        "Dune",
+        "Chapter 1",
+        "spotify:episode:D1",
+    )
     assert rows[3].private_session is False and rows[3].country == "FR"
     assert rows[0].source == "platform-log" and (rows[0].year, rows[0].month) == (2025, 1)
     assert str(rows[0].ts) == "2025-01-15 10:00:00"
 
 
 def test_event_id_identifies_the_play_not_the_copy(spark, cfg):
-    rows = _tag(spark, cfg, [
-        line(), line(platform="ios", shuffle=True), line(ms_played=200001),
-        line(ts="2025-01-15T10:00:01Z"), line(user_id="u2"),
-    ])
+    rows = _tag(
+        spark,
+        cfg,
+        [
+            line(),
+            line(platform="ios", shuffle=True),
+            line(ms_played=200001),
+            line(ts="2025-01-15T10:00:01Z"),
+            line(user_id="u2"),
+        ],
+    )
     ids = [r.event_id for r in rows]
     assert ids[0] == ids[1]  # same play, other client details: a duplicate
     assert len(set(ids)) == 4 and all(len(i) == 32 for i in ids)
@@ -163,7 +224,9 @@ def _hand_written_raw(root):
     _write_raw(root, "2025/b.jsonl", [L1_RETRY, b"", line(user_id=None)])
     (root / "raw" / "events" / "c.csv").write_text(
         "user_id,ts,ms_played,master_metadata_track_name,master_metadata_album_artist_name,incognito_mode\n"
-        "u1,2025-03-02T09:00:00Z,1000,Csv Song,Csv Artist,false\n", encoding="utf-8")
+        "u1,2025-03-02T09:00:00Z,1000,Csv Song,Csv Artist,false\n",
+        encoding="utf-8",
+    )
 
 
 def _digests(root, sub):
@@ -181,14 +244,37 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
     first = ingest.ingest_platform(spark, cfg, root=str(tmp_path), run_id="r1", quiet=True)
     files = first["reconciliation"]["files"]
     # computed by hand: L1 kept from a.jsonl.gz; its copy in a and its retry in b are duplicates
-    assert files["raw/events/2025/a.jsonl.gz"] == {"read": 4, "accepted": 2, "quarantined": 1, "duplicates": 1,
-                                                   "erased": 0, "reasons": {"bad_json": 1}}
-    assert files["raw/events/2025/b.jsonl"] == {"read": 2, "accepted": 0, "quarantined": 1, "duplicates": 1,
-                                                "erased": 0, "reasons": {"missing_user_id": 1}}
-    assert files["raw/events/c.csv"] == {"read": 1, "accepted": 1, "quarantined": 0, "duplicates": 0, "erased": 0,
-                                         "reasons": {}}
+    assert files["raw/events/2025/a.jsonl.gz"] == {
+        "read": 4,
+        "accepted": 2,
+        "quarantined": 1,
+        "duplicates": 1,
+        "erased": 0,
+        "reasons": {"bad_json": 1},
+    }
+    assert files["raw/events/2025/b.jsonl"] == {
+        "read": 2,
+        "accepted": 0,
+        "quarantined": 1,
+        "duplicates": 1,
+        "erased": 0,
+        "reasons": {"missing_user_id": 1},
+    }
+    assert files["raw/events/c.csv"] == {
+        "read": 1,
+        "accepted": 1,
+        "quarantined": 0,
+        "duplicates": 0,
+        "erased": 0,
+        "reasons": {},
+    }
     total = first["reconciliation"]["total"]
-    assert (total["read"], total["accepted"], total["quarantined"], total["duplicates"]) == (7, 3, 2, 2)
+    assert (total["read"], total["accepted"], total["quarantined"], total["duplicates"]) == (
+        7,
+        3,
+        2,
+        2,
+    )
     assert first["events"]["new"] == 3
     saved = json.loads((tmp_path / "reports" / "ingest-r1.json").read_text())
     assert saved["reconciliation"]["total"]["read"] == 7
@@ -220,7 +306,13 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
     assert spark.read.parquet(str(tmp_path / "events")).count() == 4
     # L2 is already in a.jsonl.gz (read again in this run): a duplicate in d.jsonl
     assert third["reconciliation"]["files"]["raw/events/2025/d.jsonl"] == {
-        "read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1, "erased": 0, "reasons": {}}
+        "read": 2,
+        "accepted": 1,
+        "quarantined": 0,
+        "duplicates": 1,
+        "erased": 0,
+        "reasons": {},
+    }
     assert third["reconciliation"]["total"]["read"] == 9
 
 
@@ -228,47 +320,75 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
 def test_dimension_tables_are_validated_and_erasures_merged(spark, cfg, tmp_path):
     raw = tmp_path / "raw"
     (raw / "users").mkdir(parents=True)
-    (raw / "users" / "users.jsonl").write_text("\n".join([
-        '{"user_id": "u1", "country": "FR", "birth_year": 1990, "timezone": "Europe/Paris", '
-        '"created_at": "2020-01-01T00:00:00Z", "marketing_opt_out": false}',
-        '{"user_id": "u2", "country": "SE", "birth_year": "nineteen", "timezone": null, '
-        '"created_at": "2020-01-01T00:00:00Z", "marketing_opt_out": false}',
-        '{"user_id": "u3", "country": "SE", "birth_year": null, "timezone": "Mars/Olympus", '
-        '"created_at": "2020-01-01T00:00:00Z", "marketing_opt_out": false}',
-        '{"country": "SE"}',
-        '{"user_id": "u4", "country": "US", "timezone": null, "created_at": "2021-05-05T00:00:00Z"}',
-    ]) + "\n", encoding="utf-8")
+    (raw / "users" / "users.jsonl").write_text(
+        "\n".join(
+            [
+                '{"user_id": "u1", "country": "FR", "birth_year": 1990, "timezone": "Europe/Paris", '
+                '"created_at": "2020-01-01T00:00:00Z", "marketing_opt_out": false}',
+                '{"user_id": "u2", "country": "SE", "birth_year": "nineteen", "timezone": null, '
+                '"created_at": "2020-01-01T00:00:00Z", "marketing_opt_out": false}',
+                '{"user_id": "u3", "country": "SE", "birth_year": null, "timezone": "Mars/Olympus", '
+                '"created_at": "2020-01-01T00:00:00Z", "marketing_opt_out": false}',
+                '{"country": "SE"}',
+                '{"user_id": "u4", "country": "US", "timezone": null, "created_at": "2021-05-05T00:00:00Z"}',
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     (raw / "catalog").mkdir()
     (raw / "catalog" / "artists.csv").write_text(
-        'artist_name,genres\nSigur Ro\u0301s,"[""post-rock"", "" ambient ""]"\nNo Genres,\n', encoding="utf-8")
+        'artist_name,genres\nSigur Ro\u0301s,"[""post-rock"", "" ambient ""]"\nNo Genres,\n',
+        encoding="utf-8",
+    )
     (raw / "privacy" / "erasures").mkdir(parents=True)
     (raw / "privacy" / "erasures" / "e.jsonl").write_text(
-        '{"user_id": "u9", "requested_at": "2025-10-01T12:00:00Z"}\n{"user_id": "u8"}\n', encoding="utf-8")
+        '{"user_id": "u9", "requested_at": "2025-10-01T12:00:00Z"}\n{"user_id": "u8"}\n',
+        encoding="utf-8",
+    )
     # a request already recorded (e.g. by erase-user) must survive ingest
-    from encore.platform import datasets
-    from encore.platform import schemas
+    from encore.platform import datasets, schemas
+
     spark_schema = schemas.spark_schema(schemas.ERASURES)
     import datetime as dt
-    datasets.write_dataset(spark.createDataFrame(
-        [("u7", dt.datetime(2025, 9, 1, tzinfo=dt.UTC))], spark_schema), str(tmp_path / "privacy" / "erasures"),
-        run_id="r0")
+
+    datasets.write_dataset(
+        spark.createDataFrame([("u7", dt.datetime(2025, 9, 1, tzinfo=dt.UTC))], spark_schema),
+        str(tmp_path / "privacy" / "erasures"),
+        run_id="r0",
+    )
 
     result = ingest.ingest_platform(spark, cfg, root=str(tmp_path), run_id="r1", quiet=True)
     dims = result["dimensions"]
     assert dims["users"]["reconciliation"]["total"]["reasons"] == {
-        "bad_type:birth_year": 1, "bad_value:timezone": 1, "missing_user_id": 1}
+        "bad_type:birth_year": 1,
+        "bad_value:timezone": 1,
+        "missing_user_id": 1,
+    }
     users = {r.user_id: r for r in spark.read.parquet(str(tmp_path / "users")).collect()}
     assert sorted(users) == ["u1", "u4"]
     assert users["u1"].timezone == "Europe/Paris" and users["u1"].marketing_opt_out is False
     assert users["u4"].marketing_opt_out is True  # unknown consent: opted out
-    artists = {r.artist_name: r.genres for r in spark.read.parquet(str(tmp_path / "catalog" / "artists")).collect()}
+    artists = {
+        r.artist_name: r.genres
+        for r in spark.read.parquet(str(tmp_path / "catalog" / "artists")).collect()
+    }
     assert artists == {"Sigur R\u00f3s": ["post-rock", "ambient"], "No Genres": []}
-    erasures = sorted(r.user_id for r in spark.read.parquet(str(tmp_path / "privacy" / "erasures")).collect())
+    erasures = sorted(
+        r.user_id for r in spark.read.parquet(str(tmp_path / "privacy" / "erasures")).collect()
+    )
     assert erasures == ["u7", "u9"]
-    assert dims["privacy/erasures"]["reconciliation"]["total"]["reasons"] == {"missing_requested_at": 1}
+    assert dims["privacy/erasures"]["reconciliation"]["total"]["reasons"] == {
+        "missing_requested_at": 1
+    }
     assert dims["playlists"]["status"] == "absent" and dims["catalog/tracks"]["status"] == "absent"
     reasons = sorted(r["reason"] for r in pq.read_table(tmp_path / "quarantine").to_pylist())
-    assert reasons == ["bad_type:birth_year", "bad_value:timezone", "missing_requested_at", "missing_user_id"]
+    assert reasons == [
+        "bad_type:birth_year",
+        "bad_value:timezone",
+        "missing_requested_at",
+        "missing_user_id",
+    ]
 
 
 def test_no_raw_folder_is_a_one_line_error(spark, cfg, tmp_path):
@@ -282,8 +402,15 @@ def test_no_raw_folder_is_a_one_line_error(spark, cfg, tmp_path):
 @pytest.fixture(scope="module")
 def generated_ingest(spark, cfg, tmp_path_factory):
     root = tmp_path_factory.mktemp("gen-ingest")
-    summary = gen.generate(str(root), users=60, years=[2025, 2026], seed=3, mean_plays=60, chunk_users=25,
-                           dirty_rate=0.01)  # ~76 dirty records, every kind planted
+    summary = gen.generate(
+        str(root),
+        users=60,
+        years=[2025, 2026],
+        seed=3,
+        mean_plays=60,
+        chunk_users=25,
+        dirty_rate=0.01,
+    )  # ~76 dirty records, every kind planted
     result = ingest.ingest_platform(spark, cfg, root=str(root), run_id="g1", quiet=True)
     return root, summary, result
 
@@ -301,7 +428,10 @@ def test_every_planted_dirty_record_is_quarantined_with_its_reason(generated_ing
     assert len(planted) == summary["dirty"] > 20
     assert {p["reason"] for p in planted} == set(gen.DIRTY_KINDS)  # every kind was planted
     erased = {r.user_id for r in spark.read.parquet(str(root / "privacy" / "erasures")).collect()}
-    quarantine = {(r["source_file"], r["record"], r["reason"]) for r in pq.read_table(root / "quarantine").to_pylist()}
+    quarantine = {
+        (r["source_file"], r["record"], r["reason"])
+        for r in pq.read_table(root / "quarantine").to_pylist()
+    }
     raw_lines = {}
     for p in planted:
         if p["file"] not in raw_lines:
@@ -311,7 +441,9 @@ def test_every_planted_dirty_record_is_quarantined_with_its_reason(generated_ing
     for p in planted:
         text = raw_lines[p["file"]][p["line"] - 1].decode("utf-8", "replace")
         user = re.search(r'"user_id": "([^"]+)"', text)
-        if user and user.group(1) in erased:  # an erased listener's records are counted as erased, not kept
+        if (
+            user and user.group(1) in erased
+        ):  # an erased listener's records are counted as erased, not kept
             of_erased.append(p)
             assert (p["file"], _redacted(text), p["reason"]) not in quarantine
         elif (p["file"], _redacted(text), p["reason"]) not in quarantine:
@@ -326,15 +458,23 @@ def test_every_planted_dirty_record_is_quarantined_with_its_reason(generated_ing
     # the generator's own counts: every play and every retry read once
     assert total["read"] == summary["plays"] + summary["duplicates"]
     # every line naming an erased listener (found here without the code under test) is counted as erased
-    named_erased = sum(1 for lines in _all_raw_event_lines(root) for ln in lines if _user_of(ln) in erased)
+    named_erased = sum(
+        1 for lines in _all_raw_event_lines(root) for ln in lines if _user_of(ln) in erased
+    )
     assert total["erased"] == named_erased > 0
     assert total["duplicates"] <= summary["duplicates"]  # an erased listener's retries are erased
-    assert total["read"] == total["accepted"] + total["quarantined"] + total["duplicates"] + total["erased"]
+    assert (
+        total["read"]
+        == total["accepted"] + total["quarantined"] + total["duplicates"] + total["erased"]
+    )
     for f, e in result["reconciliation"]["files"].items():
         assert e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"] + e["erased"], f
     stored = spark.read.parquet(str(root / "events")).count()
     assert stored == total["accepted"] - result["events"]["erased_not_stored"]
-    assert spark.read.parquet(str(root / "events")).where(F.col("user_id").isin(list(erased))).count() == 0
+    assert (
+        spark.read.parquet(str(root / "events")).where(F.col("user_id").isin(list(erased))).count()
+        == 0
+    )
 
 
 def _all_raw_event_lines(root):
@@ -376,7 +516,9 @@ def scan_for_ips(root, known: set[str]) -> list[str]:
                 continue
             if name.endswith(".parquet"):
                 table = pq.read_table(path)
-                texts = [json.dumps(v, default=str) for col in table.columns for v in col.to_pylist()]
+                texts = [
+                    json.dumps(v, default=str) for col in table.columns for v in col.to_pylist()
+                ]
             else:
                 texts = [open(path, "rb").read().decode("utf-8", "replace")]
             for text in texts:

@@ -15,7 +15,9 @@ from encore.platform import locks
 
 def test_second_holder_fails_clearly(tmp_path):
     with locks.hold(str(tmp_path), "recaps-2025", "run-a"):
-        with pytest.raises(locks.RunLocked, match=r"another run is writing recaps-2025 \(pid \d+, run run-a"):
+        with pytest.raises(
+            locks.RunLocked, match=r"another run is writing recaps-2025 \(pid \d+, run run-a"
+        ):
             with locks.hold(str(tmp_path), "recaps-2025", "run-b"):
                 pass
         with locks.hold(str(tmp_path), "recaps-2024", "run-c"):  # another year is independent
@@ -27,8 +29,12 @@ def test_second_holder_fails_clearly(tmp_path):
 
 
 def test_lock_held_by_another_process(tmp_path):
-    code = ("import sys, time; sys.path.insert(0, {!r}); from encore.platform import locks\n"
-            "with locks.hold({!r}, 'render-2025', 'other'):\n    print('held', flush=True); time.sleep(30)\n".format(os.path.join(os.path.dirname(__file__), "..", "..", "jobs"), str(tmp_path)))
+    code = (
+        "import sys, time; sys.path.insert(0, {!r}); from encore.platform import locks\n"
+        "with locks.hold({!r}, 'render-2025', 'other'):\n    print('held', flush=True); time.sleep(30)\n".format(
+            os.path.join(os.path.dirname(__file__), "..", "..", "jobs"), str(tmp_path)
+        )
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -52,6 +58,7 @@ def test_stale_lock_from_dead_pid_is_taken_over(tmp_path):
     import socket
 
     (tmp_path / "locks" / "facts-2025.lock").write_text(
-        json.dumps({"pid": dead.pid, "host": socket.gethostname(), "run_id": "crashed"}))
+        json.dumps({"pid": dead.pid, "host": socket.gethostname(), "run_id": "crashed"})
+    )
     with locks.hold(str(tmp_path), "facts-2025", "new"):
         pass

@@ -16,9 +16,8 @@ import zipfile
 
 import pytest
 
-from encore import cli
+from encore import cli, me
 from encore.ingest import exports
-from encore import me
 from encore.platform import schemas
 
 UTC = dt.UTC
@@ -29,8 +28,17 @@ UTC = dt.UTC
 def _ev(eid, source, when, ms, artist="BTS", track="Dynamite", kind="track", user="me"):
     row = dict.fromkeys(schemas.column_names(schemas.EVENT))
     t = dt.datetime.fromisoformat(when).replace(tzinfo=UTC)
-    row.update(event_id=eid, user_id=user, ts=t, ms_played=ms, kind=kind, artist_name=artist,
-               track_name=track, source=source, private_session=False)
+    row.update(
+        event_id=eid,
+        user_id=user,
+        ts=t,
+        ms_played=ms,
+        kind=kind,
+        artist_name=artist,
+        track_name=track,
+        source=source,
+        private_session=False,
+    )
     row["year"], row["month"] = t.year, t.month
     return row
 
@@ -39,7 +47,9 @@ def _dups(spark, rows):
     fields = schemas.spark_schema(schemas.EVENT).fields
     from pyspark.sql.types import IntegerType, StructField, StructType
 
-    schema = StructType([*fields, StructField("year", IntegerType()), StructField("month", IntegerType())])
+    schema = StructType(
+        [*fields, StructField("year", IntegerType()), StructField("month", IntegerType())]
+    )
     df = spark.createDataFrame(rows, schema)
     return sorted(r["event_id"] for r in exports.cross_source_duplicates(df).collect())
 
@@ -47,9 +57,11 @@ def _dups(spark, rows):
 def test_a_spotify_play_and_its_scrobble_are_one_play_in_either_order(spark):
     # Spotify stops at 12:03:20 after 200 s: it started 12:00:00. Last.fm and
     # ListenBrainz stamp the start: 12:00:30 (30 s off) is the same play.
-    rows = [_ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
-            _ev("l1", "lastfm-csv", "2025-03-01T12:00:30", 180_000, artist="bts", track=" Dynamite "),
-            _ev("b1", "listenbrainz", "2025-03-01T11:59:10", 180_000)]
+    rows = [
+        _ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+        _ev("l1", "lastfm-csv", "2025-03-01T12:00:30", 180_000, artist="bts", track=" Dynamite "),
+        _ev("b1", "listenbrainz", "2025-03-01T11:59:10", 180_000),
+    ]
     # the poorer copies go whatever order they came in: the Spotify record is kept
     assert _dups(spark, rows) == ["b1", "l1"]
     assert _dups(spark, list(reversed(rows))) == ["b1", "l1"]
@@ -58,10 +70,12 @@ def test_a_spotify_play_and_its_scrobble_are_one_play_in_either_order(spark):
 def test_a_real_repeat_one_track_length_later_counts_twice(spark):
     # two Spotify plays back to back (12:00-12:03:20, 12:03:20-12:06:40) and their two
     # scrobbles (starts 12:00:00 and 12:03:20): two plays, not one
-    rows = [_ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
-            _ev("s2", "spotify-extended", "2025-03-01T12:06:40", 200_000),
-            _ev("l1", "lastfm-csv", "2025-03-01T12:00:00", 180_000),
-            _ev("l2", "lastfm-csv", "2025-03-01T12:03:20", 180_000)]
+    rows = [
+        _ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+        _ev("s2", "spotify-extended", "2025-03-01T12:06:40", 200_000),
+        _ev("l1", "lastfm-csv", "2025-03-01T12:00:00", 180_000),
+        _ev("l2", "lastfm-csv", "2025-03-01T12:03:20", 180_000),
+    ]
     assert _dups(spark, rows) == ["l1", "l2"]
     # a scrobble with no Spotify counterpart stays
     rows.append(_ev("l3", "lastfm-csv", "2025-03-01T12:06:40", 180_000))
@@ -69,27 +83,37 @@ def test_a_real_repeat_one_track_length_later_counts_twice(spark):
 
 
 def test_tolerance_other_tracks_other_listeners_and_one_source(spark):
-    rows = [_ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
-            _ev("l60", "lastfm-csv", "2025-03-01T12:01:00", 180_000),           # 60 s: same play
-            _ev("s2", "spotify-extended", "2025-04-01T12:03:20", 200_000),
-            _ev("l61", "lastfm-csv", "2025-04-01T12:01:01", 180_000),           # 61 s: another
-            _ev("s3", "spotify-extended", "2025-05-01T12:03:20", 200_000),
-            _ev("lx", "lastfm-csv", "2025-05-01T12:00:00", 180_000, track="Butter"),  # other track
-            _ev("lu", "lastfm-csv", "2025-05-01T12:00:00", 180_000, user="you"),      # other listener
-            _ev("s4", "spotify-extended", "2025-06-01T12:03:20", 200_000),
-            _ev("s5", "spotify-extended", "2025-06-01T12:03:50", 200_000)]     # one source: ingest's job
+    rows = [
+        _ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+        _ev("l60", "lastfm-csv", "2025-03-01T12:01:00", 180_000),  # 60 s: same play
+        _ev("s2", "spotify-extended", "2025-04-01T12:03:20", 200_000),
+        _ev("l61", "lastfm-csv", "2025-04-01T12:01:01", 180_000),  # 61 s: another
+        _ev("s3", "spotify-extended", "2025-05-01T12:03:20", 200_000),
+        _ev("lx", "lastfm-csv", "2025-05-01T12:00:00", 180_000, track="Butter"),  # other track
+        _ev("lu", "lastfm-csv", "2025-05-01T12:00:00", 180_000, user="you"),  # other listener
+        _ev("s4", "spotify-extended", "2025-06-01T12:03:20", 200_000),
+        _ev("s5", "spotify-extended", "2025-06-01T12:03:50", 200_000),
+    ]  # one source: ingest's job
     assert _dups(spark, rows) == ["l60"]
     # Spotify account data is poorer than the extended history, richer than scrobbles
-    rows = [_ev("a1", "spotify-account", "2025-03-01T12:03:00", 200_000),
-            _ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
-            _ev("l1", "lastfm-csv", "2025-03-01T12:00:00", 180_000)]
+    rows = [
+        _ev("a1", "spotify-account", "2025-03-01T12:03:00", 200_000),
+        _ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),
+        _ev("l1", "lastfm-csv", "2025-03-01T12:00:00", 180_000),
+    ]
     assert _dups(spark, rows) == ["a1", "l1"]
 
 
 # --- hand-made exports --------------------------------------------------------------
 
-ARTISTS = [("BLACKPINK", "How You Like That"), ("Arijit Singh", "Kesariya"), ("YOASOBI", "アイドル"),
-           ("아이유", "시작"), ("Shreya Ghoshal", "लिङ्गाष्टकम्"), ("Ado", "唱")]
+ARTISTS = [
+    ("BLACKPINK", "How You Like That"),
+    ("Arijit Singh", "Kesariya"),
+    ("YOASOBI", "アイドル"),
+    ("아이유", "시작"),
+    ("Shreya Ghoshal", "लिङ्गाष्टकम्"),
+    ("Ado", "唱"),
+]
 
 
 def _plays(year, n=36, start_day=1):
@@ -107,16 +131,33 @@ PLAYS = _plays(2024) + _plays(2025)
 
 def spotify_export(folder, plays=PLAYS, country="IN"):
     folder.mkdir(parents=True, exist_ok=True)
-    rows = [{"ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "platform": "android", "ms_played": ms,
-             "conn_country": country, "ip_addr": "49.36.1.1", "master_metadata_track_name": track,
-             "master_metadata_album_artist_name": artist, "master_metadata_album_album_name": "Album",
-             "spotify_track_uri": f"spotify:track:{abs(hash((artist, track))) % 10**22:022d}",
-             "episode_name": None, "episode_show_name": None, "spotify_episode_uri": None,
-             "reason_start": "clickrow", "reason_end": "trackdone", "shuffle": False, "skipped": False,
-             "offline": False, "offline_timestamp": None, "incognito_mode": False}
-            for t, ms, artist, track in plays]
-    (folder / "Streaming_History_Audio_2024-2025_0.json").write_text(json.dumps(rows, ensure_ascii=False),
-                                                                     encoding="utf-8")
+    rows = [
+        {
+            "ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "platform": "android",
+            "ms_played": ms,
+            "conn_country": country,
+            "ip_addr": "49.36.1.1",
+            "master_metadata_track_name": track,
+            "master_metadata_album_artist_name": artist,
+            "master_metadata_album_album_name": "Album",
+            "spotify_track_uri": f"spotify:track:{abs(hash((artist, track))) % 10**22:022d}",
+            "episode_name": None,
+            "episode_show_name": None,
+            "spotify_episode_uri": None,
+            "reason_start": "clickrow",
+            "reason_end": "trackdone",
+            "shuffle": False,
+            "skipped": False,
+            "offline": False,
+            "offline_timestamp": None,
+            "incognito_mode": False,
+        }
+        for t, ms, artist, track in plays
+    ]
+    (folder / "Streaming_History_Audio_2024-2025_0.json").write_text(
+        json.dumps(rows, ensure_ascii=False), encoding="utf-8"
+    )
     return folder
 
 
@@ -124,11 +165,32 @@ def lastfm_export(path, plays=PLAYS):
     """The same plays scrobbled: uts is when each started."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"])
+        w.writerow(
+            [
+                "uts",
+                "utc_time",
+                "artist",
+                "artist_mbid",
+                "album",
+                "album_mbid",
+                "track",
+                "track_mbid",
+            ]
+        )
         for t, ms, artist, track in plays:
             start = t - dt.timedelta(milliseconds=ms)
-            w.writerow([int(start.timestamp()), start.strftime("%d %b %Y, %H:%M"), artist, "", "Album", "",
-                        track, ""])
+            w.writerow(
+                [
+                    int(start.timestamp()),
+                    start.strftime("%d %b %Y, %H:%M"),
+                    artist,
+                    "",
+                    "Album",
+                    "",
+                    track,
+                    "",
+                ]
+            )
     return path
 
 
@@ -159,8 +221,15 @@ def _me(root, *inputs, tz=None, extra=()):
 
 
 def _argv(root, inputs, tz, extra):
-    argv = ["me", "--data", str(root), "--spark-profile", "test",
-            *[a for p in inputs for a in ("--input", str(p))], *extra]
+    argv = [
+        "me",
+        "--data",
+        str(root),
+        "--spark-profile",
+        "test",
+        *[a for p in inputs for a in ("--input", str(p))],
+        *extra,
+    ]
     if tz:
         argv += ["--timezone", tz]
     return argv
@@ -222,7 +291,8 @@ def test_two_years_give_two_pages_an_index_and_playlists(spotify_run, spark, cap
         assert len(songs) == 6
         assert m3u[0] == "#EXTM3U"
         assert [line for line in m3u if line.startswith("#EXTINF")] == [
-            f"#EXTINF:-1,{s['artist_name']} - {s['track_name']}" for s in songs]
+            f"#EXTINF:-1,{s['artist_name']} - {s['track_name']}" for s in songs
+        ]
         assert "#EXTINF:-1,BLACKPINK - How You Like That" in m3u
         xspf = (page.parent / "top-songs.xspf").read_text(encoding="utf-8")
         assert "<creator>아이유</creator><title>시작</title>" in xspf and "लिङ्गाष्टकम्" in xspf
@@ -248,7 +318,9 @@ def test_a_rerun_with_the_same_input_changes_nothing(spotify_run, capsys):
 
 
 @pytest.mark.slow
-def test_spotify_plus_lastfm_counts_each_play_once_and_zip_equals_folder(spotify_run, spark, tmp_path, capsys):
+def test_spotify_plus_lastfm_counts_each_play_once_and_zip_equals_folder(
+    spotify_run, spark, tmp_path, capsys
+):
     base, src, root = spotify_run
     # the same plays as scrobbles, plus one extra repeat in Spotify only one track later
     both = tmp_path / "both"
@@ -262,13 +334,24 @@ def test_spotify_plus_lastfm_counts_each_play_once_and_zip_equals_folder(spotify
     assert "72 play(s) were already in another of your sources" in err
     alone, merged = _recaps(spark, root), _recaps(spark, both)
     for year in (2024, 2025):
-        for col in ("streams", "listening_minutes", "top_artists", "top_tracks", "hourly_minutes", "peak_hour",
-                    "busiest_day", "longest_streak_days", "distinct_artists"):
+        for col in (
+            "streams",
+            "listening_minutes",
+            "top_artists",
+            "top_tracks",
+            "hourly_minutes",
+            "peak_hour",
+            "busiest_day",
+            "longest_streak_days",
+            "distinct_artists",
+        ):
             assert merged[year][col] == alone[year][col], (year, col)
 
 
 @pytest.mark.slow
-def test_timezone_overrides_the_inferred_zone_and_bad_input_is_one_line(spotify_run, spark, tmp_path, capsys):
+def test_timezone_overrides_the_inferred_zone_and_bad_input_is_one_line(
+    spotify_run, spark, tmp_path, capsys
+):
     base, src, root = spotify_run
     other = tmp_path / "tz"
     assert _me(other, src, tz="Europe/Berlin", extra=["--no-png"]) == 0
@@ -297,7 +380,16 @@ def test_a_newer_export_adds_a_year_and_renders_only_it(spotify_run, spark, tmp_
     after = _tree(root)
     old_pages = {k for k in before if k.startswith("site" + os.sep)}
     assert old_pages and all(after.get(k) == before[k] for k in old_pages)  # untouched
-    assert len([k for k in after if k.startswith(os.path.join("site", "2026")) and k.endswith("index.html")]) == 1
+    assert (
+        len(
+            [
+                k
+                for k in after
+                if k.startswith(os.path.join("site", "2026")) and k.endswith("index.html")
+            ]
+        )
+        == 1
+    )
     assert _recaps(spark, root)[2026]["new_artists"] == 0
     assert "Open 2026" in (root / "index.html").read_text(encoding="utf-8")
 

@@ -11,10 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from encore.tools import generate
+from encore.platform import schemas, share
 from encore.publish import job as publish
-from encore.platform import schemas
-from encore.platform import share
+from encore.tools import generate
 
 SECRET = b"encore-demo-secret-not-for-production"  # what share_secret(demo=True) returns
 YEAR = 2025
@@ -22,8 +21,13 @@ YEAR = 2025
 
 def recap(user_id: str, *, eligible: bool, minutes: int, artist: str | None) -> dict:
     row = {f.name: None for f in schemas.RECAP}
-    row.update(user_id=user_id, year=YEAR, eligible=eligible, listening_minutes=minutes,
-               top_artists=[{"artist_name": artist, "streams": 40, "minutes": 90}] if artist else [])
+    row.update(
+        user_id=user_id,
+        year=YEAR,
+        eligible=eligible,
+        listening_minutes=minutes,
+        top_artists=[{"artist_name": artist, "streams": 40, "minutes": 90}] if artist else [],
+    )
     return row
 
 
@@ -33,39 +37,67 @@ def data_root(tmp_path):
     recaps = [
         recap("u-de", eligible=True, minutes=1234, artist="Die <Ärzte> & Co"),
         recap("u-br", eligible=True, minutes=1, artist=None),
-        recap("u-none", eligible=True, minutes=50, artist="Zed"),      # no users row: default locale
-        recap("u-few", eligible=False, minutes=3, artist="Zed"),       # ineligible: no page, no email
-        recap("u-gone", eligible=True, minutes=700, artist="Zed"),     # erased: nothing
+        recap("u-none", eligible=True, minutes=50, artist="Zed"),  # no users row: default locale
+        recap("u-few", eligible=False, minutes=3, artist="Zed"),  # ineligible: no page, no email
+        recap("u-gone", eligible=True, minutes=700, artist="Zed"),  # erased: nothing
     ]
     path = root / "recaps" / f"year={YEAR}"
     path.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(recaps, schema=schemas.RECAP), path / "part-0.parquet")
     users = [
-        {"user_id": "u-de", "country": "DE", "birth_year": 1990, "timezone": "Europe/Berlin",
-         "created_at": None, "marketing_opt_out": False},
-        {"user_id": "u-br", "country": "BR", "birth_year": None, "timezone": None,
-         "created_at": None, "marketing_opt_out": True},  # opted out of marketing, still gets their recap
-        {"user_id": "u-gone", "country": "DE", "birth_year": None, "timezone": None,
-         "created_at": None, "marketing_opt_out": False},
+        {
+            "user_id": "u-de",
+            "country": "DE",
+            "birth_year": 1990,
+            "timezone": "Europe/Berlin",
+            "created_at": None,
+            "marketing_opt_out": False,
+        },
+        {
+            "user_id": "u-br",
+            "country": "BR",
+            "birth_year": None,
+            "timezone": None,
+            "created_at": None,
+            "marketing_opt_out": True,
+        },  # opted out of marketing, still gets their recap
+        {
+            "user_id": "u-gone",
+            "country": "DE",
+            "birth_year": None,
+            "timezone": None,
+            "created_at": None,
+            "marketing_opt_out": False,
+        },
     ]
     (root / "users").mkdir()
-    pq.write_table(pa.Table.from_pylist(users, schema=schemas.USERS), root / "users" / "part-0.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(users, schema=schemas.USERS), root / "users" / "part-0.parquet"
+    )
     (root / "privacy" / "erasures").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([{"user_id": "u-gone", "requested_at": None}], schema=schemas.ERASURES),
-                   root / "privacy" / "erasures" / "part-0.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{"user_id": "u-gone", "requested_at": None}], schema=schemas.ERASURES
+        ),
+        root / "privacy" / "erasures" / "part-0.parquet",
+    )
     (root / "site" / str(YEAR)).mkdir(parents=True)  # render ran
     generate.mark_generated(str(root))  # synthetic: demo=True may use the demo secret here
     return str(root)
 
 
 def run_publish(cfg, root: str, **extra) -> int:
-    args = argparse.Namespace(data=root, year=YEAR, run_id="run-1", spark_profile="test", demo=True, **extra)
+    args = argparse.Namespace(
+        data=root, year=YEAR, run_id="run-1", spark_profile="test", demo=True, **extra
+    )
     return publish.run(args, cfg)
 
 
 def test_delivery_list(spark, cfg, data_root):
     assert run_publish(cfg, data_root) == 0
-    rows = {r["user_id"]: r for r in pq.read_table(publish.deliveries_path(data_root, YEAR)).to_pylist()}
+    rows = {
+        r["user_id"]: r for r in pq.read_table(publish.deliveries_path(data_root, YEAR)).to_pylist()
+    }
     assert sorted(rows) == ["u-br", "u-de", "u-none"]  # not the ineligible, not the erased
 
     site = "file://" + os.path.abspath(os.path.join(data_root, "site"))
@@ -90,7 +122,16 @@ def test_base_url_and_manifest(spark, cfg, data_root):
     reports = os.path.join(data_root, "reports")
     os.makedirs(reports)
     with open(os.path.join(reports, "render-run-1.json"), "w") as f:
-        json.dump({"stage": "render", "run_id": "run-1", "year": YEAR, "wrote": {"pages": 3}, "wall_s": 1.0}, f)
+        json.dump(
+            {
+                "stage": "render",
+                "run_id": "run-1",
+                "year": YEAR,
+                "wrote": {"pages": 3},
+                "wall_s": 1.0,
+            },
+            f,
+        )
     assert run_publish(cfg, data_root) == 0
     rows = pq.read_table(publish.deliveries_path(data_root, YEAR)).to_pylist()
     token = share.share_token(SECRET, "u-none", YEAR)
@@ -106,8 +147,11 @@ def test_base_url_and_manifest(spark, cfg, data_root):
     assert run_report["stages"]["render"]["wrote"] == {"pages": 3}
     assert run_report["publish"]["deliveries"] == 3
     # the delivery list is internal: nothing of it under the public site
-    assert not any("deliver" in name for _, dirs, files in os.walk(os.path.join(data_root, "site"))
-                   for name in dirs + files)
+    assert not any(
+        "deliver" in name
+        for _, dirs, files in os.walk(os.path.join(data_root, "site"))
+        for name in dirs + files
+    )
 
 
 def test_refuses_without_pages(spark, cfg, data_root):
@@ -122,7 +166,9 @@ def test_refuses_without_secret(cfg, data_root, monkeypatch):
     from encore.platform.config import ConfigError
 
     monkeypatch.delenv("ENCORE_SHARE_SECRET", raising=False)
-    args = argparse.Namespace(data=data_root, year=YEAR, run_id="r", spark_profile="test", demo=False)
+    args = argparse.Namespace(
+        data=data_root, year=YEAR, run_id="r", spark_profile="test", demo=False
+    )
     with pytest.raises(ConfigError, match="ENCORE_SHARE_SECRET"):
         publish.run(args, cfg)
 
@@ -130,11 +176,19 @@ def test_refuses_without_secret(cfg, data_root, monkeypatch):
 def test_every_email_catalog_is_complete():
     from babel.messages.pofile import read_po
 
-    pot = {m.id if isinstance(m.id, str) else m.id[0]
-           for m in read_po(open(publish.email_dir() / "email.pot", "rb")) if m.id}
+    pot = {
+        m.id if isinstance(m.id, str) else m.id[0]
+        for m in read_po(open(publish.email_dir() / "email.pot", "rb"))
+        if m.id
+    }
     assert len(pot) == 7
     for locale in publish.email_locales()[1:]:
-        po = read_po(open(publish.email_dir() / "locales" / locale / "LC_MESSAGES" / "email.po", "rb"))
-        done = {m.id if isinstance(m.id, str) else m.id[0] for m in po if m.id and all(
-            m.string if isinstance(m.string, tuple) else [m.string])}
+        po = read_po(
+            open(publish.email_dir() / "locales" / locale / "LC_MESSAGES" / "email.po", "rb")
+        )
+        done = {
+            m.id if isinstance(m.id, str) else m.id[0]
+            for m in po
+            if m.id and all(m.string if isinstance(m.string, tuple) else [m.string])
+        }
         assert done == pot, locale

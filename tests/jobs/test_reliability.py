@@ -31,12 +31,20 @@ BIN = os.path.dirname(sys.executable)
 
 
 def _encore(*args: str, wait: bool = True, env_extra: dict | None = None):
-    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable, **(env_extra or {}))
+    env = dict(
+        os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable, **(env_extra or {})
+    )
     cmd = [os.path.join(BIN, "encore"), *args]
     if wait:
         return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def _rows(path: str, key: str) -> list[dict]:
@@ -69,7 +77,9 @@ def _kill_when(args: list[str], trigger, timeout: float = 600) -> list[str]:
                 return lines
             if proc.poll() is not None:
                 reader.join(5)
-                raise AssertionError(f"{args[0]} finished before it could be killed:\n{''.join(lines)[-2000:]}")
+                raise AssertionError(
+                    f"{args[0]} finished before it could be killed:\n{''.join(lines)[-2000:]}"
+                )
             time.sleep(0.02)
         raise AssertionError("the moment to kill never came")
     finally:
@@ -105,11 +115,33 @@ def test_recaps_crash_then_rerun(root):
     data, year = root
     final = os.path.join(data, "recaps", f"year={year}")
     before = _rows(final, "user_id")
-    staged = _kill_while_writing(["recaps", "--data", data, "--year", str(year), "--spark-profile", "test",
-                                  "--run-id", "crash"], data)
+    staged = _kill_while_writing(
+        [
+            "recaps",
+            "--data",
+            data,
+            "--year",
+            str(year),
+            "--spark-profile",
+            "test",
+            "--run-id",
+            "crash",
+        ],
+        data,
+    )
     assert os.path.basename(staged).startswith(f".year={year}.__staging-")
     assert _rows(final, "user_id") == before  # the previous complete version, still current
-    done = _encore("recaps", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "again")
+    done = _encore(
+        "recaps",
+        "--data",
+        data,
+        "--year",
+        str(year),
+        "--spark-profile",
+        "test",
+        "--run-id",
+        "again",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert _rows(final, "user_id") == before  # same input, same recaps, row for row
     assert _staging_under(data) is None
@@ -119,11 +151,28 @@ def test_render_crash_then_rerun_is_byte_identical(root):
     data, year = root
     site = os.path.join(data, "site", str(year))
     before = tree_digest(site)
-    assert any(n.endswith("index.html") for n in before) and any(n.endswith("summary.png") for n in before)
-    _kill_while_writing(["render", "--data", data, "--year", str(year), "--demo", "--spark-profile", "test",
-                         "--run-id", "crash"], data)
+    assert any(n.endswith("index.html") for n in before) and any(
+        n.endswith("summary.png") for n in before
+    )
+    _kill_while_writing(
+        [
+            "render",
+            "--data",
+            data,
+            "--year",
+            str(year),
+            "--demo",
+            "--spark-profile",
+            "test",
+            "--run-id",
+            "crash",
+        ],
+        data,
+    )
     assert tree_digest(site) == before
-    done = _encore("render", "--data", data, "--year", str(year), "--demo", "--spark-profile", "test")
+    done = _encore(
+        "render", "--data", data, "--year", str(year), "--demo", "--spark-profile", "test"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert tree_digest(site) == before  # pages, cards and PNGs byte for byte
     assert _staging_under(data) is None
@@ -131,10 +180,15 @@ def test_render_crash_then_rerun_is_byte_identical(root):
 
 def test_facts_rerun_returns_stored_releases_and_spends_nothing(root):
     data, year = root
-    facts_dir, ledger_dir = os.path.join(data, "facts", f"year={year}"), os.path.join(data, "ledger")
+    facts_dir, ledger_dir = (
+        os.path.join(data, "facts", f"year={year}"),
+        os.path.join(data, "ledger"),
+    )
     before_facts, before_ledger = tree_digest(facts_dir), tree_digest(ledger_dir)
     assert before_facts and before_ledger
-    done = _encore("facts", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "retry")
+    done = _encore(
+        "facts", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "retry"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert tree_digest(facts_dir) == before_facts
     assert tree_digest(ledger_dir) == before_ledger
@@ -145,12 +199,26 @@ def test_facts_crash_during_first_release_then_rerun(root):
     for rel in ("facts", "ledger"):
         shutil.rmtree(os.path.join(data, rel), ignore_errors=True)
     # killed while the DP queries run: the values are drawn but not yet stored
-    _kill_when(["facts", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "crash"],
-               lambda lines: sum("evaluating" in x for x in lines) >= 3)
+    _kill_when(
+        [
+            "facts",
+            "--data",
+            data,
+            "--year",
+            str(year),
+            "--spark-profile",
+            "test",
+            "--run-id",
+            "crash",
+        ],
+        lambda lines: sum("evaluating" in x for x in lines) >= 3,
+    )
     facts_dir = os.path.join(data, "facts", f"year={year}")
     assert not os.path.exists(facts_dir)  # nothing half-released
     assert _staging_under(data) is None or "facts" not in _staging_under(data)
-    done = _encore("facts", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "again")
+    done = _encore(
+        "facts", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "again"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert os.listdir(facts_dir)
     assert _staging_under(data) is None
@@ -163,7 +231,10 @@ def test_ingest_crash_with_new_input_then_rerun(root, tmp_path):
 
     extra = tmp_path / "extra"
     generate.generate(str(extra), users=40, years=[2025], seed=99, mean_plays=60)
-    shutil.copy(extra / "raw" / "events" / "part-00000.jsonl.gz", os.path.join(data, "raw", "events", "late.jsonl.gz"))
+    shutil.copy(
+        extra / "raw" / "events" / "part-00000.jsonl.gz",
+        os.path.join(data, "raw", "events", "late.jsonl.gz"),
+    )
     reference = tmp_path / "reference"
     shutil.copytree(data, reference)
     ok = _encore("ingest", "--data", str(reference), "--run-id", "reference")
@@ -175,7 +246,11 @@ def test_ingest_crash_with_new_input_then_rerun(root, tmp_path):
     _kill_while_writing(["ingest", "--data", data, "--run-id", "crash"], data)
     after_crash = _rows(events, "event_id")
     # every month is either its old or its new complete version: nothing half-written
-    assert {r["event_id"] for r in before} <= {r["event_id"] for r in after_crash} <= {r["event_id"] for r in expected}
+    assert (
+        {r["event_id"] for r in before}
+        <= {r["event_id"] for r in after_crash}
+        <= {r["event_id"] for r in expected}
+    )
     done = _encore("ingest", "--data", data, "--run-id", "again")
     assert done.returncode == 0, done.stderr[-3000:]
     assert _rows(events, "event_id") == expected  # converges to the uninterrupted run
@@ -184,8 +259,18 @@ def test_ingest_crash_with_new_input_then_rerun(root, tmp_path):
 
 def test_concurrent_runs_of_a_year_never_mix(root):
     data, year = root
-    first = _encore("recaps", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "first",
-                    wait=False)
+    first = _encore(
+        "recaps",
+        "--data",
+        data,
+        "--year",
+        str(year),
+        "--spark-profile",
+        "test",
+        "--run-id",
+        "first",
+        wait=False,
+    )
     lock = os.path.join(data, "locks", f"recaps-{year}.lock")
     try:
         for _ in range(500):
@@ -193,9 +278,21 @@ def test_concurrent_runs_of_a_year_never_mix(root):
                 break
             time.sleep(0.02)
         assert os.path.exists(lock)
-        second = _encore("recaps", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "second")
+        second = _encore(
+            "recaps",
+            "--data",
+            data,
+            "--year",
+            str(year),
+            "--spark-profile",
+            "test",
+            "--run-id",
+            "second",
+        )
         assert second.returncode == 75
-        assert "another run is writing recaps-2025" in second.stderr and "run first" in second.stderr
+        assert (
+            "another run is writing recaps-2025" in second.stderr and "run first" in second.stderr
+        )
         assert second.stderr.count("\n") == 1  # one line
     finally:
         out, err = first.communicate(timeout=600)
@@ -229,6 +326,8 @@ def test_quarantine_keeps_records_without_their_ip(pipeline_data):
     raw_ips = set()
     for name in os.listdir(os.path.join(data, "raw", "events")):
         with gzip.open(os.path.join(data, "raw", "events", name), "rb") as f:
-            raw_ips.update(ip.decode() for ip in __import__("re").findall(rb'"ip_addr":"([0-9.]+)"', f.read()))
+            raw_ips.update(
+                ip.decode() for ip in __import__("re").findall(rb'"ip_addr":"([0-9.]+)"', f.read())
+            )
     assert raw_ips
     assert find_ipv4(os.path.join(data, "quarantine")) == {}

@@ -13,25 +13,41 @@ from pathlib import Path
 import pytest
 import render_samples as S
 
+from encore.platform import share
+from encore.platform.config import ConfigError
 from encore.render import fonts
 from encore.render import job as render
 from encore.render import settings as render_conf
-from encore.platform import share
-from encore.platform.config import ConfigError
 
 GOLDEN = Path(__file__).parent / "golden"
 SECRET = b"test-secret-0123456789"
 LOCALES = render_conf.supported_locales()
 SVG_NS = "{http://www.w3.org/2000/svg}"
-ALLOWED_SVG = {"svg", "title", "defs", "linearGradient", "stop", "rect", "circle", "text", "g", "line"}
+ALLOWED_SVG = {
+    "svg",
+    "title",
+    "defs",
+    "linearGradient",
+    "stop",
+    "rect",
+    "circle",
+    "text",
+    "g",
+    "line",
+}
 
 
 @pytest.fixture(scope="module")
 def renderer():
     # card fonts (per-listener font subsets) are tested in test_render_fonts.py and the
     # browser test: subsetting every hostile name in every locale would take a minute
-    return render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(
-        country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}), card_fonts=False)
+    return render.Renderer(
+        secret=SECRET,
+        settings=render_conf.RenderSettings(
+            country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}
+        ),
+        card_fonts=False,
+    )
 
 
 def _country(locale: str) -> str:
@@ -76,6 +92,7 @@ def _html_shape(page: bytes) -> list[tuple[str, tuple[str, ...]]]:
 
 
 # --- escaping ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("name", S.HOSTILE_NAMES, ids=range(len(S.HOSTILE_NAMES)))
@@ -137,6 +154,7 @@ def test_fit_and_wrap_respect_width():
 
 # --- golden card ---------------------------------------------------------------------------
 
+
 def test_top_songs_card_matches_golden_file(renderer):
     """The golden file is the reviewed look of one card. After an intended change:
     ENCORE_UPDATE_GOLDEN=1 pytest tests/jobs/test_render.py -k golden, then review the diff."""
@@ -149,6 +167,7 @@ def test_top_songs_card_matches_golden_file(renderer):
 
 
 # --- chart scaling ---------------------------------------------------------------------------
+
 
 def _radius(x, y, cx=540, cy=980):
     return ((x - cx) ** 2 + (y - cy) ** 2) ** 0.5
@@ -239,6 +258,7 @@ def test_png_uses_the_noto_set_only(renderer):
 
 # --- languages -------------------------------------------------------------------------------
 
+
 def test_country_picks_the_locale_with_english_fallback():
     settings = render_conf.RenderSettings(country_locales={"DE": "de", "BR": "pt_BR"})
     assert settings.locale_for("DE") == "de"
@@ -247,12 +267,24 @@ def test_country_picks_the_locale_with_english_fallback():
     assert settings.locale_for(None) == "en"
 
 
-@pytest.mark.parametrize("locale,expected", [
-    ("en", ["12,345", "minutes", "In 2025 you listened for", "+12.5% compared with 2024"]),
-    ("de", ["12.345", "Minuten", "2025 hast du so lange gehört", "+12,5% im Vergleich zu 2024", "14. März"]),
-    ("es", ["12.345", "minutos", "En 2025 escuchaste", "14 de marzo"]),
-    ("pt_BR", ["12.345", "minutos", "Em 2025 você ouviu", "14 de março"]),
-])
+@pytest.mark.parametrize(
+    "locale,expected",
+    [
+        ("en", ["12,345", "minutes", "In 2025 you listened for", "+12.5% compared with 2024"]),
+        (
+            "de",
+            [
+                "12.345",
+                "Minuten",
+                "2025 hast du so lange gehört",
+                "+12,5% im Vergleich zu 2024",
+                "14. März",
+            ],
+        ),
+        ("es", ["12.345", "minutos", "En 2025 escuchaste", "14 de marzo"]),
+        ("pt_BR", ["12.345", "minutos", "Em 2025 você ouviu", "14 de março"]),
+    ],
+)
 def test_numbers_dates_and_copy_follow_the_locale(renderer, locale, expected):
     _, files = renderer.render(S.recap(), country=_country(locale))
     svg = files["minutes.svg"].decode()
@@ -262,18 +294,23 @@ def test_numbers_dates_and_copy_follow_the_locale(renderer, locale, expected):
     assert json.loads(files["recap.json"])["locale"] == locale
 
 
-@pytest.mark.parametrize("locale,one,many", [
-    ("en", "1 day in a row", "2 days in a row"),
-    ("de", "1 Tag am Stück", "2 Tage am Stück"),
-    ("es", "1 día seguido", "2 días seguidos"),
-    ("pt_BR", "1 dia seguido", "2 dias seguidos"),
-])
+@pytest.mark.parametrize(
+    "locale,one,many",
+    [
+        ("en", "1 day in a row", "2 days in a row"),
+        ("de", "1 Tag am Stück", "2 Tage am Stück"),
+        ("es", "1 día seguido", "2 días seguidos"),
+        ("pt_BR", "1 dia seguido", "2 dias seguidos"),
+    ],
+)
 def test_plural_forms(renderer, locale, one, many):
     _, files = renderer.render(S.recap(longest_streak_days=2), country=_country(locale))
     assert many in files["minutes.svg"].decode()
     env = render.make_env(locale)  # the same catalog message, rendered for 1 and 2
-    tpl = env.from_string("{% trans count=k, n=k %}{{ n }} day in a row{% pluralize %}"
-                          "{{ n }} days in a row{% endtrans %}")
+    tpl = env.from_string(
+        "{% trans count=k, n=k %}{{ n }} day in a row{% pluralize %}"
+        "{{ n }} days in a row{% endtrans %}"
+    )
     assert tpl.render(k=1) == one
     assert tpl.render(k=2) == many
 
@@ -283,15 +320,22 @@ def test_every_template_message_is_translated():
     from babel.messages.pofile import read_po
 
     method_map = [("cards/**.svg", "jinja2"), ("page/**.html", "jinja2")]
-    options = {"**": {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}}
-    wanted = {m[2] if isinstance(m[2], str) else m[2][0]
-              for m in extract_from_dir(str(render_conf.templates_dir()), method_map, options)}
+    options = {
+        "**": {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}
+    }
+    wanted = {
+        m[2] if isinstance(m[2], str) else m[2][0]
+        for m in extract_from_dir(str(render_conf.templates_dir()), method_map, options)
+    }
     assert len(wanted) > 50
     for locale in LOCALES[1:]:
         po = render_conf.templates_dir() / "locales" / locale / "LC_MESSAGES" / "encore.po"
         catalog = read_po(po.open("rb"), locale=locale)
-        done = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog
-                if m.id and (all(m.string) if isinstance(m.string, tuple) else m.string)}
+        done = {
+            m.id if isinstance(m.id, str) else m.id[0]
+            for m in catalog
+            if m.id and (all(m.string) if isinstance(m.string, tuple) else m.string)
+        }
         assert wanted <= done, (locale, sorted(wanted - done))
         assert not [m.id for m in catalog if m.id and m.fuzzy], locale
 
@@ -316,6 +360,7 @@ def test_all_sixteen_personalities_have_a_name_and_a_line(renderer, locale):
 
 # --- page, json, cards present -----------------------------------------------------------
 
+
 def test_cards_without_data_are_left_out(renderer):
     _, files = renderer.render(S.one_play(), country="US")
     assert "top-genres.svg" not in files and "personality.svg" not in files
@@ -329,20 +374,37 @@ def _texts(svg: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("case,recap,label,value", [
-    ("no genres: top podcast", dict(top_genres=[]), "Top podcast", "Night Talks"),
-    ("no genres, no podcast: artists", dict(top_genres=None, top_podcasts=[]), "Different artists", "120"),
-    ("nameless genre and podcast", dict(top_genres=[{"genre": " ", "streams": 3}],
-                                        top_podcasts=[{"show_name": None, "minutes": 3}]),
-     "Different artists", "120"),
-])
+@pytest.mark.parametrize(
+    "case,recap,label,value",
+    [
+        ("no genres: top podcast", dict(top_genres=[]), "Top podcast", "Night Talks"),
+        (
+            "no genres, no podcast: artists",
+            dict(top_genres=None, top_podcasts=[]),
+            "Different artists",
+            "120",
+        ),
+        (
+            "nameless genre and podcast",
+            dict(
+                top_genres=[{"genre": " ", "streams": 3}],
+                top_podcasts=[{"show_name": None, "minutes": 3}],
+            ),
+            "Different artists",
+            "120",
+        ),
+    ],
+)
 def test_no_empty_blocks_missing_data_is_replaced(renderer, locale, case, recap, label, value):
     """A personal export has no genres: the summary shows something the listener has
     instead, in every locale, and never a dash, 'None' or an empty line."""
     _, files = renderer.render(S.recap(**recap), country=_country(locale))
     texts = _texts(files["summary.svg"])
     label = str(render.translations(locale).gettext(label))
-    assert label in texts and value in "".join(texts).replace(".", "").replace(",", ""), (case, texts)
+    assert label in texts and value in "".join(texts).replace(".", "").replace(",", ""), (
+        case,
+        texts,
+    )
     assert str(render.translations(locale).gettext("Top genre")) not in texts
     assert "top-genres.svg" not in files
     doc = json.loads(files["recap.json"])
@@ -355,29 +417,46 @@ def test_no_empty_blocks_in_any_card(renderer, locale):
     """Nameless entries are left out, a missing artist line is not drawn, no release
     years means no personality card; no card holds an empty text, a dash or 'None'."""
     sparse = S.recap(
-        top_tracks=[{"track_name": "Only Song", "artist_name": None, "streams": None, "minutes": 3},
-                    {"track_name": "", "artist_name": "Ghost", "streams": 2, "minutes": 1}],
-        top_artists=[{"artist_name": None, "streams": 9, "minutes": 9},
-                     {"artist_name": "Named", "streams": None, "minutes": None}],
-        top_genres=[], top_podcasts=[], distinct_artists=0, personality=None,
-        top_artist_percent=None, minutes_change_pct=None)
-    for recap in (sparse, S.one_play(), S.recap(hourly_minutes=None, peak_hour=None,
-                                              monthly_minutes=None, monthly_top_artist=None)):
+        top_tracks=[
+            {"track_name": "Only Song", "artist_name": None, "streams": None, "minutes": 3},
+            {"track_name": "", "artist_name": "Ghost", "streams": 2, "minutes": 1},
+        ],
+        top_artists=[
+            {"artist_name": None, "streams": 9, "minutes": 9},
+            {"artist_name": "Named", "streams": None, "minutes": None},
+        ],
+        top_genres=[],
+        top_podcasts=[],
+        distinct_artists=0,
+        personality=None,
+        top_artist_percent=None,
+        minutes_change_pct=None,
+    )
+    for recap in (
+        sparse,
+        S.one_play(),
+        S.recap(hourly_minutes=None, peak_hour=None, monthly_minutes=None, monthly_top_artist=None),
+    ):
         _, files = renderer.render(recap, country=_country(locale))
         assert "personality.svg" not in files or recap.get("personality")
         for name, data in files.items():
             if name.endswith(".svg"):
                 texts = _texts(data)
                 assert all(texts), (name, texts)  # no empty line
-                assert not [t for t in texts if t in ("–", "-", "None") or "None" in t], (name, texts)
+                assert not [t for t in texts if t in ("–", "-", "None") or "None" in t], (
+                    name,
+                    texts,
+                )
         alts = " ".join(c["alt"] for c in json.loads(files["recap.json"])["cards"])
         assert "None" not in alts and "– ." not in alts
     _, files = renderer.render(sparse, country=_country(locale))
     assert "Ghost" not in files["top-songs.svg"].decode()  # the nameless track is left out
     assert [t for t in _texts(files["summary.svg"]) if t == "Named"]
     assert str(render.translations(locale).gettext("Top genre")) not in _texts(files["summary.svg"])
-    _, files = renderer.render(S.recap(hourly_minutes=None, peak_hour=None, monthly_minutes=None,
-                                       monthly_top_artist=None), country=_country(locale))
+    _, files = renderer.render(
+        S.recap(hourly_minutes=None, peak_hour=None, monthly_minutes=None, monthly_top_artist=None),
+        country=_country(locale),
+    )
     assert "clock.svg" not in files and "months.svg" not in files  # no data, no chart
 
 
@@ -408,7 +487,9 @@ def test_page_is_self_contained_and_accessible(renderer):
 
 
 def test_share_url_uses_the_configured_base():
-    r = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(base_url="https://recap.example.com/"))
+    r = render.Renderer(
+        secret=SECRET, settings=render_conf.RenderSettings(base_url="https://recap.example.com/")
+    )
     token, files = r.render(S.recap(), country="US")
     doc = json.loads(files["recap.json"])
     assert doc["share_url"] == f"https://recap.example.com/2025/{token}/"
@@ -416,13 +497,17 @@ def test_share_url_uses_the_configured_base():
 
 # --- config --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body,message", [
-    ({"default_locale": "xx"}, "default_locale: must be one of"),
-    ({"country_locales": {"de": "de"}}, "country_locales.de: not a two-letter"),
-    ({"country_locales": {"DE": "klingon"}}, "country_locales.DE: must be one of"),
-    ({"base_url": "javascript:alert(1)"}, "base_url: must be empty or an http"),
-    ({"colour": "red"}, "colour: unknown key"),
-])
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({"default_locale": "xx"}, "default_locale: must be one of"),
+        ({"country_locales": {"de": "de"}}, "country_locales.de: not a two-letter"),
+        ({"country_locales": {"DE": "klingon"}}, "country_locales.DE: must be one of"),
+        ({"base_url": "javascript:alert(1)"}, "base_url: must be empty or an http"),
+        ({"colour": "red"}, "colour: unknown key"),
+    ],
+)
 def test_render_config_errors_name_the_key(cfg, body, message):
     from encore.platform import config
 
@@ -435,30 +520,48 @@ def test_render_config_errors_name_the_key(cfg, body, message):
 def test_render_settings_from_the_shipped_config(cfg):
     s = render_conf.settings(cfg)
     assert s.default_locale == "en"
-    assert s.locale_for("BR") == "pt_BR" and s.locale_for("DE") == "de" and s.locale_for("MX") == "es"
+    assert (
+        s.locale_for("BR") == "pt_BR" and s.locale_for("DE") == "de" and s.locale_for("MX") == "es"
+    )
 
 
 # --- Top Songs as playlist files ----------------------------------------------------------
 
+
 def test_playlist_files_follow_top_songs_and_survive_hostile_names():
-    songs = [{"artist_name": "아이유", "track_name": "밤편지"},
-             {"artist_name": "A\n#EXTINF:-1,evil", "track_name": "<b>&amp;</b>"},  # a line break, markup
-             {"artist_name": "", "track_name": "no artist"},                       # left out
-             {"artist_name": "فيروز", "track_name": "كيفك إنت"}]
-    files = render.playlist_files({"top_songs": songs, "top_tracks": songs[:1]}, "My Encore 2025 — Top Songs")
+    songs = [
+        {"artist_name": "아이유", "track_name": "밤편지"},
+        {"artist_name": "A\n#EXTINF:-1,evil", "track_name": "<b>&amp;</b>"},  # a line break, markup
+        {"artist_name": "", "track_name": "no artist"},  # left out
+        {"artist_name": "فيروز", "track_name": "كيفك إنت"},
+    ]
+    files = render.playlist_files(
+        {"top_songs": songs, "top_tracks": songs[:1]}, "My Encore 2025 — Top Songs"
+    )
     m3u = files[render.PLAYLIST_M3U].decode("utf-8").splitlines()
     assert m3u[:2] == ["#EXTM3U", "#PLAYLIST:My Encore 2025 — Top Songs"]
     # three entries of three lines each, in top_songs order; the break cannot start a directive
     assert [ln for ln in m3u if ln.startswith("#EXTINF")] == [
-        "#EXTINF:-1,아이유 - 밤편지", "#EXTINF:-1,A #EXTINF:-1,evil - <b>&amp;</b>", "#EXTINF:-1,فيروز - كيفك إنت"]
+        "#EXTINF:-1,아이유 - 밤편지",
+        "#EXTINF:-1,A #EXTINF:-1,evil - <b>&amp;</b>",
+        "#EXTINF:-1,فيروز - كيفك إنت",
+    ]
     assert len(m3u) == 2 + 3 * 3
     tree = ET.fromstring(files[render.PLAYLIST_XSPF])
     ns = "{http://xspf.org/ns/0/}"
-    got = [(t.find(f"{ns}creator").text, t.find(f"{ns}title").text) for t in tree.iter(f"{ns}track")]
-    assert got == [("아이유", "밤편지"), ("A #EXTINF:-1,evil", "<b>&amp;</b>"), ("فيروز", "كيفك إنت")]
+    got = [
+        (t.find(f"{ns}creator").text, t.find(f"{ns}title").text) for t in tree.iter(f"{ns}track")
+    ]
+    assert got == [
+        ("아이유", "밤편지"),
+        ("A #EXTINF:-1,evil", "<b>&amp;</b>"),
+        ("فيروز", "كيفك إنت"),
+    ]
     jspf = json.loads(files[render.PLAYLIST_JSPF])
     assert [t["title"] for t in jspf["playlist"]["track"]] == ["밤편지", "<b>&amp;</b>", "كيفك إنت"]
-    assert render.playlist_files({"top_songs": [], "top_tracks": songs}, "t") == {}  # no songs, no files
+    assert (
+        render.playlist_files({"top_songs": [], "top_tracks": songs}, "t") == {}
+    )  # no songs, no files
 
 
 def test_pages_content_security_policy_allows_exactly_their_own_script(renderer):
@@ -493,6 +596,10 @@ def test_pages_content_security_policy_allows_exactly_their_own_script(renderer)
     rules = dict(r.strip().split(" ", 1) for r in page.csp.split(";"))
     assert rules["default-src"] == "'none'" and rules["script-src"] == f"'sha256-{digest}'"
     years = Head()
-    years.feed(render.make_env("en").get_template("page/years.html").render(tiles=[], min_streams=30, min_artists=5))
+    years.feed(
+        render.make_env("en")
+        .get_template("page/years.html")
+        .render(tiles=[], min_streams=30, min_artists=5)
+    )
     rules = dict(r.strip().split(" ", 1) for r in years.csp.split(";"))
     assert rules["default-src"] == "'none'" and "script-src" not in rules and years.scripts == []

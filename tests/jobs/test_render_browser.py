@@ -19,12 +19,20 @@ from encore.render import job as render
 from encore.render import settings as render_conf
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium: run `make browser`"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="needs Debian's chromium: run `make browser`"
+    ),
 ]
 
 
@@ -32,11 +40,16 @@ pytestmark = [
 def site(tmp_path_factory):
     """Two recap pages side by side (a typical listener in German, a hostile one)."""
     root = tmp_path_factory.mktemp("site") / "2025"
-    renderer = render.Renderer(secret=b"browser-test-secret!", settings=render_conf.RenderSettings(
-        country_locales={"DE": "de"}))
+    renderer = render.Renderer(
+        secret=b"browser-test-secret!",
+        settings=render_conf.RenderSettings(country_locales={"DE": "de"}),
+    )
     pages = {}
-    for key, recap, country in [("typical", S.recap(), "DE"), ("world", world_recap(), "US"),
-                                ("hostile", S.hostile('"><img src=x onerror=alert(1)><script>alert(2)</script>'), "US")]:
+    for key, recap, country in [
+        ("typical", S.recap(), "DE"),
+        ("world", world_recap(), "US"),
+        ("hostile", S.hostile('"><img src=x onerror=alert(1)><script>alert(2)</script>'), "US"),
+    ]:
         token, files = renderer.render(recap, country=country)
         folder = root / token
         folder.mkdir(parents=True)
@@ -107,14 +120,20 @@ def _check_current_card(page, n: int) -> None:
     # lazy images load once shown; a blocked or broken image never gets a width
     page.wait_for_function(
         "() => { const i = document.querySelector('.card:not([hidden]) img');"
-        " return i.complete && i.naturalWidth === 1080; }", timeout=5000)
+        " return i.complete && i.naturalWidth === 1080; }",
+        timeout=5000,
+    )
 
 
 @pytest.mark.parametrize("how", ["file", "http"])
 def test_story_steps_through_every_card(browser, site, server, how):
     root, pages = site
     folder = pages["typical"]
-    url = folder.joinpath("index.html").as_uri() if how == "file" else f"{server}/{folder.name}/index.html"
+    url = (
+        folder.joinpath("index.html").as_uri()
+        if how == "file"
+        else f"{server}/{folder.name}/index.html"
+    )
     prefix = url.rsplit("/", 1)[0] + "/"
     context, page, seen = _open(browser, url)
     try:
@@ -155,16 +174,22 @@ def test_story_steps_through_every_card(browser, site, server, how):
 
 def test_swipe_on_a_touch_screen(browser, site, server):
     _, pages = site
-    context, page, seen = _open(browser, f"{server}/{pages['typical'].name}/index.html",
-                                has_touch=True, is_mobile=True)
+    context, page, seen = _open(
+        browser, f"{server}/{pages['typical'].name}/index.html", has_touch=True, is_mobile=True
+    )
     try:
+
         def swipe(dx):
-            page.evaluate("""(dx) => {
+            page.evaluate(
+                """(dx) => {
                 const s = document.querySelector('.story');
                 const t = (x) => new Touch({identifier: 1, target: s, clientX: x, clientY: 300});
                 s.dispatchEvent(new TouchEvent('touchstart', {changedTouches: [t(300)], bubbles: true}));
                 s.dispatchEvent(new TouchEvent('touchend', {changedTouches: [t(300 + dx)], bubbles: true, cancelable: true}));
-            }""", dx)
+            }""",
+                dx,
+            )
+
         swipe(-150)
         assert _current(page) == 2
         swipe(150)
@@ -195,16 +220,21 @@ def test_hostile_page_runs_no_injected_script(browser, site, server):
 
 def test_reduced_motion_turns_animation_off(browser, site, server):
     _, pages = site
-    context, page, _ = _open(browser, f"{server}/{pages['typical'].name}/index.html",
-                             reduced_motion="reduce")
+    context, page, _ = _open(
+        browser, f"{server}/{pages['typical'].name}/index.html", reduced_motion="reduce"
+    )
     try:
-        name = page.evaluate("() => getComputedStyle(document.querySelector('.card img')).animationName")
+        name = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.card img')).animationName"
+        )
         assert name == "none"
     finally:
         context.close()
     context, page, _ = _open(browser, f"{server}/{pages['typical'].name}/index.html")
     try:
-        name = page.evaluate("() => getComputedStyle(document.querySelector('.card img')).animationName")
+        name = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.card img')).animationName"
+        )
         assert name == "appear"
     finally:
         context.close()
@@ -212,12 +242,15 @@ def test_reduced_motion_turns_animation_off(browser, site, server):
 
 def test_share_falls_back_to_download_without_web_share(browser, site, server):
     _, pages = site
-    context, page, seen = _open(browser, f"{server}/{pages['typical'].name}/index.html",
-                                accept_downloads=True)
+    context, page, seen = _open(
+        browser, f"{server}/{pages['typical'].name}/index.html", accept_downloads=True
+    )
     try:
         has_share = page.evaluate("() => typeof navigator.share")
         if has_share != "undefined":
-            page.evaluate("() => { Object.defineProperty(navigator, 'share', {value: undefined}); }")
+            page.evaluate(
+                "() => { Object.defineProperty(navigator, 'share', {value: undefined}); }"
+            )
         with page.expect_download() as info:
             page.click("#share")
         assert info.value.suggested_filename == "encore-2025-minutes.png"  # the card on screen
@@ -251,15 +284,23 @@ def test_any_card_downloads_as_the_png_the_server_draws(browser, site, server, c
         mine = _pixels(png)
         assert mine.shape == (1920, 1080, 3)
         svg = (folder / f"{card}.svg").read_text(encoding="utf-8")
-        theirs = _pixels(render.Renderer(secret=b"x" * 20, settings=render_conf.RenderSettings(),
-                                         png=False).rasterise(svg))
+        theirs = _pixels(
+            render.Renderer(
+                secret=b"x" * 20, settings=render_conf.RenderSettings(), png=False
+            ).rasterise(svg)
+        )
         diff = abs(mine - theirs).max(axis=2)
         # two rasterisers (Skia, resvg) anti-alias edges differently; glyphs and layout agree
         assert float(diff.mean()) < 1.5 and float((diff > 64).mean()) < 0.005, (
-            float(diff.mean()), float((diff > 64).mean()))
+            float(diff.mean()),
+            float((diff > 64).mean()),
+        )
         assert not [m for m in seen["console"] if m[0] == "error"], seen["console"]
-        assert [u for u in seen["requests"] if not u.startswith(prefix) and not u.startswith("blob:")
-                and not u.startswith("data:")] == []
+        assert [
+            u
+            for u in seen["requests"]
+            if not u.startswith(prefix) and not u.startswith("blob:") and not u.startswith("data:")
+        ] == []
     finally:
         context.close()
 
@@ -285,7 +326,10 @@ def test_share_sends_the_card_on_screen_as_a_png_file(browser, site, server):
         assert shared["name"] == "encore-2025-summary.png" and shared["type"] == "image/png"
         head = bytes(shared["head"])
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
-        assert int.from_bytes(head[16:20], "big") == 1080 and int.from_bytes(head[20:24], "big") == 1920
+        assert (
+            int.from_bytes(head[16:20], "big") == 1080
+            and int.from_bytes(head[20:24], "big") == 1920
+        )
         assert seen["errors"] == []
     finally:
         context.close()
@@ -294,6 +338,14 @@ def test_share_sends_the_card_on_screen_as_a_png_file(browser, site, server):
 def test_page_folder_is_all_a_host_needs(site):
     _, pages = site
     names = sorted(p.name for p in Path(pages["typical"]).iterdir())
-    assert names == sorted(["index.html", "recap.json", "summary.png",
-                            *[f"{n}.svg" for n, _ in render.CARDS],
-                            render.PLAYLIST_M3U, render.PLAYLIST_XSPF, render.PLAYLIST_JSPF])
+    assert names == sorted(
+        [
+            "index.html",
+            "recap.json",
+            "summary.png",
+            *[f"{n}.svg" for n, _ in render.CARDS],
+            render.PLAYLIST_M3U,
+            render.PLAYLIST_XSPF,
+            render.PLAYLIST_JSPF,
+        ]
+    )

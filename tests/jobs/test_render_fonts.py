@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import render_samples as S
 
+from encore.platform.errors import EncoreError
 from encore.render import fonts
 from encore.render import job as render
 from encore.render import settings as render_conf
-from encore.platform.errors import EncoreError
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -33,10 +33,14 @@ WORLD_TRACKS = [
 def world_recap(user_id: str = "usr_world") -> dict:
     return S.recap(
         user_id,
-        top_artists=[{"artist_name": n, "streams": 400 - i, "minutes": 900 - i}
-                     for i, n in enumerate(WORLD_ARTISTS)],
-        top_tracks=[{"track_name": t, "artist_name": a, "streams": 90 - i, "minutes": 300}
-                    for i, (t, a) in enumerate(WORLD_TRACKS)],
+        top_artists=[
+            {"artist_name": n, "streams": 400 - i, "minutes": 900 - i}
+            for i, n in enumerate(WORLD_ARTISTS)
+        ],
+        top_tracks=[
+            {"track_name": t, "artist_name": a, "streams": 90 - i, "minutes": 300}
+            for i, (t, a) in enumerate(WORLD_TRACKS)
+        ],
         top_genres=[{"genre": "k-pop 🇰🇷", "streams": 10}],
         monthly_top_artist=WORLD_ARTISTS * 2 + ["שלום", "Ελλάδα"],
     )
@@ -44,7 +48,9 @@ def world_recap(user_id: str = "usr_world") -> dict:
 
 @pytest.fixture(scope="module")
 def world():
-    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
+    renderer = render.Renderer(
+        secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False
+    )
     _, files = renderer.render(world_recap(), country="US")
     return renderer, files
 
@@ -70,14 +76,27 @@ def _glyphs(family: str, text: str, bold: bool = False) -> list[int]:
 
 # --- the font set ----------------------------------------------------------------------------
 
+
 def test_the_font_set_is_installed_and_covers_every_script():
     assert fonts.missing() == []
-    samples = {"Latin é": "Noto Sans", "Ωμέγα": "Noto Sans", "Жизнь": "Noto Sans",
-               "مرحبا": "Noto Sans Arabic", "שלום": "Noto Sans Hebrew",
-               "लिङ्गाष्टकम्": "Noto Sans Devanagari", "অংশ": "Noto Sans Bengali",
-               "தமிழ்": "Noto Sans Tamil", "അംശം": "Noto Sans Malayalam", "สวัสดี": "Noto Sans Thai",
-               "少年": "Noto Sans CJK SC", "さくら": "Noto Sans CJK JP", "시작": "Noto Sans CJK KR",
-               "🎸": "Noto Color Emoji", "👩‍👩‍👧‍👦": "Noto Color Emoji", "🇰🇷": "Noto Color Emoji"}
+    samples = {
+        "Latin é": "Noto Sans",
+        "Ωμέγα": "Noto Sans",
+        "Жизнь": "Noto Sans",
+        "مرحبا": "Noto Sans Arabic",
+        "שלום": "Noto Sans Hebrew",
+        "लिङ्गाष्टकम्": "Noto Sans Devanagari",
+        "অংশ": "Noto Sans Bengali",
+        "தமிழ்": "Noto Sans Tamil",
+        "അംശം": "Noto Sans Malayalam",
+        "สวัสดี": "Noto Sans Thai",
+        "少年": "Noto Sans CJK SC",
+        "さくら": "Noto Sans CJK JP",
+        "시작": "Noto Sans CJK KR",
+        "🎸": "Noto Color Emoji",
+        "👩‍👩‍👧‍👦": "Noto Color Emoji",
+        "🇰🇷": "Noto Color Emoji",
+    }
     for text, family in samples.items():
         assert fonts.itemize(text) == ((family, text),), text
 
@@ -107,6 +126,7 @@ def test_uncovered_codepoints_are_left_out_and_logged(caplog):
 
 # --- fitting with the real glyphs ------------------------------------------------------------
 
+
 def _pixels(png: bytes):
     """An RGB array of a PNG (Pillow decodes it; render_samples.decode_png is too slow
     for whole cards)."""
@@ -127,22 +147,33 @@ def _ink_right_edge(png: bytes) -> int:
     return int(cols.max())
 
 
-@pytest.mark.parametrize("text,family", [
-    ("시작 스타트업 오리지널 사운드트랙 가호", "Noto Sans CJK KR"),
-    ("लिङ्गाष्टकम् शिवाष्टकम्", "Noto Sans Devanagari"),
-    ("അംശം മലയാളം", "Noto Sans Malayalam"),
-])
+@pytest.mark.parametrize(
+    "text,family",
+    [
+        ("시작 스타트업 오리지널 사운드트랙 가호", "Noto Sans CJK KR"),
+        ("लिङ्गाष्टकम् शिवाष्टकम्", "Noto Sans Devanagari"),
+        ("അംശം മലയാളം", "Noto Sans Malayalam"),
+    ],
+)
 def test_measured_width_is_the_drawn_width(text, family):
     """The width fit() believes equals where resvg's glyphs really end (within 3 %)."""
     import resvg_py
 
     size = 48
     measured = render.text_width(text, size, bold=True)
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="1080" height="120">'
-           f'<text x="10" y="80" font-size="{size}" font-weight="bold" fill="#fff" '
-           f'font-family="{family}">{text}</text></svg>')
-    png = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts.files_for([family]),
-                                      skip_system_fonts=True, background="#000000"))
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="1080" height="120">'
+        f'<text x="10" y="80" font-size="{size}" font-weight="bold" fill="#fff" '
+        f'font-family="{family}">{text}</text></svg>'
+    )
+    png = bytes(
+        resvg_py.svg_to_bytes(
+            svg_string=svg,
+            font_files=fonts.files_for([family]),
+            skip_system_fonts=True,
+            background="#000000",
+        )
+    )
     drawn = _ink_right_edge(png) - 10
     assert abs(drawn - measured) <= 0.03 * measured + 4, (drawn, measured)
 
@@ -174,6 +205,7 @@ def test_cuts_never_split_a_conjunct_or_an_emoji_sequence():
 
 # --- right to left ---------------------------------------------------------------------------
 
+
 def test_right_to_left_names_are_laid_out_right_to_left():
     (run,) = fonts.layout("مرحبا بالعالم 2", 80, 40)
     assert run["text"] == "\u2067مرحبا بالعالم 2\u2069"  # a right-to-left isolate
@@ -188,6 +220,7 @@ def test_right_to_left_names_are_laid_out_right_to_left():
 
 # --- the world listener's cards and golden PNG ------------------------------------------------
 
+
 def test_no_glyph_is_a_notdef_box(world):
     """Every run of every card is drawn by a family that has each of its glyphs."""
     _, files = world
@@ -197,13 +230,23 @@ def test_no_glyph_is_a_notdef_box(world):
             continue
         for family, text in _runs(data):
             seen.add(family)
-            missing = [f"U+{ord(c):04X}" for c in text
-                       if not fonts.ignorable(ord(c)) and not fonts.covers(family, ord(c))]
+            missing = [
+                f"U+{ord(c):04X}"
+                for c in text
+                if not fonts.ignorable(ord(c)) and not fonts.covers(family, ord(c))
+            ]
             assert missing == [], (name, family, text, missing)
             for bold in (False, True):
                 assert 0 not in _glyphs(family, text, bold), (name, family, text)
-    assert {"Noto Sans CJK KR", "Noto Sans CJK SC", "Noto Sans Devanagari", "Noto Sans Malayalam",
-            "Noto Sans Arabic", "Noto Sans Hebrew", "Noto Color Emoji"} <= seen
+    assert {
+        "Noto Sans CJK KR",
+        "Noto Sans CJK SC",
+        "Noto Sans Devanagari",
+        "Noto Sans Malayalam",
+        "Noto Sans Arabic",
+        "Noto Sans Hebrew",
+        "Noto Color Emoji",
+    } <= seen
 
 
 def _compare(png: bytes, golden: bytes) -> tuple[float, float]:
@@ -234,6 +277,7 @@ def test_world_summary_png_matches_golden(world):
 
 # --- fonts inside the cards -------------------------------------------------------------------
 
+
 def test_cards_carry_the_glyphs_they_draw_as_data_fonts():
     """Each card embeds a subset of every family and weight it draws (so a canvas can
     draw it), taken from the font set only; resvg draws the card the same with it."""
@@ -247,16 +291,27 @@ def test_cards_carry_the_glyphs_they_draw_as_data_fonts():
     recap = S.recap(top_artists=[{"artist_name": "लिङ्गाष्टकम्", "streams": 9, "minutes": 9}])
     _, files = renderer.render(recap, country="US")
     svg = files["top-artist.svg"].decode()
-    rules = re.findall(r'@font-face\{font-family:"([^"]+)";font-weight:([^;]+);'
-                       r'src:url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\) format\("woff"\)\}', svg)
-    assert {(f, w) for f, w, _ in rules} == {("Noto Sans", "400"), ("Noto Sans", "700"),
-                                            ("Noto Sans Devanagari", "700")}
+    rules = re.findall(
+        r'@font-face\{font-family:"([^"]+)";font-weight:([^;]+);'
+        r'src:url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\) format\("woff"\)\}',
+        svg,
+    )
+    assert {(f, w) for f, w, _ in rules} == {
+        ("Noto Sans", "400"),
+        ("Noto Sans", "700"),
+        ("Noto Sans Devanagari", "700"),
+    }
     assert "http" not in svg.split("<style>")[1].split("</style>")[0]  # nothing from another host
     for family, weight, data in rules:
         font = TTFont(io.BytesIO(base64.b64decode(data)))
         cmap = font.getBestCmap()
-        drawn = {c for fam, text in _runs(files["top-artist.svg"]) if fam == family for c in text
-                 if not fonts.ignorable(ord(c))}
+        drawn = {
+            c
+            for fam, text in _runs(files["top-artist.svg"])
+            if fam == family
+            for c in text
+            if not fonts.ignorable(ord(c))
+        }
         if weight == "700" and family == "Noto Sans Devanagari":
             assert {ord(c) for c in "लिङ्गाष्टकम्"} <= set(cmap)
         assert len(cmap) < 200  # a subset, not the whole font
@@ -267,8 +322,16 @@ def test_cards_carry_the_glyphs_they_draw_as_data_fonts():
     assert renderer.rasterise(svg) == plain.rasterise(bare["top-artist.svg"].decode())
 
 
-TRICKY = ["कम्🎸", "लिङ्गाष्टकम्🔥 (Live)", "ab👩‍👩‍👧‍👦 👍🏽 🇩🇪 ❤️ 1️⃣ 🏳️‍🌈", "시작\u200d🏳️‍🌈",
-          "अംശം\u200dف", "👍🏽\u200d(", "فيروز 🎸 Live", "e\u0301\u0301\u0301 ไทย"]
+TRICKY = [
+    "कम्🎸",
+    "लिङ्गाष्टकम्🔥 (Live)",
+    "ab👩‍👩‍👧‍👦 👍🏽 🇩🇪 ❤️ 1️⃣ 🏳️‍🌈",
+    "시작\u200d🏳️‍🌈",
+    "अംശം\u200dف",
+    "👍🏽\u200d(",
+    "فيروز 🎸 Live",
+    "e\u0301\u0301\u0301 ไทย",
+]
 
 
 def test_tricky_sequences_keep_every_covered_character_and_render(caplog):
@@ -279,10 +342,15 @@ def test_tricky_sequences_keep_every_covered_character_and_render(caplog):
         assert kept == name, name  # nothing dropped: every character here has a font
         for family, text in fonts.itemize(name):
             assert all(fonts.ignorable(ord(c)) or fonts.covers(family, ord(c)) for c in text)
-    renderer = render.Renderer(secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False)
-    recap = S.recap(top_artists=[{"artist_name": n, "streams": 5, "minutes": 5} for n in TRICKY[:5]],
-                    top_tracks=[{"track_name": n, "artist_name": n, "streams": 5, "minutes": 5}
-                                for n in TRICKY[3:]])
+    renderer = render.Renderer(
+        secret=SECRET, settings=render_conf.RenderSettings(), card_fonts=False
+    )
+    recap = S.recap(
+        top_artists=[{"artist_name": n, "streams": 5, "minutes": 5} for n in TRICKY[:5]],
+        top_tracks=[
+            {"track_name": n, "artist_name": n, "streams": 5, "minutes": 5} for n in TRICKY[3:]
+        ],
+    )
     _, files = renderer.render(recap, country="US")
     assert files["summary.png"][:8] == b"\x89PNG\r\n\x1a\n"
     assert "left out" not in caplog.text

@@ -13,13 +13,10 @@ import pytest
 import render_samples as S
 
 from encore import cli
-from encore.platform import config
-from encore.platform import datasets
-from encore.tools import generate
+from encore.platform import config, datasets, schemas, share
 from encore.render import job as render
 from encore.render import settings as render_conf
-from encore.platform import schemas
-from encore.platform import share
+from encore.tools import generate
 
 YEAR = 2025
 
@@ -42,13 +39,23 @@ def data_root(tmp_path):
         S.recap("usr_erased"),
     ]
     _write_parquet(datasets.recaps_path(root, YEAR), recaps, schemas.RECAP)
-    users = [{"user_id": u, "country": c, "birth_year": None, "timezone": None,
-              "created_at": datetime(2020, 1, 1, tzinfo=UTC), "marketing_opt_out": False}
-             for u, c in [("usr_en", "US"), ("usr_de", "DE"), ("usr_hostile", "BR"), ("usr_small", None)]]
+    users = [
+        {
+            "user_id": u,
+            "country": c,
+            "birth_year": None,
+            "timezone": None,
+            "created_at": datetime(2020, 1, 1, tzinfo=UTC),
+            "marketing_opt_out": False,
+        }
+        for u, c in [("usr_en", "US"), ("usr_de", "DE"), ("usr_hostile", "BR"), ("usr_small", None)]
+    ]
     _write_parquet(os.path.join(root, "users"), users, schemas.USERS)
-    _write_parquet(os.path.join(root, "privacy", "erasures"),
-                   [{"user_id": "usr_erased", "requested_at": datetime(2025, 6, 1, tzinfo=UTC)}],
-                   schemas.ERASURES)
+    _write_parquet(
+        os.path.join(root, "privacy", "erasures"),
+        [{"user_id": "usr_erased", "requested_at": datetime(2025, 6, 1, tzinfo=UTC)}],
+        schemas.ERASURES,
+    )
     generate.mark_generated(root)  # synthetic: --demo may use the demo secret here
     return root
 
@@ -58,11 +65,15 @@ def _site(root):
 
 
 def _run(root, *extra):
-    return cli.main(["render", "--data", root, "--year", str(YEAR), "--spark-profile", "test", *extra])
+    return cli.main(
+        ["render", "--data", root, "--year", str(YEAR), "--spark-profile", "test", *extra]
+    )
 
 
 @pytest.mark.slow
-def test_render_writes_a_page_for_every_eligible_listener_only(spark, data_root, monkeypatch, capsys):
+def test_render_writes_a_page_for_every_eligible_listener_only(
+    spark, data_root, monkeypatch, capsys
+):
     monkeypatch.delenv(config.SECRET_ENV, raising=False)
     secret = config.share_secret(demo=True)
     assert _run(data_root, "--demo") == 0
@@ -70,7 +81,10 @@ def test_render_writes_a_page_for_every_eligible_listener_only(spark, data_root,
     assert "4 pages" in out and "4 PNGs" in out and "cards" in out
 
     site = _site(data_root)
-    expected = {share.share_token(secret, u, YEAR): u for u in ("usr_en", "usr_de", "usr_hostile", "usr_small")}
+    expected = {
+        share.share_token(secret, u, YEAR): u
+        for u in ("usr_en", "usr_de", "usr_hostile", "usr_small")
+    }
     assert set(os.listdir(site)) == set(expected)  # no index, no ineligible, no erased
     for token, user in expected.items():
         files = set(os.listdir(os.path.join(site, token)))
@@ -79,9 +93,13 @@ def test_render_writes_a_page_for_every_eligible_listener_only(spark, data_root,
             assert user not in name
             with open(os.path.join(site, token, name), "rb") as f:
                 assert user.encode() not in f.read(), (user, name)
-    de = json.load(open(os.path.join(site, share.share_token(secret, "usr_de", YEAR), "recap.json")))
+    de = json.load(
+        open(os.path.join(site, share.share_token(secret, "usr_de", YEAR), "recap.json"))
+    )
     assert de["locale"] == "de"
-    br = json.load(open(os.path.join(site, share.share_token(secret, "usr_hostile", YEAR), "recap.json")))
+    br = json.load(
+        open(os.path.join(site, share.share_token(secret, "usr_hostile", YEAR), "recap.json"))
+    )
     assert br["locale"] == "pt_BR"
     small = os.listdir(os.path.join(site, share.share_token(secret, "usr_small", YEAR)))
     assert "personality.svg" not in small and "top-genres.svg" not in small
@@ -90,7 +108,8 @@ def test_render_writes_a_page_for_every_eligible_listener_only(spark, data_root,
     body = json.load(open(os.path.join(data_root, "reports", reports[0])))
     assert body["wrote"]["pages"] == 4 and body["wrote"]["pngs"] == 4
     assert body["wrote"]["cards"] == sum(
-        1 for t in expected for n in os.listdir(os.path.join(site, t)) if n.endswith(".svg"))
+        1 for t in expected for n in os.listdir(os.path.join(site, t)) if n.endswith(".svg")
+    )
 
     # re-rendering replaces the year atomically: stale files disappear, no staging left over
     stale = os.path.join(site, "stale-token")
@@ -121,12 +140,20 @@ def test_render_without_recaps_says_what_to_run(tmp_path, monkeypatch, capsys):
 def test_build_site_counts_come_back_per_partition_and_sum(spark, data_root, tmp_path):
     recaps = spark.read.parquet(datasets.recaps_path(data_root, YEAR)).repartition(3)
     out = str(tmp_path / "staged")
-    totals = render.build_site(spark, recaps, out_dir=out, secret=b"s" * 20,
-                               settings=render_conf.RenderSettings(), png=False).collect()
+    totals = render.build_site(
+        spark,
+        recaps,
+        out_dir=out,
+        secret=b"s" * 20,
+        settings=render_conf.RenderSettings(),
+        png=False,
+    ).collect()
     assert len(totals) == 1
     row = totals[0]
     # no erased filter here: 5 eligible rows (usr_erased included), no PNGs asked for
     assert row["pages"] == 5 and row["pngs"] == 0
-    assert row["cards"] == sum(len(render.listener_view(r)["cards"]) for r in
-                               [S.recap(), S.recap(), S.hostile("x"), S.one_play(), S.recap()])
+    assert row["cards"] == sum(
+        len(render.listener_view(r)["cards"])
+        for r in [S.recap(), S.recap(), S.hostile("x"), S.one_play(), S.recap()]
+    )
     assert len(os.listdir(out)) == 5

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from encore.platform import datasets
-from encore.platform import storage
+from encore.platform import datasets, storage
 
 
 def test_publish_swaps_and_replaces(spark, tmp_path):

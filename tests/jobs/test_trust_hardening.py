@@ -15,9 +15,15 @@ import pytest
 from encore.ingest import exports
 from encore.platform.errors import EncoreError
 
-PLAY = {"ts": "2025-03-01T10:00:00Z", "ms_played": 200000, "platform": "ios", "conn_country": "FR",
-        "master_metadata_track_name": "Mine", "master_metadata_album_artist_name": "Me",
-        "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC"}
+PLAY = {
+    "ts": "2025-03-01T10:00:00Z",
+    "ms_played": 200000,
+    "platform": "ios",
+    "conn_country": "FR",
+    "master_metadata_track_name": "Mine",
+    "master_metadata_album_artist_name": "Me",
+    "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+}
 
 
 def _export(folder: Path, name: str = "Streaming_History_Audio_2025.json", plays=(PLAY,)) -> Path:
@@ -28,6 +34,7 @@ def _export(folder: Path, name: str = "Streaming_History_Audio_2025.json", plays
 
 def _fail_after(seconds: int):
     """A test that would block on old code (a FIFO) fails instead of hanging."""
+
     def expired(signum, frame):
         raise AssertionError(f"still reading after {seconds} s: the export reader blocked")
 
@@ -39,8 +46,12 @@ def _fail_after(seconds: int):
 def test_export_link_to_another_listeners_export_is_refused(tmp_path):
     other = _export(tmp_path / "other", plays=[{**PLAY, "master_metadata_track_name": "Not mine"}])
     mine = _export(tmp_path / "mine")
-    os.symlink(other / "Streaming_History_Audio_2025.json", mine / "Streaming_History_Audio_2024.json")
-    with pytest.raises(EncoreError, match=r"Streaming_History_Audio_2024\.json: is a symbolic link") as err:
+    os.symlink(
+        other / "Streaming_History_Audio_2025.json", mine / "Streaming_History_Audio_2024.json"
+    )
+    with pytest.raises(
+        EncoreError, match=r"Streaming_History_Audio_2024\.json: is a symbolic link"
+    ) as err:
         exports.collect(str(mine), None, "usr_me")
     assert "\n" not in str(err.value)
 
@@ -66,7 +77,9 @@ def test_export_link_to_a_special_file_is_refused(tmp_path, target, monkeypatch)
 @pytest.mark.parametrize("target", ["/proc/self/environ", "/dev/zero"])
 def test_special_file_given_as_the_export_is_refused(target, monkeypatch):
     monkeypatch.setattr(exports, "MAX_ENTRY_BYTES", 1 << 20)
-    with pytest.raises(EncoreError, match=r"(gives more bytes than its size|is not a regular file)"):
+    with pytest.raises(
+        EncoreError, match=r"(gives more bytes than its size|is not a regular file)"
+    ):
         list(exports.read_entries(target))
 
 
@@ -75,7 +88,9 @@ def test_export_fifo_is_refused_not_read(tmp_path):
     os.mkfifo(mine / "StreamingHistory0.json")
     _fail_after(10)
     try:
-        with pytest.raises(EncoreError, match=r"StreamingHistory0\.json: is not a regular file \(a FIFO\)"):
+        with pytest.raises(
+            EncoreError, match=r"StreamingHistory0\.json: is not a regular file \(a FIFO\)"
+        ):
             exports.collect(str(mine), None, "usr_me")
     finally:
         signal.alarm(0)
@@ -87,7 +102,10 @@ def test_bytes_read_per_export_are_capped(tmp_path, monkeypatch):
         _export(mine, f"Streaming_History_Audio_202{i}.json", plays=[PLAY] * 20)
     size = (mine / "Streaming_History_Audio_2020.json").stat().st_size
     monkeypatch.setattr(exports, "MAX_TOTAL_BYTES", 3 * size)  # each file fits, the four do not
-    with pytest.raises(EncoreError, match=r"--input .*mine: more than .* read by Streaming_History_Audio_2023\.json"):
+    with pytest.raises(
+        EncoreError,
+        match=r"--input .*mine: more than .* read by Streaming_History_Audio_2023\.json",
+    ):
         exports.collect(str(mine), None, "usr_me")
 
 
@@ -98,7 +116,9 @@ def test_zip_entry_that_is_a_link_is_refused(tmp_path):
         link = zipfile.ZipInfo("endsong_0.json")
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(link, "/proc/self/environ")
-    with pytest.raises(EncoreError, match=r"entry 'endsong_0\.json': is not a regular file \(a symbolic link\)"):
+    with pytest.raises(
+        EncoreError, match=r"entry 'endsong_0\.json': is not a regular file \(a symbolic link\)"
+    ):
         exports.collect(str(path), None, "usr_me")
 
 
@@ -112,8 +132,11 @@ def test_damaged_zip_entry_is_a_one_line_bad_input_error(tmp_path):
     at = raw.index(body[:40]) + 20
     raw[at] ^= 0xFF  # one flipped byte: the CRC no longer matches
     path.write_bytes(bytes(raw))
-    with pytest.raises(EncoreError, match=r"export\.zip: entry 'Streaming_History_Audio_2025\.json' cannot be read "
-                                          r"\(BadZipFile") as err:
+    with pytest.raises(
+        EncoreError,
+        match=r"export\.zip: entry 'Streaming_History_Audio_2025\.json' cannot be read "
+        r"\(BadZipFile",
+    ) as err:
         exports.collect(str(path), None, "usr_me")
     assert "\n" not in str(err.value)
 
@@ -121,10 +144,22 @@ def test_damaged_zip_entry_is_a_one_line_bad_input_error(tmp_path):
 # --- item 9: a release is exclusive on every root; the ledger is checked before and after --------
 YEAR = 2025
 RACE_CATALOG = {
-    "top_artist": {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 1,
-                   "max_rows_per_group": 1, "weight": 1},
-    "top_artists": {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 2,
-                    "max_rows_per_group": 1, "weight": 1},
+    "top_artist": {
+        "kind": "count",
+        "source": "streams",
+        "keys": ["artist"],
+        "max_groups": 1,
+        "max_rows_per_group": 1,
+        "weight": 1,
+    },
+    "top_artists": {
+        "kind": "count",
+        "source": "streams",
+        "keys": ["artist"],
+        "max_groups": 2,
+        "max_rows_per_group": 1,
+        "weight": 1,
+    },
 }
 
 
@@ -134,22 +169,32 @@ def race_world(spark, cfg):
 
     from pyspark.sql import functions as F
 
-    from encore.facts import job as facts
     from encore.facts import catalog as fc
+    from encore.facts import job as facts
 
     c = copy.deepcopy(cfg)
     c["facts"]["catalog"] = RACE_CATALOG
     c["facts"]["reserve_weight"] = 1
     c["privacy"]["min_count"] = 5
     c["privacy"]["epsilon_per_year"] = 3.0  # each fact: weight 1 of 3, epsilon 1.0
-    streams = (spark.range(120)
-               .select(F.concat(F.lit("listener-"), (F.col("id") % 60).cast("string")).alias("user_id"),
-                       F.when(F.col("id") < 60, "Artist A").otherwise("Artist B").alias("artist_name"),
-                       F.lit("ios").alias("platform"), F.lit("FR").alias("country"), F.lit("25-34").alias("age_band"),
-                       F.lit(12).cast("long").alias("hour"), F.lit("2025-03-03").alias("local_date"),
-                       F.lit(None).cast("string").alias("track_name"), F.lit(None).cast("string").alias("album_name"))
-               .cache())
-    artists = spark.createDataFrame([("Artist A", []), ("Artist B", [])], "artist_name string, genres array<string>")
+    streams = (
+        spark.range(120)
+        .select(
+            F.concat(F.lit("listener-"), (F.col("id") % 60).cast("string")).alias("user_id"),
+            F.when(F.col("id") < 60, "Artist A").otherwise("Artist B").alias("artist_name"),
+            F.lit("ios").alias("platform"),
+            F.lit("FR").alias("country"),
+            F.lit("25-34").alias("age_band"),
+            F.lit(12).cast("long").alias("hour"),
+            F.lit("2025-03-03").alias("local_date"),
+            F.lit(None).cast("string").alias("track_name"),
+            F.lit(None).cast("string").alias("album_name"),
+        )
+        .cache()
+    )
+    artists = spark.createDataFrame(
+        [("Artist A", []), ("Artist B", [])], "artist_name string, genres array<string>"
+    )
     inputs = facts.Inputs(private={"streams": streams}, artists=artists)
     return c, {s.id: s for s in fc.catalog(c)}, inputs
 
@@ -164,9 +209,20 @@ def _seed_ledger(root: str, epsilon: float) -> None:
     from encore.facts import job as facts
     from encore.platform import storage
 
-    entry = {"year": YEAR, "fact_id": "earlier", "signature": "earlier", "params": {}, "epsilon": epsilon,
-             "delta": 0.0, "mechanism": "", "time": "2025-12-01T00:00:00Z", "run_id": "earlier"}
-    storage.write_text_atomic(storage.join(facts.ledger_path(root, YEAR), "earlier.jsonl"), json.dumps(entry) + "\n")
+    entry = {
+        "year": YEAR,
+        "fact_id": "earlier",
+        "signature": "earlier",
+        "params": {},
+        "epsilon": epsilon,
+        "delta": 0.0,
+        "mechanism": "",
+        "time": "2025-12-01T00:00:00Z",
+        "run_id": "earlier",
+    }
+    storage.write_text_atomic(
+        storage.join(facts.ledger_path(root, YEAR), "earlier.jsonl"), json.dumps(entry) + "\n"
+    )
 
 
 def _at_once(spark, root, c, inputs, spec_lists):
@@ -194,7 +250,9 @@ def _at_once(spark, root, c, inputs, spec_lists):
 
 
 @pytest.mark.parametrize("kind", ["local", "file-uri"])
-def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(spark, race_world, tmp_path, kind):
+def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(
+    spark, race_world, tmp_path, kind
+):
     from encore.facts import job as facts
     from encore.platform.errors import BudgetExceeded
     from encore.platform.locks import RunLocked
@@ -204,7 +262,9 @@ def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(spar
 
     # the same fact asked twice at once: drawn once, its release never overwritten
     root = _root(tmp_path / "same", kind)
-    results, errors = _at_once(spark, root, c, inputs, [[specs["top_artist"]], [specs["top_artist"]]])
+    results, errors = _at_once(
+        spark, root, c, inputs, [[specs["top_artist"]], [specs["top_artist"]]]
+    )
     assert results, errors
     assert all(isinstance(e, RunLocked) for e in errors.values()), errors
     ledger = facts.read_ledger(root, YEAR)
@@ -215,7 +275,9 @@ def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(spar
     # two facts that each fit in what is left, but not both: never both released
     root = _root(tmp_path / "both", kind)
     _seed_ledger(root, total - 1.5)  # 1.5 left; each fact needs 1.0
-    results, errors = _at_once(spark, root, c, inputs, [[specs["top_artist"]], [specs["top_artists"]]])
+    results, errors = _at_once(
+        spark, root, c, inputs, [[specs["top_artist"]], [specs["top_artists"]]]
+    )
     assert len(results) == 1, (results, errors)
     assert all(isinstance(e, RunLocked | BudgetExceeded) for e in errors.values()), errors
     used, _ = facts.spent(root, YEAR)
@@ -239,8 +301,12 @@ def test_release_withdraws_when_the_ledger_moved_under_it(spark, race_world, tmp
         if line.startswith("evaluating"):
             _seed_ledger(root, 0.5)
 
-    with pytest.raises(RunLocked, match=r"privacy ledger for 2025 changed while this release was computed"):
-        facts.release(spark, root, YEAR, [specs["top_artist"]], c, "late", inputs=inputs, say=meanwhile)
+    with pytest.raises(
+        RunLocked, match=r"privacy ledger for 2025 changed while this release was computed"
+    ):
+        facts.release(
+            spark, root, YEAR, [specs["top_artist"]], c, "late", inputs=inputs, say=meanwhile
+        )
     assert [e["fact_id"] for e in facts.read_ledger(root, YEAR)] == ["earlier"]
     assert facts.load_released(root, YEAR) == []
 
@@ -296,6 +362,7 @@ def cspecs(cfg):
 
     return {s.id: s for s in fc.catalog(_cfg(cfg, CATALOG))}
 
+
 GOOD_LINE = (["titled"], "{{ f.titled.about }} playlists are called God is a man.")
 
 
@@ -303,37 +370,54 @@ def _titled(specs):
     return {"titled": _released(specs["titled"], [({"phrase": "God is a man"}, 120, 6)])}
 
 
-@pytest.mark.parametrize("evil", [
-    "{{ 'x'|center(4*10**8) }}",
-    "{{ '%0300000000d'|format(1) }}",
-    "{{ '%0300000000d' % 1 }}",
-    "{{ 'x'|indent(400000000, true) }}",
-    "{{ 'abc'|replace('', 'x' * 1000) }}",
-    "{{ range(10)|batch(400000000, 'x')|list|length }}",
-    "{% set a = 'x' * 200000 %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}"
-    "{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}"
-    "{% set a = a ~ a %}{% set a = a ~ a %}{{ a|length }}",
-], ids=["center", "format-filter", "percent", "indent", "replace", "batch", "doubling-sets"])
-def test_campaign_template_that_allocates_hundreds_of_mb_is_refused_and_the_export_goes_on(tmp_path, cspecs, evil):
-    out = _render(tmp_path, cspecs, {"evil": (["titled"], evil), "good": GOOD_LINE}, _titled(cspecs))
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "{{ 'x'|center(4*10**8) }}",
+        "{{ '%0300000000d'|format(1) }}",
+        "{{ '%0300000000d' % 1 }}",
+        "{{ 'x'|indent(400000000, true) }}",
+        "{{ 'abc'|replace('', 'x' * 1000) }}",
+        "{{ range(10)|batch(400000000, 'x')|list|length }}",
+        "{% set a = 'x' * 200000 %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}"
+        "{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}{% set a = a ~ a %}"
+        "{% set a = a ~ a %}{% set a = a ~ a %}{{ a|length }}",
+    ],
+    ids=["center", "format-filter", "percent", "indent", "replace", "batch", "doubling-sets"],
+)
+def test_campaign_template_that_allocates_hundreds_of_mb_is_refused_and_the_export_goes_on(
+    tmp_path, cspecs, evil
+):
+    out = _render(
+        tmp_path, cspecs, {"evil": (["titled"], evil), "good": GOOD_LINE}, _titled(cspecs)
+    )
     assert [r["line"] for r in out.copy] == ["good"]
     [note] = out.notes
     assert note.startswith("FR/en/evil: refused: "), note
-    assert "would build more than" in note or "needs more than" in note or "output longer" in note, note
+    assert (
+        "would build more than" in note or "needs more than" in note or "output longer" in note
+    ), note
 
 
-@pytest.mark.parametrize("evil", [
-    "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
-    "{{ lipsum(10**6) }}",
-])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+        "{{ lipsum(10**6) }}",
+    ],
+)
 def test_campaign_templates_have_no_namespace_nor_lipsum(tmp_path, cspecs, evil):
-    out = _render(tmp_path, cspecs, {"evil": (["titled"], evil), "good": GOOD_LINE}, _titled(cspecs))
+    out = _render(
+        tmp_path, cspecs, {"evil": (["titled"], evil), "good": GOOD_LINE}, _titled(cspecs)
+    )
     assert [r["line"] for r in out.copy] == ["good"]
     assert out.notes[0].startswith("FR/en/evil: dropped: no released value for "), out.notes
 
 
-@pytest.mark.parametrize("evil", ["{{ 'x'.ljust(400000000) }}", "{{ '{:>400000000}'.format(1) }}",
-                                  "{{ 'x'.zfill(400000000) }}"])
+@pytest.mark.parametrize(
+    "evil",
+    ["{{ 'x'.ljust(400000000) }}", "{{ '{:>400000000}'.format(1) }}", "{{ 'x'.zfill(400000000) }}"],
+)
 def test_padding_str_methods_are_refused_by_the_sandbox(tmp_path, cspecs, evil):
     with pytest.raises(EncoreError, match=r"refused by the sandbox"):
         _render(tmp_path, cspecs, {"evil": (["titled"], evil)}, _titled(cspecs))
@@ -348,31 +432,55 @@ def test_one_c_call_that_runs_for_ever_is_killed(tmp_path):
 
     with Renderer(seconds=1.0) as renderer:
         started = time.monotonic()
-        status, reason = renderer.render("{{ ((((3 ** 64) ** 64) ** 64) ** 64) % 7 }}", {}, autoescape=False,
-                                         max_chars=600, what="FR/en/slow")
+        status, reason = renderer.render(
+            "{{ ((((3 ** 64) ** 64) ** 64) ** 64) % 7 }}",
+            {},
+            autoescape=False,
+            max_chars=600,
+            what="FR/en/slow",
+        )
         took = time.monotonic() - started
-        assert (status, reason) == ("refused", "FR/en/slow: rendering took longer than 1 s (stopped)")
+        assert (status, reason) == (
+            "refused",
+            "FR/en/slow: rendering took longer than 1 s (stopped)",
+        )
         assert took < 5
         # a new child takes over for the next line
-        assert renderer.render("{{ 6 * 7 }}", {}, autoescape=False, max_chars=600, what="next") == ("ok", "42")
+        assert renderer.render("{{ 6 * 7 }}", {}, autoescape=False, max_chars=600, what="next") == (
+            "ok",
+            "42",
+        )
 
 
 def test_the_address_space_cap_stops_what_no_filter_check_sees():
     from encore.campaign.sandbox import Renderer
 
     with Renderer(memory_mb=64) as renderer:
-        status, reason = renderer.render("{% set a = (range(99999)|list) %}{% set b = a + a %}{% set b = b + b %}"
-                                         "{% set b = b + b %}{% set b = b + b %}{% set b = b + b %}{% set b = b + b %}"
-                                         "{% set b = b + b %}{% set b = b + b %}{{ b|length }}",
-                                         {}, autoescape=False, max_chars=600, what="FR/en/lists")
+        status, reason = renderer.render(
+            "{% set a = (range(99999)|list) %}{% set b = a + a %}{% set b = b + b %}"
+            "{% set b = b + b %}{% set b = b + b %}{% set b = b + b %}{% set b = b + b %}"
+            "{% set b = b + b %}{% set b = b + b %}{{ b|length }}",
+            {},
+            autoescape=False,
+            max_chars=600,
+            what="FR/en/lists",
+        )
         assert (status, reason) == ("refused", "FR/en/lists: needs more than 64 MB of memory")
 
 
 # --- item 14: a template's TypeError / ZeroDivisionError is a one-line bad-input error -----------
-@pytest.mark.parametrize("evil,error", [("{{ 1 / 0 }}", "ZeroDivisionError"), ("{{ 'a' + 1 }}", "TypeError"),
-                                        ("{{ 'a' + }}", "template syntax error")])
+@pytest.mark.parametrize(
+    "evil,error",
+    [
+        ("{{ 1 / 0 }}", "ZeroDivisionError"),
+        ("{{ 'a' + 1 }}", "TypeError"),
+        ("{{ 'a' + }}", "template syntax error"),
+    ],
+)
 def test_broken_campaign_template_is_a_one_line_bad_input_error(tmp_path, cspecs, evil, error):
-    with pytest.raises(EncoreError, match=rf"campaign test_camp.*copy\.en\.toml line 'evil'.*{error}") as err:
+    with pytest.raises(
+        EncoreError, match=rf"campaign test_camp.*copy\.en\.toml line 'evil'.*{error}"
+    ) as err:
         _render(tmp_path, cspecs, {"evil": (["titled"], evil)}, _titled(cspecs))
     assert "\n" not in str(err.value)
 
@@ -392,17 +500,25 @@ def test_copy_md_escapes_markdown_and_html_from_fact_labels(tmp_path, cspecs):
     from encore.campaign import job as campaign
 
     released = {"artists": _released(cspecs["artists"], [({"artist_name": EVIL_LABEL}, 9000, 40)])}
-    lines = {"top": (["artists"], "{{ f.artists.top[0].label }} wins with {{ f.artists.top[0].about }} plays.")}
+    lines = {
+        "top": (
+            ["artists"],
+            "{{ f.artists.top[0].label }} wins with {{ f.artists.top[0].about }} plays.",
+        )
+    }
     camp = campaign.load_campaign("test_camp", _campaign_folder(tmp_path, lines))
-    out = campaign.render_campaign(camp, {"artists": cspecs["artists"]}, released, year=YEAR, locales=["en"],
-                                   markets=["FR"])
+    out = campaign.render_campaign(
+        camp, {"artists": cspecs["artists"]}, released, year=YEAR, locales=["en"], markets=["FR"]
+    )
     folder = campaign.write_export(str(tmp_path / "data"), YEAR, camp, out, "run-md", png=False)
     md = (Path(folder) / "copy.md").read_text()
     [line] = [ln for ln in md.splitlines() if "wins with" in ln]
     body = line.split("**: ", 1)[1]
     assert "<" not in body and ">" not in body  # no HTML tag survives
     assert "](" not in body and "**" not in body and "[x]" not in body  # no link, no emphasis
-    assert _unescape_markdown(body) == out.copy[0]["text"]  # and the reader still sees the label as typed
+    assert (
+        _unescape_markdown(body) == out.copy[0]["text"]
+    )  # and the reader still sees the label as typed
     assert out.copy[0]["text"].startswith(EVIL_LABEL)
 
 
@@ -422,29 +538,52 @@ def _red_png(path: Path) -> None:
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * 10 for _ in range(10))
 
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10, 10, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 10, 10, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
-@pytest.mark.parametrize("href", ["ABS", "secret.png", "file:///etc/hostname", "data:image/svg+xml;base64,PHN2Zy8+"])
+@pytest.mark.parametrize(
+    "href", ["ABS", "secret.png", "file:///etc/hostname", "data:image/svg+xml;base64,PHN2Zy8+"]
+)
 def test_billboard_that_embeds_a_local_image_is_refused(tmp_path, cspecs, href, monkeypatch):
     from encore.campaign import job as campaign
 
     _red_png(tmp_path / "secret.png")
     monkeypatch.chdir(tmp_path)
     href = str(tmp_path / "secret.png") if href == "ABS" else href
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="800" height="200">'
-           f'<image xlink:href="{href}" width="800" height="200"/>{{% for l in lines %}}<text>{{{{ l }}}}</text>'
-           '{% endfor %}</svg>')
-    camp = campaign.load_campaign("test_camp", _campaign_folder(tmp_path / "c", {"god": GOOD_LINE}, svg))
-    out = campaign.render_campaign(camp, {"titled": cspecs["titled"]}, _titled(cspecs), year=YEAR, locales=["en"],
-                                   markets=["FR"])
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="800" height="200">'
+        f'<image xlink:href="{href}" width="800" height="200"/>{{% for l in lines %}}<text>{{{{ l }}}}</text>'
+        "{% endfor %}</svg>"
+    )
+    camp = campaign.load_campaign(
+        "test_camp", _campaign_folder(tmp_path / "c", {"god": GOOD_LINE}, svg)
+    )
+    out = campaign.render_campaign(
+        camp,
+        {"titled": cspecs["titled"]},
+        _titled(cspecs),
+        year=YEAR,
+        locales=["en"],
+        markets=["FR"],
+    )
     assert out.billboards == {}
     assert [r["line"] for r in out.copy] == ["god"]  # the copy line itself is fine
-    assert out.notes == [f"FR/en/god: billboard refused: the SVG references {href[:80]!r}: only #id and "
-                         "data:image/png|jpeg|gif|webp are allowed"]
+    assert out.notes == [
+        f"FR/en/god: billboard refused: the SVG references {href[:80]!r}: only #id and "
+        "data:image/png|jpeg|gif|webp are allowed"
+    ]
 
 
 def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monkeypatch):
@@ -455,16 +594,32 @@ def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     camp = campaign.Campaign("c", "T", "", ["en"], ["FR"], [], [])
     head = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-    export = campaign.Export([], [], {"with": head + '<image href="secret.png" width="10" height="10"/></svg>',
-                                      "blank": head + "</svg>"}, {})
+    export = campaign.Export(
+        [],
+        [],
+        {
+            "with": head + '<image href="secret.png" width="10" height="10"/></svg>',
+            "blank": head + "</svg>",
+        },
+        {},
+    )
     folder = Path(campaign.write_export(str(tmp_path / "data"), YEAR, camp, export, "run-png"))
-    assert (folder / "billboards" / "with.png").read_bytes() == (folder / "billboards" / "blank.png").read_bytes()
+    assert (folder / "billboards" / "with.png").read_bytes() == (
+        folder / "billboards" / "blank.png"
+    ).read_bytes()
 
 
 # --- item 8: the public demo secret only on a data root the generator made ------------------------
-@pytest.mark.parametrize("command", [["render", "--year", "2025"], ["publish", "--year", "2025"],
-                                     ["export-user", "--user-id", "usr_someone"],
-                                     ["erase-user", "--user-id", "usr_someone"]], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["render", "--year", "2025"],
+        ["publish", "--year", "2025"],
+        ["export-user", "--user-id", "usr_someone"],
+        ["erase-user", "--user-id", "usr_someone"],
+    ],
+    ids=lambda c: c[0],
+)
 def test_demo_secret_is_refused_on_real_data(tmp_path, monkeypatch, capsys, command):
     from encore import cli
     from encore.platform import config
@@ -492,32 +647,62 @@ def test_demo_secret_is_accepted_on_a_generated_root_only(tmp_path, monkeypatch)
     with pytest.raises(config.ConfigError, match="was not made by `encore generate`"):
         config.share_secret(demo=True, root=str(tmp_path / "elsewhere"))
     monkeypatch.setenv(config.SECRET_ENV, "a-real-secret-of-enough-length")
-    assert config.share_secret(demo=True, root=str(tmp_path / "elsewhere")) == b"a-real-secret-of-enough-length"
+    assert (
+        config.share_secret(demo=True, root=str(tmp_path / "elsewhere"))
+        == b"a-real-secret-of-enough-length"
+    )
 
 
 # --- item 13: quarantine redaction by parsing and by pattern; endsong's personal fields ---------
 IP4, IP6 = "81.2.69.160", "2001:db8::ff00:42:8329"
-PLATFORM_BAD = {"user_id": "usr_q", "ts": "2025-03-01T10:00:00Z", "ms_played": -5, "platform": "ios",
-                "master_metadata_track_name": "T", "master_metadata_album_artist_name": "A"}
+PLATFORM_BAD = {
+    "user_id": "usr_q",
+    "ts": "2025-03-01T10:00:00Z",
+    "ms_played": -5,
+    "platform": "ios",
+    "master_metadata_track_name": "T",
+    "master_metadata_album_artist_name": "A",
+}
 
 
-@pytest.mark.parametrize("record", [
-    json.dumps({**PLATFORM_BAD, "ip_addr": 1364411808}),  # numeric: 81.83.x.x as an integer
-    json.dumps({**PLATFORM_BAD, "IP_ADDR": 1364411808}),
-    json.dumps({**PLATFORM_BAD, "ip_addr": "host-1364411808"}).replace('"ip_addr"', '"ip\\u005faddr"'),
-    json.dumps({**PLATFORM_BAD, "ip_addr": "host-1364411808"}).replace('"ip_addr"', '"ip_add\\u0072"'),
-    json.dumps({**PLATFORM_BAD, "platform": f"android via {IP4}."}),  # trailing-dot IPv4
-    json.dumps({**PLATFORM_BAD, "platform": f"web {IP6}"}),
-    json.dumps({**PLATFORM_BAD, "platform": "web ::ffff:10.20.30.40"}),
-    json.dumps({**PLATFORM_BAD, "IP_ADDR": 1364411808})[:-3],  # cut short: bad JSON, by pattern
-], ids=["numeric", "upper-case-key", "escaped-key", "escaped-key-end", "trailing-dot", "ipv6", "v4-mapped",
-        "bad-json-numeric"])
+@pytest.mark.parametrize(
+    "record",
+    [
+        json.dumps({**PLATFORM_BAD, "ip_addr": 1364411808}),  # numeric: 81.83.x.x as an integer
+        json.dumps({**PLATFORM_BAD, "IP_ADDR": 1364411808}),
+        json.dumps({**PLATFORM_BAD, "ip_addr": "host-1364411808"}).replace(
+            '"ip_addr"', '"ip\\u005faddr"'
+        ),
+        json.dumps({**PLATFORM_BAD, "ip_addr": "host-1364411808"}).replace(
+            '"ip_addr"', '"ip_add\\u0072"'
+        ),
+        json.dumps({**PLATFORM_BAD, "platform": f"android via {IP4}."}),  # trailing-dot IPv4
+        json.dumps({**PLATFORM_BAD, "platform": f"web {IP6}"}),
+        json.dumps({**PLATFORM_BAD, "platform": "web ::ffff:10.20.30.40"}),
+        json.dumps({**PLATFORM_BAD, "IP_ADDR": 1364411808})[:-3],  # cut short: bad JSON, by pattern
+    ],
+    ids=[
+        "numeric",
+        "upper-case-key",
+        "escaped-key",
+        "escaped-key-end",
+        "trailing-dot",
+        "ipv6",
+        "v4-mapped",
+        "bad-json-numeric",
+    ],
+)
 def test_quarantine_redacts_every_form_of_ip_address(spark, cfg, record):
     from encore.ingest import canonical
 
     df = spark.createDataFrame([(record, "raw/events/f.jsonl")], "value string, source_file string")
-    [row] = canonical.parse_events(df.select("value", "source_file"), ingest_cfg=cfg["ingest"],
-                                   source="platform-log").select("reason", "record").collect()
+    [row] = (
+        canonical.parse_events(
+            df.select("value", "source_file"), ingest_cfg=cfg["ingest"], source="platform-log"
+        )
+        .select("reason", "record")
+        .collect()
+    )
     assert row.reason is not None
     kept = row.record
     for secret in (IP4, IP6, "136441", "10.20.30.40", "81.2.69", "db8::", "::ffff"):
@@ -526,14 +711,29 @@ def test_quarantine_redacts_every_form_of_ip_address(spark, cfg, record):
 
 
 def test_rejected_endsong_rows_keep_neither_username_nor_user_agent(spark, cfg, tmp_path):
-    row = {"ts": "2016-07-21T19:44:02Z", "username": "alice-the-listener", "platform": "Android OS",
-           "ms_played": -1, "conn_country": "SE", "ip_addr_decrypted": IP4,
-           "user_agent_decrypted": "unknown Mozilla/5.0 (Linux; Android 6.0) secret-agent",
-           "master_metadata_track_name": "Cheap Thrills", "master_metadata_album_artist_name": "Sia",
-           "spotify_track_uri": "spotify:track:27SdWb2rFzO6GWiYDBTD9j"}
+    row = {
+        "ts": "2016-07-21T19:44:02Z",
+        "username": "alice-the-listener",
+        "platform": "Android OS",
+        "ms_played": -1,
+        "conn_country": "SE",
+        "ip_addr_decrypted": IP4,
+        "user_agent_decrypted": "unknown Mozilla/5.0 (Linux; Android 6.0) secret-agent",
+        "master_metadata_track_name": "Cheap Thrills",
+        "master_metadata_album_artist_name": "Sia",
+        "spotify_track_uri": "spotify:track:27SdWb2rFzO6GWiYDBTD9j",
+    }
     folder = _export(tmp_path / "export", "endsong_0.json", plays=[row])
-    exports.ingest_export(spark, cfg, root=str(tmp_path / "data"), run_id="q1", source=None, input_path=str(folder),
-                          user_id="usr_q", quiet=True)
+    exports.ingest_export(
+        spark,
+        cfg,
+        root=str(tmp_path / "data"),
+        run_id="q1",
+        source=None,
+        input_path=str(folder),
+        user_id="usr_q",
+        quiet=True,
+    )
     import pyarrow.parquet as pq
 
     [kept] = pq.read_table(tmp_path / "data" / "quarantine").to_pylist()
@@ -567,8 +767,13 @@ def test_plain_text_email_strips_line_breaks_and_bidi_controls():
     from encore.publish import job as publish
 
     evil = "Evil\r\nBcc: victim@example.com\r\n\r\nClick \u202ehttp://evil\u202c\u2066x\u2069\u200f\u2028end"
-    subject, text, html = publish.EmailRenderer().render(locale="en", year=2025, minutes=10, top_artist=evil,
-                                                         page_url="https://encore.example/2025/tok/index.html")
+    subject, text, html = publish.EmailRenderer().render(
+        locale="en",
+        year=2025,
+        minutes=10,
+        top_artist=evil,
+        page_url="https://encore.example/2025/tok/index.html",
+    )
     assert "\r" not in text and "\r" not in subject
     assert not any(line.startswith("Bcc:") for line in text.splitlines())
     for ch in "\u202e\u202c\u2066\u2069\u200f\u2028":

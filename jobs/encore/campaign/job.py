@@ -39,11 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from encore.platform import config
-from encore.platform import datasets
-from encore.platform import storage
-from encore.facts import job as facts_mod
-from encore.facts import catalog as fc
 from encore.campaign.sandbox import (  # noqa: F401 - the sandbox's names, as campaign.* too
     MAX_LINE_CHARS,
     MAX_SVG_CHARS,
@@ -55,6 +50,9 @@ from encore.campaign.sandbox import (  # noqa: F401 - the sandbox's names, as ca
     render_limited,
     sandbox,
 )
+from encore.facts import catalog as fc
+from encore.facts import job as facts_mod
+from encore.platform import config, datasets, storage
 from encore.platform.errors import EncoreError
 
 CAMPAIGNS_DIR = config.REPO_ROOT / "templates" / "campaign"
@@ -62,10 +60,20 @@ CHANNELS = ("billboard", "social", "press")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _LOCALE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 _MARKET = re.compile(r"[A-Z]{2}")
-FONT_CANDIDATES = (config.REPO_ROOT / "templates" / "fonts" / "DejaVuSans.ttf",
-                   Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
-ABOUT = {"en": "about {n}", "de": "rund {n}", "fr": "environ {n}", "es": "unos {n}",
-         "sv": "cirka {n}", "pt": "cerca de {n}", "it": "circa {n}", "nl": "ongeveer {n}"}
+FONT_CANDIDATES = (
+    config.REPO_ROOT / "templates" / "fonts" / "DejaVuSans.ttf",
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+)
+ABOUT = {
+    "en": "about {n}",
+    "de": "rund {n}",
+    "fr": "environ {n}",
+    "es": "unos {n}",
+    "sv": "cirka {n}",
+    "pt": "cerca de {n}",
+    "it": "circa {n}",
+    "nl": "ongeveer {n}",
+}
 
 
 # --------------------------------------------------------------------------------------
@@ -96,8 +104,10 @@ class Campaign:
         out = {}
         for fid in self.catalog_facts:
             if fid not in catalog:
-                raise EncoreError(f"campaign {self.name}: manifest.toml facts: {fid!r} is not in the fact "
-                                  "catalog (conf/encore.toml [facts.catalog]); declare it under [facts.<id>]")
+                raise EncoreError(
+                    f"campaign {self.name}: manifest.toml facts: {fid!r} is not in the fact "
+                    "catalog (conf/encore.toml [facts.catalog]); declare it under [facts.<id>]"
+                )
             out[fid] = catalog[fid]
         for spec in self.own_facts:
             if spec.id in out:
@@ -107,17 +117,25 @@ class Campaign:
 
 
 def list_campaigns(root: Path = CAMPAIGNS_DIR) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if (p / "manifest.toml").is_file()) if root.is_dir() else []
+    return (
+        sorted(p.name for p in root.iterdir() if (p / "manifest.toml").is_file())
+        if root.is_dir()
+        else []
+    )
 
 
 def load_campaign(name: str, root: Path = CAMPAIGNS_DIR) -> Campaign:
     """Read and check a campaign folder; errors name the file and the key."""
     if not _NAME.fullmatch(name or ""):
-        raise EncoreError(f"--campaign {name!r}: use the folder name of a campaign ({', '.join(list_campaigns(root))})")
+        raise EncoreError(
+            f"--campaign {name!r}: use the folder name of a campaign ({', '.join(list_campaigns(root))})"
+        )
     folder = root / name
     manifest_path = folder / "manifest.toml"
     if not manifest_path.is_file():
-        raise EncoreError(f"--campaign {name}: no {manifest_path} (known: {', '.join(list_campaigns(root)) or 'none'})")
+        raise EncoreError(
+            f"--campaign {name}: no {manifest_path} (known: {', '.join(list_campaigns(root)) or 'none'})"
+        )
     try:
         m = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
@@ -125,7 +143,9 @@ def load_campaign(name: str, root: Path = CAMPAIGNS_DIR) -> Campaign:
     allowed = {"title", "description", "locales", "markets", "facts"}
     for k in m:
         if k not in allowed:
-            raise EncoreError(f"{manifest_path}: unknown key {k!r} (known: {', '.join(sorted(allowed))})")
+            raise EncoreError(
+                f"{manifest_path}: unknown key {k!r} (known: {', '.join(sorted(allowed))})"
+            )
     facts_decl = m.get("facts", {})
     if isinstance(facts_decl, list):  # only catalog facts
         catalog_ids, own = facts_decl, {}
@@ -146,10 +166,18 @@ def load_campaign(name: str, root: Path = CAMPAIGNS_DIR) -> Campaign:
         _check_locale(loc, str(manifest_path))
     for mk in markets:
         _check_market(mk, str(manifest_path))
-    camp = Campaign(name, m.get("title", name), m.get("description", ""), locales, markets,
-                    list(catalog_ids), own_specs, folder=folder)
+    camp = Campaign(
+        name,
+        m.get("title", name),
+        m.get("description", ""),
+        locales,
+        markets,
+        list(catalog_ids),
+        own_specs,
+        folder=folder,
+    )
     for path in sorted(folder.glob("copy.*.toml")):
-        locale = path.name[len("copy."):-len(".toml")]
+        locale = path.name[len("copy.") : -len(".toml")]
         _check_locale(locale, str(path))
         camp.copy[locale] = _load_copy(path)
     return camp
@@ -224,7 +252,9 @@ def format_about(value: float, error95: float | None, locale: str) -> str:
 def format_percent(share: float, locale: str) -> str:
     from babel.numbers import format_percent as bp
 
-    return bp(round(max(0.0, min(1.0, share)) * 100) / 100, locale=locale)  # the locale's own pattern
+    return bp(
+        round(max(0.0, min(1.0, share)) * 100) / 100, locale=locale
+    )  # the locale's own pattern
 
 
 def market_name(market: str, locale: str) -> str:
@@ -245,8 +275,11 @@ def fact_view(spec: fc.FactSpec, released: facts_mod.ReleasedFact, locale: str) 
     def line_view(ln: dict) -> dict:
         # a median's error is a rank bound (listeners), not in the value's unit
         err = None if spec.kind == "median" else ln["error95"]
-        v = {"label": ln["label"], "about": format_about(ln["value"], err, locale),
-             "number": format_number(round_for_people(ln["value"], err), locale)}
+        v = {
+            "label": ln["label"],
+            "about": format_about(ln["value"], err, locale),
+            "number": format_number(round_for_people(ln["value"], err), locale),
+        }
         if ln.get("share") is not None:
             v["percent"] = format_percent(ln["share"], locale)
         if shares:
@@ -270,7 +303,13 @@ def fact_view(spec: fc.FactSpec, released: facts_mod.ReleasedFact, locale: str) 
     elif len(spec.keys) == 1:
         by[spec.keys[0]] = {v[spec.keys[0]]: v for v in views}
     view = {"id": spec.id, "title": spec.title, "top": views, "by": by}
-    view.update({k: views[0][k] for k in ("label", "about", "number", "percent", "listeners") if k in views[0]})
+    view.update(
+        {
+            k: views[0][k]
+            for k in ("label", "about", "number", "percent", "listeners")
+            if k in views[0]
+        }
+    )
     return view
 
 
@@ -301,23 +340,34 @@ class Export:
     facts_used: dict[str, dict]
 
 
-def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dict[str, facts_mod.ReleasedFact],
-                    *, year: int, locales: list[str], markets: list[str]) -> Export:
+def render_campaign(
+    camp: Campaign,
+    specs: dict[str, fc.FactSpec],
+    released: dict[str, facts_mod.ReleasedFact],
+    *,
+    year: int,
+    locales: list[str],
+    markets: list[str],
+) -> Export:
     """Every line for every (market, locale), rendered in a child process under memory
     and time limits (campaign_sandbox.Renderer); no I/O besides the templates.
 
     A line that hits a limit is refused with the reason in the notes; a broken
     template (syntax, TypeError, ZeroDivisionError...) or one the sandbox refuses is a
     bad input: EncoreError naming the file and the line."""
-    svg_source = (camp.folder / "billboard.svg").read_text(encoding="utf-8") if camp.folder else None
+    svg_source = (
+        (camp.folder / "billboard.svg").read_text(encoding="utf-8") if camp.folder else None
+    )
     if svg_source:
         _compile(svg_source, f"campaign {camp.name}: billboard.svg")
     copy_rows, notes, billboards, used = [], [], {}, {}
     with Renderer() as renderer:
         for locale in locales:
             if locale not in camp.copy:
-                raise EncoreError(f"campaign {camp.name}: no copy for locale {locale!r} "
-                                  f"(copy.{locale}.toml; available: {', '.join(sorted(camp.copy))})")
+                raise EncoreError(
+                    f"campaign {camp.name}: no copy for locale {locale!r} "
+                    f"(copy.{locale}.toml; available: {', '.join(sorted(camp.copy))})"
+                )
             views = {}
             for fid, spec in specs.items():
                 views[fid] = fact_view(spec, released[fid], locale) if fid in released else None
@@ -325,23 +375,44 @@ def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dic
                 source = f"copy.{locale}.toml line {line.id!r}"
                 unknown = [f for f in line.facts if f not in specs]
                 if unknown:
-                    raise EncoreError(f"campaign {camp.name}: {source} uses {unknown[0]!r}, "
-                                      "which the manifest does not declare")
+                    raise EncoreError(
+                        f"campaign {camp.name}: {source} uses {unknown[0]!r}, "
+                        "which the manifest does not declare"
+                    )
                 _compile(line.text, f"campaign {camp.name}: {source}")
                 for market in markets:
                     where = f"{market}/{locale}/{line.id}"
                     gone = [f for f in line.facts if views.get(f) is None]
                     if gone:
-                        notes.append(f"{where}: dropped: fact {gone[0]} is suppressed or was not released")
+                        notes.append(
+                            f"{where}: dropped: fact {gone[0]} is suppressed or was not released"
+                        )
                         continue
-                    context = {"f": {f: views[f] for f in line.facts}, "market": market, "locale": locale,
-                               "market_name": market_name(market, locale), "year": year}
-                    status, text = renderer.render(line.text, context, autoescape=False, max_chars=MAX_LINE_CHARS,
-                                                   what=where, name=source)
+                    context = {
+                        "f": {f: views[f] for f in line.facts},
+                        "market": market,
+                        "locale": locale,
+                        "market_name": market_name(market, locale),
+                        "year": year,
+                    }
+                    status, text = renderer.render(
+                        line.text,
+                        context,
+                        autoescape=False,
+                        max_chars=MAX_LINE_CHARS,
+                        what=where,
+                        name=source,
+                    )
                     if status == "undefined":
                         missing = re.findall(r"'([^']*)'", text)
-                        what = f"no released value for {missing[-1]!r}" if missing else "a value it uses is missing"
-                        notes.append(f"{where}: dropped: {what} (suppressed, or not released for this market)")
+                        what = (
+                            f"no released value for {missing[-1]!r}"
+                            if missing
+                            else "a value it uses is missing"
+                        )
+                        notes.append(
+                            f"{where}: dropped: {what} (suppressed, or not released for this market)"
+                        )
                         continue
                     if status == "refused":
                         notes.append(f"{where}: refused: {text.removeprefix(where + ': ')}")
@@ -351,19 +422,40 @@ def render_campaign(camp: Campaign, specs: dict[str, fc.FactSpec], released: dic
                     if not text or "None" in text.split():
                         notes.append(f"{where}: dropped: empty or missing value")
                         continue
-                    copy_rows.append({"campaign": camp.name, "year": year, "market": market, "locale": locale,
-                                      "channel": line.channel, "line": line.id, "text": text,
-                                      "facts": ",".join(line.facts)})
+                    copy_rows.append(
+                        {
+                            "campaign": camp.name,
+                            "year": year,
+                            "market": market,
+                            "locale": locale,
+                            "channel": line.channel,
+                            "line": line.id,
+                            "text": text,
+                            "facts": ",".join(line.facts),
+                        }
+                    )
                     for f in line.facts:
                         used[f] = _fact_used(specs[f], released[f])
                     if line.channel == "billboard" and svg_source:
                         stem = f"{market}-{locale}-{line.id}"
                         status, svg = renderer.render(
-                            svg_source, {**billboard_layout(text), "title": camp.title, "market": market,
-                                         "locale": locale, "year": year},
-                            autoescape=True, max_chars=MAX_SVG_CHARS, what=f"billboard {stem}", name="billboard.svg")
+                            svg_source,
+                            {
+                                **billboard_layout(text),
+                                "title": camp.title,
+                                "market": market,
+                                "locale": locale,
+                                "year": year,
+                            },
+                            autoescape=True,
+                            max_chars=MAX_SVG_CHARS,
+                            what=f"billboard {stem}",
+                            name="billboard.svg",
+                        )
                         if status == "refused":
-                            notes.append(f"{where}: billboard refused: {svg.removeprefix(f'billboard {stem}: ')}")
+                            notes.append(
+                                f"{where}: billboard refused: {svg.removeprefix(f'billboard {stem}: ')}"
+                            )
                             continue
                         _template_failed(camp, "billboard.svg", where, status, svg)
                         problem = svg_problem(svg)
@@ -381,18 +473,25 @@ def _compile(source: str, where: str) -> None:
     try:
         sandbox().parse(source)
     except TemplateSyntaxError as err:
-        raise EncoreError(f"{where}: template syntax error on line {err.lineno}: {err.message}; "
-                          "fix the template") from None
+        raise EncoreError(
+            f"{where}: template syntax error on line {err.lineno}: {err.message}; fix the template"
+        ) from None
 
 
 def _template_failed(camp: Campaign, source: str, where: str, status: str, reason: str) -> None:
     reason = " ".join(reason.split())  # one line
     if status == "security":
-        raise EncoreError(f"campaign {camp.name} {where}: the template was refused by the sandbox: {reason}")
+        raise EncoreError(
+            f"campaign {camp.name} {where}: the template was refused by the sandbox: {reason}"
+        )
     if status == "undefined":
-        raise EncoreError(f"campaign {camp.name} {where}: {source} uses a value that does not exist: {reason}")
+        raise EncoreError(
+            f"campaign {camp.name} {where}: {source} uses a value that does not exist: {reason}"
+        )
     if status == "error":
-        raise EncoreError(f"campaign {camp.name} {where}: {source} failed: {reason}; fix the template")
+        raise EncoreError(
+            f"campaign {camp.name} {where}: {source} failed: {reason}; fix the template"
+        )
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:\"'=])")
@@ -427,38 +526,68 @@ def svg_problem(svg: str) -> str | None:
 def billboard_layout(text: str) -> dict:
     """Wrap a line for the 1920x640 billboard: big type for short lines, smaller for long."""
     layouts = ((36, 76), (46, 60), (60, 46), (80, 34))
-    width, size = next(((w, s) for w, s in layouts if len(textwrap.wrap(text, w)) <= 4), layouts[-1])
-    return {"lines": textwrap.wrap(text, width)[:6], "font_size": size, "line_height": round(size * 1.2)}
+    width, size = next(
+        ((w, s) for w, s in layouts if len(textwrap.wrap(text, w)) <= 4), layouts[-1]
+    )
+    return {
+        "lines": textwrap.wrap(text, width)[:6],
+        "font_size": size,
+        "line_height": round(size * 1.2),
+    }
 
 
 def _fact_used(spec: fc.FactSpec, released: facts_mod.ReleasedFact) -> dict:
-    return {"id": spec.id, "title": spec.title, "signature": spec.signature, "epsilon": released.epsilon,
-            "delta": released.delta, "mechanism": released.mechanism, "released_at": released.released_at,
-            "values": [{"key": ln["key"], "value": ln["value"], "share": ln["share"], "error95": ln["error95"]}
-                       for ln in facts_mod.answer(spec, released.rows)]}
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "signature": spec.signature,
+        "epsilon": released.epsilon,
+        "delta": released.delta,
+        "mechanism": released.mechanism,
+        "released_at": released.released_at,
+        "values": [
+            {"key": ln["key"], "value": ln["value"], "share": ln["share"], "error95": ln["error95"]}
+            for ln in facts_mod.answer(spec, released.rows)
+        ],
+    }
 
 
 def _font_files() -> list[str]:
     return [str(p) for p in FONT_CANDIDATES if p.is_file()][:1]
 
 
-def write_export(root: str, year: int, camp: Campaign, export: Export, run_id: str, *, png: bool = True) -> str:
+def write_export(
+    root: str, year: int, camp: Campaign, export: Export, run_id: str, *, png: bool = True
+) -> str:
     final = datasets.path(root, "campaigns", str(year), camp.name, run_id)
     staged = storage.staging_path(final, run_id)
     storage.delete(staged)
     columns = ["campaign", "year", "market", "locale", "channel", "line", "text", "facts"]
     storage.write_text_atomic(storage.join(staged, "copy.csv"), to_csv(export.copy, columns))
-    storage.write_json_atomic(storage.join(staged, "copy.json"), {
-        "campaign": camp.name, "title": camp.title, "year": year, "run_id": run_id,
-        "lines": export.copy, "notes": export.notes})
+    storage.write_json_atomic(
+        storage.join(staged, "copy.json"),
+        {
+            "campaign": camp.name,
+            "title": camp.title,
+            "year": year,
+            "run_id": run_id,
+            "lines": export.copy,
+            "notes": export.notes,
+        },
+    )
     esc = markdown_text
     md = [f"# {esc(camp.title)} — {year}", "", esc(camp.description), "", f"Run {esc(run_id)}.", ""]
     for r in export.copy:
-        md.append(f"- **{esc(r['market'])} / {esc(r['locale'])} / {esc(r['channel'])} / {esc(r['line'])}**: "
-                  f"{esc(r['text'])}")
+        md.append(
+            f"- **{esc(r['market'])} / {esc(r['locale'])} / {esc(r['channel'])} / {esc(r['line'])}**: "
+            f"{esc(r['text'])}"
+        )
     md += ["", "## Notes", ""] + [f"- {esc(n)}" for n in export.notes or ["none"]]
     storage.write_text_atomic(storage.join(staged, "copy.md"), "\n".join(md) + "\n")
-    storage.write_json_atomic(storage.join(staged, "facts-used.json"), sorted(export.facts_used.values(), key=lambda f: f["id"]))
+    storage.write_json_atomic(
+        storage.join(staged, "facts-used.json"),
+        sorted(export.facts_used.values(), key=lambda f: f["id"]),
+    )
     fonts = _font_files()
     with tempfile.TemporaryDirectory(prefix="encore-resvg-") as nothing:
         for stem, svg in export.billboards.items():
@@ -468,15 +597,33 @@ def write_export(root: str, year: int, camp: Campaign, export: Export, run_id: s
 
                 # an empty resources folder: a relative href finds nothing (absolute ones
                 # were refused by svg_problem when the billboard was rendered)
-                data = bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=fonts, skip_system_fonts=bool(fonts),
-                                                   resources_dir=nothing))
+                data = bytes(
+                    resvg_py.svg_to_bytes(
+                        svg_string=svg,
+                        font_files=fonts,
+                        skip_system_fonts=bool(fonts),
+                        resources_dir=nothing,
+                    )
+                )
                 storage.write_bytes_atomic(storage.join(staged, "billboards", f"{stem}.png"), data)
     storage.publish(staged, final, run_id)
     return final
 
 
-def export_campaign(root: str, year: int, name: str, cfg: dict, run_id: str, *, locales=None, markets=None,
-                    spark_factory=None, say=None, campaigns_dir: Path = CAMPAIGNS_DIR, png: bool = True):
+def export_campaign(
+    root: str,
+    year: int,
+    name: str,
+    cfg: dict,
+    run_id: str,
+    *,
+    locales=None,
+    markets=None,
+    spark_factory=None,
+    say=None,
+    campaigns_dir: Path = CAMPAIGNS_DIR,
+    png: bool = True,
+):
     """Release what the campaign still needs, render, write. Returns (folder, Export)."""
     say = say or (lambda _l: None)
     camp = load_campaign(name, campaigns_dir)
@@ -487,17 +634,23 @@ def export_campaign(root: str, year: int, name: str, cfg: dict, run_id: str, *, 
     for mk in markets:
         _check_market(mk, "--market")
     if not markets:
-        raise EncoreError(f"campaign {name}: no market: pass --market CC or set markets in the manifest")
+        raise EncoreError(
+            f"campaign {name}: no market: pass --market CC or set markets in the manifest"
+        )
     specs = camp.specs(cfg)
     stored = {r["signature"] for r in facts_mod.load_released(root, year)}
     missing = [s for s in specs.values() if s.signature not in stored]
     spark = None
     if missing:
-        say(f"releasing {len(missing)} fact(s) not yet released: {', '.join(s.id for s in missing)}")
+        say(
+            f"releasing {len(missing)} fact(s) not yet released: {', '.join(s.id for s in missing)}"
+        )
         spark = spark_factory() if spark_factory else None
         if spark is None:
-            raise EncoreError(f"campaign {name}: facts {', '.join(s.id for s in missing)} are not released yet "
-                              "and no Spark session was given")
+            raise EncoreError(
+                f"campaign {name}: facts {', '.join(s.id for s in missing)} are not released yet "
+                "and no Spark session was given"
+            )
     released = facts_mod.release(spark, root, year, list(specs.values()), cfg, run_id, say=say)
     export = render_campaign(camp, specs, released, year=year, locales=locales, markets=markets)
     folder = write_export(root, year, camp, export, run_id, png=png)
@@ -508,9 +661,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from encore.cli import add_common
 
     add_common(p, year=True)
-    p.add_argument("--campaign", required=True, metavar="NAME", help="a folder of templates/campaign/")
-    p.add_argument("--locale", action="append", default=[], metavar="L", help="language, e.g. en, de (repeatable)")
-    p.add_argument("--market", action="append", default=[], metavar="CC", help="market country code (repeatable)")
+    p.add_argument(
+        "--campaign", required=True, metavar="NAME", help="a folder of templates/campaign/"
+    )
+    p.add_argument(
+        "--locale",
+        action="append",
+        default=[],
+        metavar="L",
+        help="language, e.g. en, de (repeatable)",
+    )
+    p.add_argument(
+        "--market",
+        action="append",
+        default=[],
+        metavar="CC",
+        help="market country code (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -520,8 +687,16 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     report = Report("campaign", args.data, args.run_id)
     report.phase("export")
     folder, export = export_campaign(
-        args.data, args.year, args.campaign, cfg, report.run_id, locales=args.locale, markets=args.market,
-        spark_factory=lambda: get_session(cfg, "campaign", args.spark_profile), say=report.say)
+        args.data,
+        args.year,
+        args.campaign,
+        cfg,
+        report.run_id,
+        locales=args.locale,
+        markets=args.market,
+        spark_factory=lambda: get_session(cfg, "campaign", args.spark_profile),
+        say=report.say,
+    )
     report.wrote("copy lines", len(export.copy))
     report.wrote("billboards", len(export.billboards))
     for n in export.notes:

@@ -35,8 +35,21 @@ RENDER_SECONDS = 2.0  # per template render
 RENDER_MEMORY_MB = 256  # address space the child may add to what it uses at start
 STARTUP_SECONDS = 60.0
 # str methods that pad, repeat or splice: the wrapped filters do the same, with limits
-UNSAFE_STR_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "format", "format_map",
-                                "join", "replace", "translate", "maketrans"})
+UNSAFE_STR_METHODS = frozenset(
+    {
+        "ljust",
+        "rjust",
+        "center",
+        "zfill",
+        "expandtabs",
+        "format",
+        "format_map",
+        "join",
+        "replace",
+        "translate",
+        "maketrans",
+    }
+)
 _PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
 
 
@@ -117,22 +130,36 @@ def _size_filters(filters: dict) -> dict:
             raise _too_big(f"indent({width!r})")
         return original["indent"](s, width, first, blank)
 
-    def wordwrap(environment, s, width=79, break_long_words=True, wrapstring=None, break_on_hyphens=True):
+    def wordwrap(
+        environment, s, width=79, break_long_words=True, wrapstring=None, break_on_hyphens=True
+    ):
         sep = len(wrapstring) if isinstance(wrapstring, str) else 1
-        if len(str(s)) * (1 + sep) > MAX_BUILT and len(str(s)) // max(int(width), 1) * sep > MAX_BUILT:
+        if (
+            len(str(s)) * (1 + sep) > MAX_BUILT
+            and len(str(s)) // max(int(width), 1) * sep > MAX_BUILT
+        ):
             raise _too_big("wordwrap")
-        return original["wordwrap"](environment, s, width, break_long_words, wrapstring, break_on_hyphens)
+        return original["wordwrap"](
+            environment, s, width, break_long_words, wrapstring, break_on_hyphens
+        )
 
     def replace(eval_ctx, s, old, new, count=None):
         text, old, new = str(s), str(old), str(new)
-        times = (len(text) + 1 if old == "" else text.count(old)) if count is None else min(int(count), len(text) + 1)
+        times = (
+            (len(text) + 1 if old == "" else text.count(old))
+            if count is None
+            else min(int(count), len(text) + 1)
+        )
         if len(text) + times * max(0, len(new) - len(old)) > MAX_BUILT:
             raise _too_big("replace")
         return original["replace"](eval_ctx, s, old, new, count)
 
     def join(eval_ctx, value, d="", attribute=None):
         items = list(value)
-        if len(items) > MAX_BUILT or sum(len(str(x)) for x in items) + len(str(d)) * max(0, len(items) - 1) > MAX_BUILT:
+        if (
+            len(items) > MAX_BUILT
+            or sum(len(str(x)) for x in items) + len(str(d)) * max(0, len(items) - 1) > MAX_BUILT
+        ):
             raise _too_big("join")
         return original["join"](eval_ctx, items, d, attribute)
 
@@ -147,10 +174,23 @@ def _size_filters(filters: dict) -> dict:
         return original["slice"](eval_ctx, value, slices, fill_with)
 
     # keep each original's pass_environment / pass_eval_context marker
-    for name, fn in (("wordwrap", wordwrap), ("replace", replace), ("join", join), ("slice", slice_)):
+    for name, fn in (
+        ("wordwrap", wordwrap),
+        ("replace", replace),
+        ("join", join),
+        ("slice", slice_),
+    ):
         fn.jinja_pass_arg = original[name].jinja_pass_arg
-    return {"center": center, "format": format_, "indent": indent, "wordwrap": wordwrap, "replace": replace,
-            "join": join, "batch": batch, "slice": slice_}
+    return {
+        "center": center,
+        "format": format_,
+        "indent": indent,
+        "wordwrap": wordwrap,
+        "replace": replace,
+        "join": join,
+        "batch": batch,
+        "slice": slice_,
+    }
 
 
 def sandbox(*, autoescape: bool = False):
@@ -168,8 +208,11 @@ def sandbox(*, autoescape: bool = False):
                 raise SecurityError("exponent too large in a campaign template")
             if operator == "*":
                 for seq, times in ((left, right), (right, left)):
-                    if isinstance(seq, str | list | tuple) and isinstance(times, int) \
-                            and len(seq) * times > MAX_SVG_CHARS:
+                    if (
+                        isinstance(seq, str | list | tuple)
+                        and isinstance(times, int)
+                        and len(seq) * times > MAX_SVG_CHARS
+                    ):
                         raise SecurityError("output too large in a campaign template")
             if operator == "%" and isinstance(left, str):
                 _check_printf(left, right)
@@ -185,9 +228,11 @@ def sandbox(*, autoescape: bool = False):
 
     env = CampaignSandbox(
         undefined=StrictUndefined,
-        autoescape=select_autoescape(["html", "htm", "xml", "svg"], default_for_string=autoescape,
-                                     default=autoescape),
-        trim_blocks=True, lstrip_blocks=True,
+        autoescape=select_autoescape(
+            ["html", "htm", "xml", "svg"], default_for_string=autoescape, default=autoescape
+        ),
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     for name in ("namespace", "lipsum"):  # a mutable object (doubling loops); free text of any size
         env.globals.pop(name, None)
@@ -265,7 +310,15 @@ def _child(conn, memory_mb: int) -> None:
                 template = envs[autoescape].from_string(source)
                 template.name = name
                 cache[(autoescape, source)] = template
-            answer = ("ok", render_limited(template, {k: frozen(v) for k, v in context.items()}, max_chars=max_chars, what=what))
+            answer = (
+                "ok",
+                render_limited(
+                    template,
+                    {k: frozen(v) for k, v in context.items()},
+                    max_chars=max_chars,
+                    what=what,
+                ),
+            )
         except MemoryError:
             answer = ("refused", f"{what}: needs more than {memory_mb} MB of memory")
         except RecursionError:
@@ -278,7 +331,9 @@ def _child(conn, memory_mb: int) -> None:
             answer = ("security", str(err))
         except TemplateSyntaxError as err:
             answer = ("error", f"template syntax error on line {err.lineno}: {err.message}")
-        except Exception as err:  # TypeError, ZeroDivisionError, ValueError...: the template's fault
+        except (
+            Exception
+        ) as err:  # TypeError, ZeroDivisionError, ValueError...: the template's fault
             answer = ("error", f"{type(err).__name__}: {err}")
         try:
             conn.send(answer)
@@ -308,13 +363,17 @@ class Renderer:
 
         ctx = multiprocessing.get_context("spawn")  # never fork a Spark driver's threads
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_child, args=(child, self.memory_mb), name="encore-campaign-render", daemon=True)
+        proc = ctx.Process(
+            target=_child, args=(child, self.memory_mb), name="encore-campaign-render", daemon=True
+        )
         proc.start()
         child.close()
         if not parent.poll(STARTUP_SECONDS):
             proc.kill()
             proc.join()
-            raise EncoreError(f"the campaign template renderer did not start within {STARTUP_SECONDS:g} s")
+            raise EncoreError(
+                f"the campaign template renderer did not start within {STARTUP_SECONDS:g} s"
+            )
         parent.recv()
         self._proc, self._conn = proc, parent
 
@@ -337,8 +396,16 @@ class Renderer:
             self._proc.join(timeout=2)
         self._stop()
 
-    def render(self, source: str, context: dict, *, autoescape: bool, max_chars: int, what: str,
-               name: str | None = None) -> tuple[str, str]:
+    def render(
+        self,
+        source: str,
+        context: dict,
+        *,
+        autoescape: bool,
+        max_chars: int,
+        what: str,
+        name: str | None = None,
+    ) -> tuple[str, str]:
         if self._proc is None or not self._proc.is_alive():
             self._stop()
             self._start()
@@ -348,6 +415,9 @@ class Renderer:
                 return self._conn.recv()
         except (EOFError, OSError):
             code = self._stop()
-            return "refused", f"{what}: the renderer stopped (exit code {code}): out of memory or crashed"
+            return (
+                "refused",
+                f"{what}: the renderer stopped (exit code {code}): out of memory or crashed",
+            )
         self._stop()
         return "refused", f"{what}: rendering took longer than {self.seconds:g} s (stopped)"

@@ -26,12 +26,23 @@ SOURCES = ("streams", "episodes", "listeners", "playlists", "playlist_tracks")
 # fact names its values; "private": only through the library's private selection).
 DIMENSIONS: dict[str, dict[str, Any]] = {
     "artist": {"columns": ("artist_name",), "sources": ("streams",), "keys": "public"},
-    "track": {"columns": ("artist_name", "track_name"), "sources": ("streams", "playlist_tracks"),
-              "keys": "public"},
+    "track": {
+        "columns": ("artist_name", "track_name"),
+        "sources": ("streams", "playlist_tracks"),
+        "keys": "public",
+    },
     "album": {"columns": ("artist_name", "album_name"), "sources": ("streams",), "keys": "public"},
     "genre": {"columns": ("genre",), "sources": ("streams",), "keys": "public"},
-    "country": {"columns": ("country",), "sources": ("streams", "episodes", "listeners"), "keys": "public"},
-    "age_band": {"columns": ("age_band",), "sources": ("streams", "episodes", "listeners"), "keys": "public"},
+    "country": {
+        "columns": ("country",),
+        "sources": ("streams", "episodes", "listeners"),
+        "keys": "public",
+    },
+    "age_band": {
+        "columns": ("age_band",),
+        "sources": ("streams", "episodes", "listeners"),
+        "keys": "public",
+    },
     "platform": {"columns": ("platform",), "sources": ("streams", "episodes"), "keys": "public"},
     "hour": {"columns": ("hour",), "sources": ("streams", "episodes"), "keys": "public"},
     "phrase": {"columns": ("phrase",), "sources": ("playlists",), "keys": "named"},
@@ -47,8 +58,22 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 
 # Fields that define the query (and so the release): a fact whose query fields equal
 # an already released one's is that release. Weight, title and display are not part of it.
-QUERY_FIELDS = ("kind", "source", "keys", "private_keys", "date", "phrases", "tracks", "markets",
-                "unit", "max_groups", "max_rows_per_group", "metric", "low", "high")
+QUERY_FIELDS = (
+    "kind",
+    "source",
+    "keys",
+    "private_keys",
+    "date",
+    "phrases",
+    "tracks",
+    "markets",
+    "unit",
+    "max_groups",
+    "max_rows_per_group",
+    "metric",
+    "low",
+    "high",
+)
 
 
 @dataclass(frozen=True)
@@ -98,10 +123,25 @@ class FactSpec:
 
 
 _ALLOWED = {
-    "title": str, "kind": str, "source": str, "keys": list, "weight": (int, float),
-    "private_keys": bool, "date": str, "phrases": list, "tracks": list, "markets": list,
-    "unit": str, "max_groups": int, "max_rows_per_group": int, "metric": str,
-    "low": (int, float), "high": (int, float), "top": int, "per": (list, str), "share_per": str,
+    "title": str,
+    "kind": str,
+    "source": str,
+    "keys": list,
+    "weight": (int, float),
+    "private_keys": bool,
+    "date": str,
+    "phrases": list,
+    "tracks": list,
+    "markets": list,
+    "unit": str,
+    "max_groups": int,
+    "max_rows_per_group": int,
+    "metric": str,
+    "low": (int, float),
+    "high": (int, float),
+    "top": int,
+    "per": (list, str),
+    "share_per": str,
 }
 
 
@@ -109,7 +149,9 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
     """Validate one fact declaration; ConfigError names the bad key (``<where>.<key>``)."""
     where = where or fact_id
     if not isinstance(fact_id, str) or not _ID.fullmatch(fact_id):
-        raise ConfigError(f"{where}: fact id must be lower-case letters, digits and _, got {fact_id!r}")
+        raise ConfigError(
+            f"{where}: fact id must be lower-case letters, digits and _, got {fact_id!r}"
+        )
     if not isinstance(body, dict):
         raise ConfigError(f"{where}: must be a table")
     for k, v in body.items():
@@ -127,7 +169,9 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
         raise ConfigError(f"{where}.source: must be one of {', '.join(SOURCES)}, got {source!r}")
     keys = body["keys"]
     if not keys or any(k not in DIMENSIONS for k in keys) or len(set(keys)) != len(keys):
-        raise ConfigError(f"{where}.keys: must be distinct dimensions from {', '.join(DIMENSIONS)}, got {keys!r}")
+        raise ConfigError(
+            f"{where}.keys: must be distinct dimensions from {', '.join(DIMENSIONS)}, got {keys!r}"
+        )
     for k in keys:
         if source not in DIMENSIONS[k]["sources"]:
             raise ConfigError(f"{where}.keys: {k!r} is not available on source {source!r}")
@@ -137,10 +181,14 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
     private_keys = body.get("private_keys", False)
     private_dims = [k for k in keys if DIMENSIONS[k]["keys"] == "private"]
     if private_dims and not private_keys:
-        raise ConfigError(f"{where}.private_keys: {private_dims[0]!r} is open-ended text: its keys "
-                          "can only come from private selection (set private_keys = true)")
+        raise ConfigError(
+            f"{where}.private_keys: {private_dims[0]!r} is open-ended text: its keys "
+            "can only come from private selection (set private_keys = true)"
+        )
     if private_keys and (not private_dims or len(keys) != 1):
-        raise ConfigError(f"{where}.private_keys: only for a single open-ended dimension (show, title)")
+        raise ConfigError(
+            f"{where}.private_keys: only for a single open-ended dimension (show, title)"
+        )
     if private_keys and kind != "count":
         raise ConfigError(f"{where}.private_keys: only count facts select keys privately")
     date = body.get("date")
@@ -151,16 +199,20 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
             raise ConfigError(f"{where}.date: only streams and episodes have a date")
     phrases = body.get("phrases", [])
     if "phrase" in keys:
-        if not phrases or not all(isinstance(p, str) and p.strip() and len(p) <= 200 for p in phrases):
+        if not phrases or not all(
+            isinstance(p, str) and p.strip() and len(p) <= 200 for p in phrases
+        ):
             raise ConfigError(f"{where}.phrases: a phrase fact needs a list of non-empty phrases")
     elif phrases:
-        raise ConfigError(f"{where}.phrases: only with keys = [\"phrase\"]")
+        raise ConfigError(f'{where}.phrases: only with keys = ["phrase"]')
     tracks = body.get("tracks", [])
     if tracks:
         if "track" not in keys:
             raise ConfigError(f"{where}.tracks: only with the track dimension")
-        if not all(isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) and x for x in t)
-                   for t in tracks):
+        if not all(
+            isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) and x for x in t)
+            for t in tracks
+        ):
             raise ConfigError(f"{where}.tracks: each entry must be [track_name, artist_name]")
     if source == "playlist_tracks" and not tracks:
         raise ConfigError(f"{where}.tracks: a playlist_tracks fact names its tracks")
@@ -180,18 +232,24 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
         if not 1 <= v <= 10_000:
             raise ConfigError(f"{where}.{name}: must be between 1 and 10000, got {v}")
     if unit == "listeners" and max_rows != 1:
-        raise ConfigError(f"{where}.max_rows_per_group: must be 1 when unit = \"listeners\"")
+        raise ConfigError(f'{where}.max_rows_per_group: must be 1 when unit = "listeners"')
     metric, low, high = body.get("metric"), body.get("low"), body.get("high")
     if kind in ("average", "median"):
         if source != "listeners":
-            raise ConfigError(f"{where}.source: {kind} facts are over listeners (source = \"listeners\")")
+            raise ConfigError(
+                f'{where}.source: {kind} facts are over listeners (source = "listeners")'
+            )
         if metric not in METRICS:
-            raise ConfigError(f"{where}.metric: must be one of {', '.join(METRICS)}, got {metric!r}")
+            raise ConfigError(
+                f"{where}.metric: must be one of {', '.join(METRICS)}, got {metric!r}"
+            )
         if low is None or high is None or not float(low) < float(high):
             raise ConfigError(f"{where}.high: {kind} needs bounds low < high")
     else:
         if source == "listeners":
-            raise ConfigError(f"{where}.source: count facts over listeners: use unit = \"listeners\" on streams")
+            raise ConfigError(
+                f'{where}.source: count facts over listeners: use unit = "listeners" on streams'
+            )
         for name in ("metric", "low", "high"):
             if body.get(name) is not None:
                 raise ConfigError(f"{where}.{name}: only for average and median facts")
@@ -206,18 +264,38 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
     if share_per is not None and (share_per not in keys or kind != "count"):
         raise ConfigError(f"{where}.share_per: must be a dimension of a count fact's keys")
     return FactSpec(
-        id=fact_id, kind=kind, source=source, keys=tuple(keys), weight=weight,
-        title=body.get("title", fact_id.replace("_", " ")), private_keys=private_keys, date=date,
-        phrases=tuple(phrases), tracks=tuple(tuple(t) for t in tracks), markets=tuple(sorted(markets)),
-        unit=unit, max_groups=max_groups, max_rows_per_group=max_rows, metric=metric,
-        low=None if low is None else float(low), high=None if high is None else float(high),
-        top=top, per=tuple(per), share_per=share_per,
+        id=fact_id,
+        kind=kind,
+        source=source,
+        keys=tuple(keys),
+        weight=weight,
+        title=body.get("title", fact_id.replace("_", " ")),
+        private_keys=private_keys,
+        date=date,
+        phrases=tuple(phrases),
+        tracks=tuple(tuple(t) for t in tracks),
+        markets=tuple(sorted(markets)),
+        unit=unit,
+        max_groups=max_groups,
+        max_rows_per_group=max_rows,
+        metric=metric,
+        low=None if low is None else float(low),
+        high=None if high is None else float(high),
+        top=top,
+        per=tuple(per),
+        share_per=share_per,
     )
 
 
 _SETTINGS = {
-    "reserve_weight": (int, float), "selection_share": float, "count_share": float,
-    "age_bands": list, "work_hours": list, "platforms": list, "countries": list, "catalog": dict,
+    "reserve_weight": (int, float),
+    "selection_share": float,
+    "count_share": float,
+    "age_bands": list,
+    "work_hours": list,
+    "platforms": list,
+    "countries": list,
+    "catalog": dict,
 }
 
 
@@ -237,8 +315,12 @@ def validate(body: dict) -> None:
         if not 0 < body[k] < 1:
             raise ConfigError(f"{k}: must be between 0 and 1 (exclusive), got {body[k]}")
     bands = body["age_bands"]
-    if not bands or not all(isinstance(b, int) and not isinstance(b, bool) for b in bands) \
-            or bands != sorted(set(bands)) or bands[0] < 0:
+    if (
+        not bands
+        or not all(isinstance(b, int) and not isinstance(b, bool) for b in bands)
+        or bands != sorted(set(bands))
+        or bands[0] < 0
+    ):
         raise ConfigError("age_bands: must be ascending ages (the lower bound of each band)")
     wh = body["work_hours"]
     if len(wh) != 2 or not all(isinstance(h, int) for h in wh) or not 0 <= wh[0] < wh[1] <= 24:
@@ -286,7 +368,9 @@ def countries(cfg: dict) -> list[str]:
     from babel import Locale
 
     skip = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"}
-    return sorted(k for k in Locale("en").territories if len(k) == 2 and k.isalpha() and k not in skip)
+    return sorted(
+        k for k in Locale("en").territories if len(k) == 2 and k.isalpha() and k not in skip
+    )
 
 
 def age_band_labels(cfg: dict) -> list[str]:

@@ -46,14 +46,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from encore.platform import config
-from encore.platform import datasets
-from encore.platform import localtime
-from encore.platform import locks
-from encore.platform import storage
 from encore.facts import catalog as fc
-from encore.platform.errors import BudgetExceeded, EncoreError
 from encore.facts.catalog import DIMENSIONS, FactSpec
+from encore.platform import config, datasets, localtime, locks, storage
+from encore.platform.errors import BudgetExceeded, EncoreError
 from encore.platform.locks import RunLocked
 
 ID_SPACE = "listener"
@@ -109,7 +105,9 @@ def normalise_title(col):
     """Playlist titles and phrases are compared case-folded with single spaces."""
     from pyspark.sql import functions as F
 
-    return F.trim(F.regexp_replace(F.lower(F.col(col) if isinstance(col, str) else col), r"\s+", " "))
+    return F.trim(
+        F.regexp_replace(F.lower(F.col(col) if isinstance(col, str) else col), r"\s+", " ")
+    )
 
 
 def normalise_phrase(text: str) -> str:
@@ -125,8 +123,17 @@ def eligible_listeners(users, erasures):
     return datasets.without_erased(kept, erasures)
 
 
-def population_tables(events, users, erasures, *, year: int, cfg: dict, tracks=None,
-                      playlists=None, sources: tuple[str, ...] = fc.SOURCES) -> dict:
+def population_tables(
+    events,
+    users,
+    erasures,
+    *,
+    year: int,
+    cfg: dict,
+    tracks=None,
+    playlists=None,
+    sources: tuple[str, ...] = fc.SOURCES,
+) -> dict:
     """The private tables handed to the DP session, one per source, each keyed by
     ``user_id`` (the privacy id). Pure: DataFrames in, DataFrames out.
 
@@ -137,12 +144,16 @@ def population_tables(events, users, erasures, *, year: int, cfg: dict, tracks=N
 
     start, end = config.window_bounds(cfg, year)
     listeners = eligible_listeners(users, erasures).select(
-        "user_id", "country", "timezone", _age_band_expr(cfg, year).alias("age_band"))
+        "user_id", "country", "timezone", _age_band_expr(cfg, year).alias("age_band")
+    )
     plays = events
     if "year" in plays.columns:  # partition pruning on events/year=Y
         plays = plays.filter(F.col("year") == year)
     plays = (
-        plays.filter((F.col("ts") >= F.to_timestamp(F.lit(start))) & (F.col("ts") < F.to_timestamp(F.lit(end))))
+        plays.filter(
+            (F.col("ts") >= F.to_timestamp(F.lit(start)))
+            & (F.col("ts") < F.to_timestamp(F.lit(end)))
+        )
         .filter(F.col("private_session") == F.lit(False))
         .drop("country")  # the market is the listener's country (users), not the connection's
         .join(listeners, "user_id", "inner")
@@ -158,7 +169,9 @@ def population_tables(events, users, erasures, *, year: int, cfg: dict, tracks=N
         .withColumn("minutes", F.col("ms_played").cast("double") / 60000.0)
     )
     wh = cfg["facts"]["work_hours"]
-    work = F.dayofweek("local_ts").between(2, 6) & (F.col("hour") >= wh[0]) & (F.col("hour") < wh[1])
+    work = (
+        F.dayofweek("local_ts").between(2, 6) & (F.col("hour") >= wh[0]) & (F.col("hour") < wh[1])
+    )
     out: dict = {}
     common = ["user_id", "platform", "country", "age_band", "hour", "local_date"]
     if "streams" in sources:
@@ -171,11 +184,14 @@ def population_tables(events, users, erasures, *, year: int, cfg: dict, tracks=N
         music = F.when(F.col("kind") == "track", F.col("minutes")).otherwise(0.0)
         out["listeners"] = plays.groupBy("user_id", "country", "age_band").agg(
             F.sum("minutes").alias("minutes"),
-            F.try_divide(F.sum(F.when(work, music).otherwise(0.0)), F.sum(music)).alias("work_hours_share"),
+            F.try_divide(F.sum(F.when(work, music).otherwise(0.0)), F.sum(music)).alias(
+                "work_hours_share"
+            ),
         )
     if playlists is not None and ("playlists" in sources or "playlist_tracks" in sources):
         owned = playlists.withColumnRenamed("owner_user_id", "user_id").join(
-            listeners.select("user_id"), "user_id", "inner")
+            listeners.select("user_id"), "user_id", "inner"
+        )
         if "playlists" in sources:
             out["playlists"] = owned.select("user_id", normalise_title("title").alias("title"))
         if "playlist_tracks" in sources and tracks is not None:
@@ -211,12 +227,23 @@ def read_inputs(spark, root: str, year: int, cfg: dict, sources: set[str]) -> In
     if playlists is None:
         missing.update(playlists="no playlists table", playlist_tracks="no playlists table")
     if tracks is None:
-        missing.update(track="no catalog/tracks table", album="no catalog/tracks table",
-                       playlist_tracks="no catalog/tracks table")
+        missing.update(
+            track="no catalog/tracks table",
+            album="no catalog/tracks table",
+            playlist_tracks="no catalog/tracks table",
+        )
     if artists is None:
         missing.update(artist="no catalog/artists table", genre="no catalog/artists table")
-    private = population_tables(events, users, erasures, year=year, cfg=cfg, tracks=tracks,
-                                playlists=playlists, sources=tuple(sorted(sources)))
+    private = population_tables(
+        events,
+        users,
+        erasures,
+        year=year,
+        cfg=cfg,
+        tracks=tracks,
+        playlists=playlists,
+        sources=tuple(sorted(sources)),
+    )
     # Cached: each fact is one or more Tumult queries, i.e. Spark jobs over its source
     # table; without the cache every one re-reads the events, joins the listeners and
     # converts time zones again (release() unpersists them).
@@ -242,15 +269,23 @@ def public_keys(spark, spec: FactSpec, inputs: Inputs, cfg: dict):
     keyset = None
     for dim in spec.keys:
         if dim == "artist":
-            ks = KeySet.from_dataframe(inputs.artists.select("artist_name").where("artist_name IS NOT NULL").distinct())
+            ks = KeySet.from_dataframe(
+                inputs.artists.select("artist_name").where("artist_name IS NOT NULL").distinct()
+            )
         elif dim == "track" and spec.tracks:
             ks = KeySet.from_tuples([(a, t) for t, a in spec.tracks], ["artist_name", "track_name"])
         elif dim == "track":
-            ks = KeySet.from_dataframe(inputs.tracks.select("artist_name", "track_name")
-                                       .where("artist_name IS NOT NULL AND track_name IS NOT NULL").distinct())
+            ks = KeySet.from_dataframe(
+                inputs.tracks.select("artist_name", "track_name")
+                .where("artist_name IS NOT NULL AND track_name IS NOT NULL")
+                .distinct()
+            )
         elif dim == "album":
-            ks = KeySet.from_dataframe(inputs.tracks.select("artist_name", "album_name")
-                                       .where("artist_name IS NOT NULL AND album_name IS NOT NULL").distinct())
+            ks = KeySet.from_dataframe(
+                inputs.tracks.select("artist_name", "album_name")
+                .where("artist_name IS NOT NULL AND album_name IS NOT NULL")
+                .distinct()
+            )
         elif dim == "genre":
             ks = KeySet.from_dataframe(_artist_genres(inputs).select("genre").distinct())
         elif dim == "country":
@@ -273,8 +308,11 @@ def public_keys(spark, spec: FactSpec, inputs: Inputs, cfg: dict):
 def _artist_genres(inputs: Inputs):
     from pyspark.sql import functions as F
 
-    return (inputs.artists.select("artist_name", F.explode("genres").alias("genre"))
-            .where("genre IS NOT NULL").distinct())
+    return (
+        inputs.artists.select("artist_name", F.explode("genres").alias("genre"))
+        .where("genre IS NOT NULL")
+        .distinct()
+    )
 
 
 def _base_query(spec: FactSpec, year: int, restrict_source: str | None):
@@ -360,8 +398,12 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
     if spec.tracks:
         restrict = f"named_{spec.signature}"
         with contextlib.suppress(ValueError):  # already added by an earlier fact in this session
-            session.add_public_dataframe(restrict, spark.createDataFrame(
-                [(a, t) for t, a in spec.tracks], "artist_name string, track_name string"))
+            session.add_public_dataframe(
+                restrict,
+                spark.createDataFrame(
+                    [(a, t) for t, a in spec.tracks], "artist_name string, track_name string"
+                ),
+            )
     mechanisms: list[str] = []
     note = ""
 
@@ -369,17 +411,27 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
         # the library's partition selection picks the open-ended keys (show or title)
         col = DIMENSIONS[spec.keys[0]]["columns"][0]
         sel_eps = eps * cfg["facts"]["selection_share"]
-        select = (_base_query(spec, year, restrict)
-                  .enforce(MaxGroupsPerID(col, spec.max_groups))
-                  .enforce(MaxRowsPerGroupPerID(col, 1))
-                  .get_groups([col]))
-        selected = session.evaluate(select, ApproxDPBudget(sel_eps, delta)).where(F.col(col).isNotNull())
+        select = (
+            _base_query(spec, year, restrict)
+            .enforce(MaxGroupsPerID(col, spec.max_groups))
+            .enforce(MaxRowsPerGroupPerID(col, 1))
+            .get_groups([col])
+        )
+        selected = session.evaluate(select, ApproxDPBudget(sel_eps, delta)).where(
+            F.col(col).isNotNull()
+        )
         selected_keys = [r[col] for r in selected.collect()]
         mechanisms.append(f"partition selection(eps={sel_eps:.4g}, delta={delta:.3g})")
         eps_count = eps - sel_eps
         if not selected_keys:
-            return Evaluated(spec, [], eps, delta, " + ".join(mechanisms),
-                             "no key passed private selection: nothing to count")
+            return Evaluated(
+                spec,
+                [],
+                eps,
+                delta,
+                " + ".join(mechanisms),
+                "no key passed private selection: nothing to count",
+            )
         keys = KeySet.from_dict({col: selected_keys})
     else:
         eps_count = eps
@@ -399,8 +451,16 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
             # below min_count (privacy.md), or not distinguishable from noise around zero
             # ("never more precision than the noise supports")
             too_small = value < min_count or (err is not None and value <= err)
-            rows.append({"key": key, "value": value, "n": None, "suppressed": too_small, "error95": err,
-                         "share": None})
+            rows.append(
+                {
+                    "key": key,
+                    "value": value,
+                    "n": None,
+                    "suppressed": too_small,
+                    "error95": err,
+                    "share": None,
+                }
+            )
         if spec.share_per:
             # shares among the group's *released* keys only: a denominator that included
             # suppressed values would let a reader subtract one back out. A group with a
@@ -420,11 +480,16 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
         base = _base_query(spec, year, restrict).enforce(MaxRowsPerID(1))
         cq = base.clone().groupby(keys).count(name="n")
         count_info = session._noise_info(cq, ApproxDPBudget(count_eps, 0))
-        counts = {tuple(r[c] for c in spec.key_columns): float(r["n"])
-                  for r in session.evaluate(cq, ApproxDPBudget(count_eps, 0)).collect()}
+        counts = {
+            tuple(r[c] for c in spec.key_columns): float(r["n"])
+            for r in session.evaluate(cq, ApproxDPBudget(count_eps, 0)).collect()
+        }
         grouped = base.clone().groupby(keys)
-        sq = (grouped.average(spec.metric, spec.low, spec.high, name="value") if spec.kind == "average"
-              else grouped.median(spec.metric, spec.low, spec.high, name="value"))
+        sq = (
+            grouped.average(spec.metric, spec.low, spec.high, name="value")
+            if spec.kind == "average"
+            else grouped.median(spec.metric, spec.low, spec.high, name="value")
+        )
         stat_info = session._noise_info(sq, ApproxDPBudget(stat_eps, 0))
         mechanisms.append("count " + _describe_noise(count_info))
         mechanisms.append(f"{spec.kind} " + _describe_noise(stat_info))
@@ -439,18 +504,32 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
                 vague = err is None or err >= (spec.high - spec.low) / 4
             else:  # exponential mechanism: a bound on the rank error, in listeners
                 err = None if n <= 0 else 2 * math.log(20 * (n + 1)) / stat_eps
-                vague = err is None or err >= n / 4  # the released rank could be outside the quartiles
-            rows.append({"key": key, "value": value, "n": n, "suppressed": n < min_count or vague,
-                         "error95": err, "share": None})
+                vague = (
+                    err is None or err >= n / 4
+                )  # the released rank could be outside the quartiles
+            rows.append(
+                {
+                    "key": key,
+                    "value": value,
+                    "n": n,
+                    "suppressed": n < min_count or vague,
+                    "error95": err,
+                    "share": None,
+                }
+            )
     released = sum(1 for r in rows if not r["suppressed"])
     if spec.kind == "count":
         why = f"noisy value below min_count {min_count}"
         if rows and rows[0]["error95"] is not None:
             why += f" or within the noise's 95 % error ±{rows[0]['error95']:,.0f}"
     else:
-        why = (f"noisy number of listeners below min_count {min_count}, or too few listeners for the "
-               f"noise to leave a meaningful {spec.kind}")
-    note = note or f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed ({why})"
+        why = (
+            f"noisy number of listeners below min_count {min_count}, or too few listeners for the "
+            f"noise to leave a meaningful {spec.kind}"
+        )
+    note = (
+        note or f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed ({why})"
+    )
     return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
 
 
@@ -459,12 +538,17 @@ def open_session(inputs: Inputs, specs: list[FactSpec], cfg: dict, epsilon: floa
     listener as the protected unit, holding exactly the budget of this release."""
     from tmlt.analytics import AddRowsWithID, ApproxDPBudget, Session
 
-    builder = (Session.Builder()
-               .with_privacy_budget(ApproxDPBudget(epsilon * (1 + _TOLERANCE), min(delta * (1 + _TOLERANCE), 1.0)))
-               .with_id_space(ID_SPACE))
+    builder = (
+        Session.Builder()
+        .with_privacy_budget(
+            ApproxDPBudget(epsilon * (1 + _TOLERANCE), min(delta * (1 + _TOLERANCE), 1.0))
+        )
+        .with_id_space(ID_SPACE)
+    )
     for source in sorted({s.source for s in specs}):
         builder = builder.with_private_dataframe(
-            source, inputs.private[source], protected_change=AddRowsWithID("user_id", ID_SPACE))
+            source, inputs.private[source], protected_change=AddRowsWithID("user_id", ID_SPACE)
+        )
     if any("genre" in s.keys for s in specs):
         builder = builder.with_public_dataframe("artist_genres", _artist_genres(inputs))
     return builder.build()
@@ -552,27 +636,63 @@ def _by_signature(rows: list[dict]) -> dict[str, list[dict]]:
 def _as_released(spec: FactSpec, stored: list[dict], reused: bool) -> ReleasedFact:
     summary = next(r for r in stored if r["key"] is None)
     keyed = [r for r in stored if r["key"] is not None]
-    return ReleasedFact(spec, keyed, summary["epsilon"], summary["delta"], summary["mechanism"],
-                        summary["note"], summary["released_at"], summary["run_id"], reused)
+    return ReleasedFact(
+        spec,
+        keyed,
+        summary["epsilon"],
+        summary["delta"],
+        summary["mechanism"],
+        summary["note"],
+        summary["released_at"],
+        summary["run_id"],
+        reused,
+    )
 
 
 def _rows_of(ev: Evaluated, year: int, run_id: str, now: str) -> list[dict]:
     spec = ev.spec
     params = json.dumps(spec.query(), sort_keys=True, ensure_ascii=False)
-    common = {"fact_id": spec.id, "signature": spec.signature, "kind": spec.kind,
-              "epsilon": ev.epsilon, "delta": ev.delta, "mechanism": ev.mechanism,
-              "params": params, "released_at": now, "run_id": run_id}
-    out = [{**common, "key": None, "value": None, "n": None, "share": None, "suppressed": None,
-            "error95": None, "note": ev.note}]
+    common = {
+        "fact_id": spec.id,
+        "signature": spec.signature,
+        "kind": spec.kind,
+        "epsilon": ev.epsilon,
+        "delta": ev.delta,
+        "mechanism": ev.mechanism,
+        "params": params,
+        "released_at": now,
+        "run_id": run_id,
+    }
+    out = [
+        {
+            **common,
+            "key": None,
+            "value": None,
+            "n": None,
+            "share": None,
+            "suppressed": None,
+            "error95": None,
+            "note": ev.note,
+        }
+    ]
     explicit = len(ev.rows) <= EXPLICIT_KEYS_MAX
-    for r in sorted(ev.rows, key=lambda r: json.dumps(r["key"], sort_keys=True, ensure_ascii=False)):
+    for r in sorted(
+        ev.rows, key=lambda r: json.dumps(r["key"], sort_keys=True, ensure_ascii=False)
+    ):
         if r["suppressed"] and not explicit:
             continue  # counted in the note; a suppressed value is never stored
-        out.append({**common, "key": json.dumps(r["key"], sort_keys=True, ensure_ascii=False),
-                    "value": None if r["suppressed"] else r["value"],
-                    "n": None if r["suppressed"] or r["n"] is None else round(r["n"]),
-                    "share": None if r["suppressed"] else r.get("share"),
-                    "suppressed": bool(r["suppressed"]), "error95": r["error95"], "note": None})
+        out.append(
+            {
+                **common,
+                "key": json.dumps(r["key"], sort_keys=True, ensure_ascii=False),
+                "value": None if r["suppressed"] else r["value"],
+                "n": None if r["suppressed"] or r["n"] is None else round(r["n"]),
+                "share": None if r["suppressed"] else r.get("share"),
+                "suppressed": bool(r["suppressed"]),
+                "error95": r["error95"],
+                "note": None,
+            }
+        )
     return out
 
 
@@ -581,18 +701,31 @@ class LedgerMoved(RunLocked):
 
 
 def _ledger_files(root: str, year: int) -> frozenset[str]:
-    return frozenset(n for n in storage.listdir(ledger_path(root, year))
-                     if n.endswith(".jsonl") and not n.startswith((".", "_")))
+    return frozenset(
+        n
+        for n in storage.listdir(ledger_path(root, year))
+        if n.endswith(".jsonl") and not n.startswith((".", "_"))
+    )
 
 
 def _moved(year: int, seen: frozenset[str], now: frozenset[str]) -> LedgerMoved:
     return LedgerMoved(
         f"privacy ledger for {year} changed while this release was computed ({', '.join(sorted(now - seen))} "
-        "appeared: another release ran at the same time); nothing was released: run again")
+        "appeared: another release ran at the same time); nothing was released: run again"
+    )
 
 
-def release(spark, root: str, year: int, specs: list[FactSpec], cfg: dict, run_id: str, *,
-            inputs: Inputs | None = None, say=None) -> dict[str, ReleasedFact]:
+def release(
+    spark,
+    root: str,
+    year: int,
+    specs: list[FactSpec],
+    cfg: dict,
+    run_id: str,
+    *,
+    inputs: Inputs | None = None,
+    say=None,
+) -> dict[str, ReleasedFact]:
     """Release ``specs`` for ``year`` and return every one of them by id.
 
     Facts already released (same query) come back from storage and spend nothing. The
@@ -617,27 +750,36 @@ def release(spark, root: str, year: int, specs: list[FactSpec], cfg: dict, run_i
             elif spec.id in stored_ids:
                 raise EncoreError(
                     f"fact {spec.id!r} was already released for {year} with other parameters; "
-                    "releases are immutable: give the changed fact a new id")
+                    "releases are immutable: give the changed fact a new id"
+                )
             else:
                 todo.append(spec)
         if not todo:
             return out
-        total_eps, total_delta = cfg["privacy"]["epsilon_per_year"], cfg["privacy"]["delta_per_year"]
+        total_eps, total_delta = (
+            cfg["privacy"]["epsilon_per_year"],
+            cfg["privacy"]["delta_per_year"],
+        )
         seen = _ledger_files(root, year)
         used_eps, used_delta = spent(root, year)
         need = [fc.budget_for(s, cfg) for s in todo]
         need_eps, need_delta = sum(e for e, _ in need), sum(d for _, d in need)
-        if used_eps + need_eps > total_eps * (1 + _TOLERANCE) or used_delta + need_delta > total_delta * (1 + _TOLERANCE):
+        if used_eps + need_eps > total_eps * (
+            1 + _TOLERANCE
+        ) or used_delta + need_delta > total_delta * (1 + _TOLERANCE):
             raise BudgetExceeded(
                 f"privacy budget for {year} exceeded: releasing {', '.join(s.id for s in todo)} needs "
                 f"epsilon {need_eps:.4g} / delta {need_delta:.3g}, but only epsilon "
                 f"{max(0.0, total_eps - used_eps):.4g} / delta {max(0.0, total_delta - used_delta):.3g} "
-                f"of {total_eps:g} / {total_delta:g} is left (ledger: {ledger_path(root, year)}); nothing was released")
+                f"of {total_eps:g} / {total_delta:g} is left (ledger: {ledger_path(root, year)}); nothing was released"
+            )
         ours = inputs is None
         if ours:
             inputs = read_inputs(spark, root, year, cfg, {s.source for s in todo})
         try:
-            return _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say, seen)
+            return _release_todo(
+                root, year, specs, todo, out, stored_rows, inputs, cfg, run_id, say, seen
+            )
         finally:
             if ours:
                 for df in inputs.private.values():
@@ -650,7 +792,8 @@ def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id
     unavailable = []
     for spec in todo:
         why = inputs.missing.get(spec.source) or next(
-            (inputs.missing[k] for k in spec.keys if k in inputs.missing), None)
+            (inputs.missing[k] for k in spec.keys if k in inputs.missing), None
+        )
         if why:
             unavailable.append((spec, why))
     if unavailable:
@@ -672,11 +815,25 @@ def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id
     now_files = _ledger_files(root, year)
     if now_files != seen:
         raise _moved(year, seen, now_files)
-    mine = _append_ledger(root, year, [
-        {"year": year, "fact_id": ev.spec.id, "signature": ev.spec.signature,
-         "params": ev.spec.query(), "epsilon": ev.epsilon, "delta": ev.delta,
-         "mechanism": ev.mechanism, "time": now, "run_id": run_id}
-        for ev in evaluated], run_id)
+    mine = _append_ledger(
+        root,
+        year,
+        [
+            {
+                "year": year,
+                "fact_id": ev.spec.id,
+                "signature": ev.spec.signature,
+                "params": ev.spec.query(),
+                "epsilon": ev.epsilon,
+                "delta": ev.delta,
+                "mechanism": ev.mechanism,
+                "time": now,
+                "run_id": run_id,
+            }
+            for ev in evaluated
+        ],
+        run_id,
+    )
     now_files = _ledger_files(root, year)
     if now_files - seen - {posixpath.basename(mine)}:
         storage.delete(mine)  # the values drawn are never published, so they spent nothing
@@ -704,14 +861,25 @@ def _label(key: dict) -> str:
 def answer(spec: FactSpec, rows: list[dict]) -> list[dict]:
     """The fact's answer as lines: {"group": ..., "label": ..., "key": ..., "value": ...,
     "share": ...}. Post-processing of released values only; suppressed keys never appear."""
-    shown = [(json.loads(r["key"]) if isinstance(r["key"], str) else r["key"], r) for r in rows
-             if not r["suppressed"] and r["value"] is not None]
+    shown = [
+        (json.loads(r["key"]) if isinstance(r["key"], str) else r["key"], r)
+        for r in rows
+        if not r["suppressed"] and r["value"] is not None
+    ]
     lines: list[dict] = []
 
     def line(group, key, r, share=None):
         dims = {d: {c: key[c] for c in DIMENSIONS[d]["columns"]} for d in spec.keys}
-        return {"group": group, "label": _label(key), "key": key, "dims": dims,
-                "value": r["value"], "n": r.get("n"), "share": share, "error95": r["error95"]}
+        return {
+            "group": group,
+            "label": _label(key),
+            "key": key,
+            "dims": dims,
+            "value": r["value"],
+            "n": r.get("n"),
+            "share": share,
+            "error95": r["error95"],
+        }
 
     if spec.per:
         for dim in spec.per:
@@ -720,18 +888,28 @@ def answer(spec: FactSpec, rows: list[dict]) -> list[dict]:
             for key, r in shown:
                 groups[tuple(key[c] for c in cols)].append((key, r))
             for g in sorted(groups, key=lambda t: [str(x) for x in t]):
-                ranked = sorted(groups[g], key=lambda kr: (-kr[1]["value"], json.dumps(kr[0], sort_keys=True)))
+                ranked = sorted(
+                    groups[g], key=lambda kr: (-kr[1]["value"], json.dumps(kr[0], sort_keys=True))
+                )
                 for key, r in ranked[: spec.top or 1]:
                     rest = {k: v for k, v in key.items() if k not in cols}
-                    lines.append({**line({dim: " / ".join(map(str, g))}, key, r), "label": _label(rest)})
+                    lines.append(
+                        {**line({dim: " / ".join(map(str, g))}, key, r), "label": _label(rest)}
+                    )
         return lines
     if spec.share_per:  # shares were computed at release over every key of the group
         cols = DIMENSIONS[spec.share_per]["columns"]
-        for key, r in sorted(shown, key=lambda kr: ([str(kr[0][c]) for c in cols], -kr[1]["value"])):
+        for key, r in sorted(
+            shown, key=lambda kr: ([str(kr[0][c]) for c in cols], -kr[1]["value"])
+        ):
             g = tuple(key[c] for c in cols)
             rest = {k: v for k, v in key.items() if k not in cols}
-            lines.append({**line({spec.share_per: " / ".join(map(str, g))}, key, r, r.get("share")),
-                          "label": _label(rest)})
+            lines.append(
+                {
+                    **line({spec.share_per: " / ".join(map(str, g))}, key, r, r.get("share")),
+                    "label": _label(rest),
+                }
+            )
         return lines
     ranked = sorted(shown, key=lambda kr: (-kr[1]["value"], json.dumps(kr[0], sort_keys=True)))
     for key, r in ranked[: spec.top] if spec.top else ranked:
@@ -744,7 +922,11 @@ def plain_error(spec: FactSpec, err: float | None) -> str:
     if err is None:
         return "error not available"
     if spec.kind == "count":
-        unit = "listeners" if spec.unit == "listeners" else ("playlists" if spec.source.startswith("playlist") else "plays")
+        unit = (
+            "listeners"
+            if spec.unit == "listeners"
+            else ("playlists" if spec.source.startswith("playlist") else "plays")
+        )
         return f"±{err:,.0f} {unit} in 95 % of releases"
     if spec.kind == "average" and spec.metric == "work_hours_share":
         return f"±{100 * err:.1f} percentage points in 95 % of releases"
@@ -770,26 +952,41 @@ def write_report(root: str, year: int, cfg: dict) -> str:
     order = {sig: i for i, sig in enumerate(catalog)}
     total_eps, total_delta = cfg["privacy"]["epsilon_per_year"], cfg["privacy"]["delta_per_year"]
     used_eps, used_delta = spent(root, year)
-    out = [f"# Released facts, {year}", "",
-           "Differentially private (Tumult Analytics; the protected unit is the listener). "
-           "Values are noisy on purpose; a count below "
-           f"{cfg['privacy']['min_count']} is suppressed and never stored.", "",
-           f"Budget spent: epsilon {used_eps:.4g} of {total_eps:g}, delta {used_delta:.3g} of {total_delta:g}.", ""]
-    for sig, stored in sorted(by_sig.items(), key=lambda kv: (kv[1][0]["released_at"], order.get(kv[0], len(order)),
-                                                              kv[1][0]["fact_id"])):
+    out = [
+        f"# Released facts, {year}",
+        "",
+        "Differentially private (Tumult Analytics; the protected unit is the listener). "
+        "Values are noisy on purpose; a count below "
+        f"{cfg['privacy']['min_count']} is suppressed and never stored.",
+        "",
+        f"Budget spent: epsilon {used_eps:.4g} of {total_eps:g}, delta {used_delta:.3g} of {total_delta:g}.",
+        "",
+    ]
+    for sig, stored in sorted(
+        by_sig.items(),
+        key=lambda kv: (kv[1][0]["released_at"], order.get(kv[0], len(order)), kv[1][0]["fact_id"]),
+    ):
         summary = next(r for r in stored if r["key"] is None)
         spec = catalog.get(sig) or _spec_from_params(summary)
         fact = _as_released(spec, stored, reused=True)
-        out += [f"## {summary['fact_id']}: {spec.title}", "",
-                f"- epsilon {fact.epsilon:.4g}, delta {fact.delta:.3g}; mechanism: {fact.mechanism}",
-                f"- released {fact.released_at} by run {fact.run_id}; {fact.note}"]
+        out += [
+            f"## {summary['fact_id']}: {spec.title}",
+            "",
+            f"- epsilon {fact.epsilon:.4g}, delta {fact.delta:.3g}; mechanism: {fact.mechanism}",
+            f"- released {fact.released_at} by run {fact.run_id}; {fact.note}",
+        ]
         errs = [r["error95"] for r in fact.rows if r["error95"] is not None and not r["suppressed"]]
         if errs:
             out.append(f"- typical error: {plain_error(spec, max(errs))}")
         lines = answer(spec, fact.rows)
         if not lines:
-            out += ["", "**suppressed** — no value above the minimum count" if fact.rows or "selection" in fact.note
-                    else "**suppressed** — nothing to release", ""]
+            out += [
+                "",
+                "**suppressed** — no value above the minimum count"
+                if fact.rows or "selection" in fact.note
+                else "**suppressed** — nothing to release",
+                "",
+            ]
             continue
         out.append("")
         for ln in lines:
@@ -797,7 +994,9 @@ def write_report(root: str, year: int, cfg: dict) -> str:
             share = f" ({100 * ln['share']:.1f} %)" if ln["share"] is not None else ""
             n = f" (about {ln['n']:,.0f} listeners)" if ln.get("n") else ""
             out.append(f"- {group}{ln['label']}: {_fmt_value(spec, ln['value'])}{share}{n}")
-        suppressed = [r for r in fact.rows if r["suppressed"]] if not spec.per and not spec.top else []
+        suppressed = (
+            [r for r in fact.rows if r["suppressed"]] if not spec.per and not spec.top else []
+        )
         for r in suppressed[:10]:
             out.append(f"- {_label(json.loads(r['key']))}: suppressed")
         if len(suppressed) > 10:
@@ -824,8 +1023,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from encore.cli import add_common
 
     add_common(p, year=True)
-    p.add_argument("--fact", action="append", default=[], metavar="ID",
-                   help="release only this catalog fact (repeatable); default: the whole catalog")
+    p.add_argument(
+        "--fact",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="release only this catalog fact (repeatable); default: the whole catalog",
+    )
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -838,12 +1042,18 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         known = {s.id for s in specs}
         unknown = [f for f in args.fact if f not in known]
         if unknown:
-            raise EncoreError(f"--fact {unknown[0]}: not in the fact catalog ({', '.join(sorted(known))})")
+            raise EncoreError(
+                f"--fact {unknown[0]}: not in the fact catalog ({', '.join(sorted(known))})"
+            )
         specs = [s for s in specs if s.id in args.fact]
     report.phase("release")
     stored = {r["signature"] for r in load_released(args.data, args.year)}
     # a re-run with everything released reads storage only: no Spark session at all
-    spark = None if all(s.signature in stored for s in specs) else get_session(cfg, "facts", args.spark_profile)
+    spark = (
+        None
+        if all(s.signature in stored for s in specs)
+        else get_session(cfg, "facts", args.spark_profile)
+    )
     released = release(spark, args.data, args.year, specs, cfg, report.run_id, say=report.say)
     spent_now = 0.0
     for spec in specs:
@@ -863,7 +1073,9 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     report.set("epsilon_spent_this_run", spent_now)
     report.set("epsilon_spent_year", used_eps)
     report.set("delta_spent_year", used_delta)
-    report.note(f"budget {args.year}: epsilon {used_eps:.4g} of {cfg['privacy']['epsilon_per_year']:g} spent "
-                f"({spent_now:.4g} by this run); report {storage.join(datasets.facts_path(args.data, args.year), REPORT_FILE)}")
+    report.note(
+        f"budget {args.year}: epsilon {used_eps:.4g} of {cfg['privacy']['epsilon_per_year']:g} spent "
+        f"({spent_now:.4g} by this run); report {storage.join(datasets.facts_path(args.data, args.year), REPORT_FILE)}"
+    )
     report.finish()
     return 0

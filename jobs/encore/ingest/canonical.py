@@ -43,22 +43,35 @@ REASONS: dict[str, str] = {
 BOOL_FIELDS = ("shuffle", "skipped", "offline", "incognito_mode")
 TRACK_FIELDS = ("spotify_track_uri", "master_metadata_track_name")
 EPISODE_FIELDS = ("spotify_episode_uri", "episode_name", "episode_show_name")
-AUDIOBOOK_FIELDS = ("audiobook_uri", "audiobook_title", "audiobook_chapter_uri", "audiobook_chapter_title")
+AUDIOBOOK_FIELDS = (
+    "audiobook_uri",
+    "audiobook_title",
+    "audiobook_chapter_uri",
+    "audiobook_chapter_title",
+)
 
 # Raw fields read by the parser: the raw log's, minus ip_addr (never even parsed), plus
 # ``track_duration_ms``, a hint that adapters for formats without ms_played may set.
 _NOT_PARSED = {"ip_addr"}
-PARSED_FIELDS = [f.name for f in schemas.RAW_EVENT if f.name not in _NOT_PARSED] + ["track_duration_ms"]
+PARSED_FIELDS = [f.name for f in schemas.RAW_EVENT if f.name not in _NOT_PARSED] + [
+    "track_duration_ms"
+]
 _CORRUPT = "_corrupt_record"
 _PARSE_SCHEMA = ", ".join(f"`{n}` STRING" for n in [*PARSED_FIELDS, _CORRUPT])
 
 # Time formats accepted for ts (all UTC unless they carry an offset); a bare number of
 # up to 11 digits is epoch seconds (ListenBrainz, Last.fm).
-TS_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss[.SSSSSS][.SSS]XXX", "yyyy-MM-dd HH:mm[:ss]", "yyyy-MM-dd'T'HH:mm[:ss]")
+TS_FORMATS = (
+    "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS][.SSS]XXX",
+    "yyyy-MM-dd HH:mm[:ss]",
+    "yyyy-MM-dd'T'HH:mm[:ss]",
+)
 
 # White space trimmed around text: ASCII blanks plus the Unicode spaces, NBSP and BOM.
-_WS = (" \t\n\r\f\u000b\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-       "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+_WS = (
+    " \t\n\r\f\u000b\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 
 SOURCE_PLATFORM = "platform-log"
 
@@ -72,7 +85,9 @@ def nfc(col: Column) -> Column:
     characters as UTF-8 bytes (two counters: much cheaper than a regex on every field)."""
     return F.when(
         F.length(col) != F.octet_length(col),
-        F.call_function("reflect", F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"), col, F.lit(False)),
+        F.call_function(
+            "reflect", F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"), col, F.lit(False)
+        ),
     ).otherwise(col)
 
 
@@ -91,7 +106,9 @@ def strict_bool(col: Column) -> Column:
 def parse_ts(col: Column) -> Column:
     text = F.call_function("btrim", col, F.lit(_WS))
     parsed = F.coalesce(*[F.try_to_timestamp(text, F.lit(fmt)) for fmt in TS_FORMATS])
-    return F.when(text.rlike("^[0-9]{1,11}$"), F.timestamp_seconds(text.try_cast("bigint"))).otherwise(parsed)
+    return F.when(
+        text.rlike("^[0-9]{1,11}$"), F.timestamp_seconds(text.try_cast("bigint"))
+    ).otherwise(parsed)
 
 
 # Fields quarantine never keeps, whatever their case or JSON escaping: the IP address
@@ -100,13 +117,20 @@ def parse_ts(col: Column) -> Column:
 _SECRET_KEY = r"^(ip_?addr.*|username|user_agent_decrypted)$"
 # the same keys in unparsed text: any key starting with "ip" (also \u0069/\u0049-escaped),
 # username, user_agent_decrypted; the value a string (perhaps cut short) or a bare token
-_SECRET_KEY_TEXT = (r'(?i)("(?:ip|\\u0069p|\\u0049p|\\u0069\\u0070|\\u0049\\u0050)(?:[^"\\]|\\.)*"'
-                    r'|"(?:username|user_agent_decrypted)")(\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
+_SECRET_KEY_TEXT = (
+    r'(?i)("(?:ip|\\u0069p|\\u0049p|\\u0069\\u0070|\\u0049\\u0050)(?:[^"\\]|\\.)*"'
+    r'|"(?:username|user_agent_decrypted)")(\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^,}\]\s]+)'
+)
 _IPV4 = r"(?<![0-9])(?<![0-9]\.)(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])"
 _V4_TAIL = r"(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?"
-_IPV6 = (r"(?i)(?<![0-9a-z:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
-         r"|[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?" + _V4_TAIL +
-         r"|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}" + _V4_TAIL + r"|::(?:[0-9]{1,3}\.){3}[0-9]{1,3})(?![0-9a-z:]|\.[0-9])")
+_IPV6 = (
+    r"(?i)(?<![0-9a-z:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+    r"|[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?"
+    + _V4_TAIL
+    + r"|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}"
+    + _V4_TAIL
+    + r"|::(?:[0-9]{1,3}\.){3}[0-9]{1,3})(?![0-9a-z:]|\.[0-9])"
+)
 
 
 def _redact_addresses(text: Column) -> Column:
@@ -125,23 +149,43 @@ def redact(col: Column) -> Column:
     and IPv6 addresses anywhere. Then by parsing: a record that parses as a JSON
     object and still has a secret key with a value (an escape the pattern did not
     see) is re-serialised from the parsed object with those values redacted."""
-    text = _redact_addresses(F.regexp_replace(F.make_valid_utf8(col), _SECRET_KEY_TEXT, '$1$2"<redacted>"'))
+    text = _redact_addresses(
+        F.regexp_replace(F.make_valid_utf8(col), _SECRET_KEY_TEXT, '$1$2"<redacted>"')
+    )
     parsed = F.try_parse_json(text).try_cast("map<string, variant>")
     secret = lambda k: F.lower(k).rlike(_SECRET_KEY)  # noqa: E731
-    leaks = F.exists(F.map_entries(parsed), lambda e: secret(e["key"]) & (
-        F.to_json(e["value"]) != F.lit('"<redacted>"')))
-    rebuilt = _redact_addresses(F.to_json(F.transform_values(
-        parsed, lambda k, v: F.when(secret(k), F.parse_json(F.lit('"<redacted>"'))).otherwise(v))))
+    leaks = F.exists(
+        F.map_entries(parsed),
+        lambda e: secret(e["key"]) & (F.to_json(e["value"]) != F.lit('"<redacted>"')),
+    )
+    rebuilt = _redact_addresses(
+        F.to_json(
+            F.transform_values(
+                parsed,
+                lambda k, v: F.when(secret(k), F.parse_json(F.lit('"<redacted>"'))).otherwise(v),
+            )
+        )
+    )
     return F.when(parsed.isNotNull() & leaks, rebuilt).otherwise(text)
 
 
 def _any_set(names: tuple[str, ...]) -> Column:
-    return F.greatest(*[F.col(n).isNotNull() for n in names]) if len(names) > 1 else F.col(names[0]).isNotNull()
+    return (
+        F.greatest(*[F.col(n).isNotNull() for n in names])
+        if len(names) > 1
+        else F.col(names[0]).isNotNull()
+    )
 
 
 # --- the parser -----------------------------------------------------------------------
-def parse_events(lines: DataFrame, *, ingest_cfg: dict, source: str | Column,
-                 missing_ms: str = "reject", durations: DataFrame | None = None) -> DataFrame:
+def parse_events(
+    lines: DataFrame,
+    *,
+    ingest_cfg: dict,
+    source: str | Column,
+    missing_ms: str = "reject",
+    durations: DataFrame | None = None,
+) -> DataFrame:
     """Tag every line: a quarantine ``reason`` (null when accepted) and the canonical event.
 
     ``lines`` has ``value`` (one JSON object in the raw log's field names),
@@ -161,32 +205,52 @@ def parse_events(lines: DataFrame, *, ingest_cfg: dict, source: str | Column,
         lines = lines.withColumn("original", F.lit(None).cast("string"))
     r = F.col("r")
     parsed = lines.select(
-        "value", "source_file", "original",
-        F.from_json("value", _PARSE_SCHEMA, {"columnNameOfCorruptRecord": _CORRUPT, "mode": "PERMISSIVE"}).alias("r"),
+        "value",
+        "source_file",
+        "original",
+        F.from_json(
+            "value", _PARSE_SCHEMA, {"columnNameOfCorruptRecord": _CORRUPT, "mode": "PERMISSIVE"}
+        ).alias("r"),
     )
     # Step 1: every field cleaned once (NFC, trimmed, blank -> null), as plain columns.
     c = F.col
     fields = parsed.select(
-        "value", "source_file", "original",
+        "value",
+        "source_file",
+        "original",
         (r.isNull() | r[_CORRUPT].isNotNull()).alias("_corrupt"),
         *[clean_text(r[n]).alias(n) for n in PARSED_FIELDS],
     )
     # Step 2: conversions, each once.
-    is_track, is_episode, is_book = (_any_set(TRACK_FIELDS), _any_set(EPISODE_FIELDS), _any_set(AUDIOBOOK_FIELDS))
+    is_track, is_episode, is_book = (
+        _any_set(TRACK_FIELDS),
+        _any_set(EPISODE_FIELDS),
+        _any_set(AUDIOBOOK_FIELDS),
+    )
     typed = fields.select(
         "*",
         parse_ts(c("ts")).alias("_ts"),
         c("ms_played").try_cast("bigint").alias("_ms"),
-        F.when(is_track, "track").when(is_episode, "episode").when(is_book, "audiobook").alias("_kind"),
+        F.when(is_track, "track")
+        .when(is_episode, "episode")
+        .when(is_book, "audiobook")
+        .alias("_kind"),
         *[strict_bool(c(n)).alias(f"_{n}") for n in BOOL_FIELDS],
     )
     # Step 3: the first reason that applies (docs/ingest.md, "Reason codes").
-    earliest = F.make_timestamp(F.lit(ingest_cfg["earliest_year"]), F.lit(1), F.lit(1), F.lit(0), F.lit(0), F.lit(0))
-    end = F.make_timestamp(F.lit(ingest_cfg["latest_year"] + 1), F.lit(1), F.lit(1), F.lit(0), F.lit(0), F.lit(0))
+    earliest = F.make_timestamp(
+        F.lit(ingest_cfg["earliest_year"]), F.lit(1), F.lit(1), F.lit(0), F.lit(0), F.lit(0)
+    )
+    end = F.make_timestamp(
+        F.lit(ingest_cfg["latest_year"] + 1), F.lit(1), F.lit(1), F.lit(0), F.lit(0), F.lit(0)
+    )
     ts, ms = c("_ts"), c("_ms")
     reason = (
         F.when(~F.is_valid_utf8("value"), "bad_encoding")
-        .when(c("_corrupt"), F.when(F.try_parse_json(c("value")).isNotNull(), "not_an_object").otherwise("bad_json"))
+        .when(
+            c("_corrupt"),
+            F.when(F.try_parse_json(c("value")).isNotNull(), "not_an_object").otherwise("bad_json"),
+        )
         .when(c("user_id").isNull(), "missing_user_id")
         .when(c("ts").isNull(), "missing_ts")
         .when(ts.isNull() | (ts < earliest) | (ts >= end), "bad_ts")
@@ -204,18 +268,25 @@ def parse_events(lines: DataFrame, *, ingest_cfg: dict, source: str | Column,
 
     book = c("_kind") == "audiobook"
     df = typed.select(
-        "source_file", "original", "value",
+        "source_file",
+        "original",
+        "value",
         reason.alias("reason"),
-        "user_id", ts.alias("ts"), ms.alias("ms_raw"),
+        "user_id",
+        ts.alias("ts"),
+        ms.alias("ms_raw"),
         c("track_duration_ms").try_cast("bigint").alias("duration_hint"),
         c("_kind").alias("kind"),
         c("spotify_track_uri").alias("track_uri"),
         c("master_metadata_track_name").alias("track_name"),
         c("master_metadata_album_artist_name").alias("artist_name"),
         c("master_metadata_album_album_name").alias("album_name"),
-        F.when(book, F.coalesce("audiobook_chapter_uri", "audiobook_uri")).otherwise(c("spotify_episode_uri"))
+        F.when(book, F.coalesce("audiobook_chapter_uri", "audiobook_uri"))
+        .otherwise(c("spotify_episode_uri"))
         .alias("episode_uri"),
-        F.when(book, c("audiobook_chapter_title")).otherwise(c("episode_name")).alias("episode_name"),
+        F.when(book, c("audiobook_chapter_title"))
+        .otherwise(c("episode_name"))
+        .alias("episode_name"),
         F.when(book, c("audiobook_title")).otherwise(c("episode_show_name")).alias("show_name"),
         "platform",
         F.upper("conn_country").alias("country"),
@@ -223,34 +294,50 @@ def parse_events(lines: DataFrame, *, ingest_cfg: dict, source: str | Column,
         c("_skipped").alias("skipped"),
         c("_shuffle").alias("shuffle"),
         c("_offline").alias("offline"),
-        "reason_start", "reason_end",
+        "reason_start",
+        "reason_end",
     )
 
     if missing_ms == "default":
         known = F.col("duration_hint")
         if durations is not None:
             df = df.join(
-                F.broadcast(durations.select("track_key", "artist_key", F.col("duration_ms").alias("catalog_ms"))),
-                on=[F.lower(df.track_name) == F.col("track_key"), F.lower(df.artist_name) == F.col("artist_key")],
+                F.broadcast(
+                    durations.select(
+                        "track_key", "artist_key", F.col("duration_ms").alias("catalog_ms")
+                    )
+                ),
+                on=[
+                    F.lower(df.track_name) == F.col("track_key"),
+                    F.lower(df.artist_name) == F.col("artist_key"),
+                ],
                 how="left",
             ).drop("track_key", "artist_key")
             known = F.coalesce(known, F.col("catalog_ms"))
-        ms_played = F.when(F.col("ms_raw").isNull(), F.coalesce(known, F.lit(ingest_cfg["default_ms_played"])))
+        ms_played = F.when(
+            F.col("ms_raw").isNull(), F.coalesce(known, F.lit(ingest_cfg["default_ms_played"]))
+        )
         ms_played = ms_played.otherwise(F.col("ms_raw"))
-        filled = F.when(F.col("ms_raw").isNull() & F.col("reason").isNull(),
-                        F.when(known.isNotNull(), "track_length").otherwise("default"))
+        filled = F.when(
+            F.col("ms_raw").isNull() & F.col("reason").isNull(),
+            F.when(known.isNotNull(), "track_length").otherwise("default"),
+        )
     else:
         ms_played, filled = F.col("ms_raw"), F.lit(None).cast("string")
 
     df = df.withColumn("ms_played", ms_played).withColumn("ms_filled", filled)
     return df.select(
-        "source_file", "reason",
-        F.when(F.col("reason").isNotNull(), redact(F.coalesce("original", "value"))).alias("record"),
+        "source_file",
+        "reason",
+        F.when(F.col("reason").isNotNull(), redact(F.coalesce("original", "value"))).alias(
+            "record"
+        ),
         "ms_filled",
         event_id().alias("event_id"),
         *[c for c in schemas.column_names(schemas.EVENT) if c not in ("event_id", "source")],
         (source if isinstance(source, Column) else F.lit(source)).alias("source"),
-        F.year("ts").alias("year"), F.month("ts").alias("month"),
+        F.year("ts").alias("year"),
+        F.month("ts").alias("month"),
     )
 
 
@@ -258,15 +345,25 @@ def event_id() -> Column:
     """sha2 of what identifies a play: who, when it stopped, how long, and what (the
     item's URI, or its names where a format has no URIs). Two copies of one play get
     one id whatever file or export they came from; ``source`` is not part of it."""
-    item = (
-        F.when(F.col("kind") == "track",
-               F.coalesce("track_uri", F.concat_ws("\u0001", F.lower("track_name"), F.lower("artist_name"))))
-        .otherwise(F.coalesce("episode_uri", F.concat_ws("\u0001", F.lower("episode_name"), F.lower("show_name"))))
+    item = F.when(
+        F.col("kind") == "track",
+        F.coalesce(
+            "track_uri", F.concat_ws("\u0001", F.lower("track_name"), F.lower("artist_name"))
+        ),
+    ).otherwise(
+        F.coalesce(
+            "episode_uri", F.concat_ws("\u0001", F.lower("episode_name"), F.lower("show_name"))
+        )
     )
-    key = F.to_json(F.struct(
-        F.col("user_id").alias("u"), F.unix_micros("ts").alias("t"), F.col("ms_played").alias("m"),
-        F.col("kind").alias("k"), item.alias("i"),
-    ))
+    key = F.to_json(
+        F.struct(
+            F.col("user_id").alias("u"),
+            F.unix_micros("ts").alias("t"),
+            F.col("ms_played").alias("m"),
+            F.col("kind").alias("k"),
+            item.alias("i"),
+        )
+    )
     return F.substring(F.sha2(key, 256), 1, 32)
 
 
@@ -278,6 +375,7 @@ def accepted_events(tagged: DataFrame) -> DataFrame:
     best = F.min(F.struct(F.col("source_file"), *[F.col(c) for c in cols])).alias("best")
     return (
         tagged.where(F.col("reason").isNull())
-        .groupBy("event_id").agg(best)
+        .groupBy("event_id")
+        .agg(best)
         .select("event_id", "best.*")
     )

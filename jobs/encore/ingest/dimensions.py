@@ -21,22 +21,36 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from encore.ingest import canonical
-from encore.platform import datasets
-from encore.platform import localtime
-from encore.platform import schemas
-from encore.platform import storage
+from encore.platform import datasets, localtime, schemas, storage
 from encore.platform.report import Report
 
 # field -> rule. "key": required text, unique; "text"; "int"; "ms" (long >= 0);
 # "ts" (nullable time); "ts!" (required time); "bool"; "bool_optout" (null -> true);
 # "tz" (IANA name or null); "list" (JSON array of strings, or a|b|c in CSV).
 RULES: dict[str, dict[str, str]] = {
-    "users": {"user_id": "key", "country": "text", "birth_year": "int", "timezone": "tz",
-              "created_at": "ts", "marketing_opt_out": "bool_optout"},
-    "catalog/tracks": {"track_uri": "key", "track_name": "text", "artist_name": "text", "album_name": "text",
-                       "release_year": "int", "duration_ms": "ms"},
+    "users": {
+        "user_id": "key",
+        "country": "text",
+        "birth_year": "int",
+        "timezone": "tz",
+        "created_at": "ts",
+        "marketing_opt_out": "bool_optout",
+    },
+    "catalog/tracks": {
+        "track_uri": "key",
+        "track_name": "text",
+        "artist_name": "text",
+        "album_name": "text",
+        "release_year": "int",
+        "duration_ms": "ms",
+    },
     "catalog/artists": {"artist_name": "key", "genres": "list"},
-    "playlists": {"playlist_id": "key", "owner_user_id": "text", "title": "text", "track_uris": "list"},
+    "playlists": {
+        "playlist_id": "key",
+        "owner_user_id": "text",
+        "title": "text",
+        "track_uris": "list",
+    },
     "privacy/erasures": {"user_id": "key", "requested_at": "ts!"},
 }
 OPTIONAL = {"catalog/tracks", "catalog/artists", "playlists"}
@@ -57,11 +71,19 @@ def raw_files(root: str, name: str) -> list[tuple[str, str]]:
     from encore.ingest.job import list_files, supported
 
     folder = datasets.path(root, "raw", name)
-    files = [(p, f"raw/{name}/{rel}") for p, rel in supported(list_files(folder))[0]] if storage.is_dir(folder) else []
+    files = (
+        [(p, f"raw/{name}/{rel}") for p, rel in supported(list_files(folder))[0]]
+        if storage.is_dir(folder)
+        else []
+    )
     parent, leaf = name.rsplit("/", 1) if "/" in name else ("", name)
     parent_uri = datasets.path(root, "raw", *([parent] if parent else []))
     for entry in storage.listdir(parent_uri):
-        if entry.startswith(leaf + ".") and entry.lower().endswith(_EXTS) and entry[len(leaf):].count(".") <= 2:
+        if (
+            entry.startswith(leaf + ".")
+            and entry.lower().endswith(_EXTS)
+            and entry[len(leaf) :].count(".") <= 2
+        ):
             rel = "/".join(x for x in ("raw", parent, entry) if x)
             files.append((storage.join(parent_uri, entry), rel))
     return sorted(set(files), key=lambda x: x[1])
@@ -77,7 +99,11 @@ def _check(rule: str, field: str, text: Column) -> tuple[Column, Column]:
         return v, F.when(text.isNotNull() & v.isNull(), f"bad_type:{field}")
     if rule == "ms":
         v = text.try_cast("bigint")
-        return v, (F.when(text.isNotNull() & v.isNull(), f"bad_type:{field}").when(v < 0, f"bad_value:{field}"))
+        return v, (
+            F.when(text.isNotNull() & v.isNull(), f"bad_type:{field}").when(
+                v < 0, f"bad_value:{field}"
+            )
+        )
     if rule in ("ts", "ts!"):
         v = canonical.parse_ts(text)
         reason = F.when(text.isNotNull() & v.isNull(), f"bad_type:{field}")
@@ -88,13 +114,19 @@ def _check(rule: str, field: str, text: Column) -> tuple[Column, Column]:
         v = canonical.strict_bool(text)
         if rule == "bool_optout":  # unknown consent: treat as opted out of marketing
             v = F.coalesce(v, F.lit(True))
-        return v, F.when(text.isNotNull() & canonical.strict_bool(text).isNull(), f"bad_type:{field}")
+        return v, F.when(
+            text.isNotNull() & canonical.strict_bool(text).isNull(), f"bad_type:{field}"
+        )
     if rule == "tz":
         zones = sorted(localtime.zone_names())  # the shipped IANA rules, as recaps use them
         return text, F.when(text.isNotNull() & ~text.isin(zones), f"bad_value:{field}")
     if rule == "list":
-        arr = F.when(text.startswith("["), F.from_json(text, "array<string>")).otherwise(F.split(text, r"\|"))
-        cleaned = F.filter(F.transform(arr, lambda x: canonical.clean_text(x)), lambda x: x.isNotNull())
+        arr = F.when(text.startswith("["), F.from_json(text, "array<string>")).otherwise(
+            F.split(text, r"\|")
+        )
+        cleaned = F.filter(
+            F.transform(arr, lambda x: canonical.clean_text(x)), lambda x: x.isNotNull()
+        )
         value = F.coalesce(cleaned, F.array().cast("array<string>"))
         return value, F.when(text.isNotNull() & arr.isNull(), f"bad_type:{field}")
     raise ValueError(rule)
@@ -106,10 +138,9 @@ def tag_rows(lines: DataFrame, name: str) -> DataFrame:
     schema = ", ".join(f"`{f}` STRING" for f in [*rules, "_corrupt_record"])
     r = F.from_json("value", schema, {"columnNameOfCorruptRecord": "_corrupt_record"})
     df = lines.select("value", "source_file", r.alias("r"))
-    reason = (
-        F.when(~F.is_valid_utf8("value"), "bad_encoding")
-        .when(F.col("r").isNull() | F.col("r._corrupt_record").isNotNull(),
-              F.when(F.try_parse_json("value").isNotNull(), "not_an_object").otherwise("bad_json"))
+    reason = F.when(~F.is_valid_utf8("value"), "bad_encoding").when(
+        F.col("r").isNull() | F.col("r._corrupt_record").isNotNull(),
+        F.when(F.try_parse_json("value").isNotNull(), "not_an_object").otherwise("bad_json"),
     )
     values = []
     for field, rule in rules.items():
@@ -119,10 +150,14 @@ def tag_rows(lines: DataFrame, name: str) -> DataFrame:
             text = F.when(F.call_function("btrim", raw, F.lit(canonical._WS)) != "", raw)
         value, why = _check(rule, field, text)
         reason = reason.when(why.isNotNull(), why)
-        values.append(value.cast(schemas.spark_schema(schemas.DIMENSIONS[name])[field].dataType).alias(field))
+        values.append(
+            value.cast(schemas.spark_schema(schemas.DIMENSIONS[name])[field].dataType).alias(field)
+        )
     return df.select(
-        "source_file", reason.alias("reason"),
-        F.when(reason.isNotNull(), canonical.redact(F.col("value"))).alias("record"), *values,
+        "source_file",
+        reason.alias("reason"),
+        F.when(reason.isNotNull(), canonical.redact(F.col("value"))).alias("record"),
+        *values,
     )
 
 
@@ -135,7 +170,9 @@ def keep_one(tagged: DataFrame, name: str) -> DataFrame:
     return tagged.where(F.col("reason").isNull()).groupBy(*keys).agg(best).select(*keys, "best.*")
 
 
-def ingest_all(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: str, report: Report) -> dict:
+def ingest_all(
+    spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: str, report: Report
+) -> dict:
     """Ingest every dimension table found; return quarantine rows, files read, summary."""
     from encore.ingest.job import erased_flag, read_lines, reconcile
 
@@ -155,8 +192,11 @@ def ingest_all(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: 
         rels = [rel for _, rel in files]
         staged = storage.join(work, "dim-" + name.replace("/", "-"))
         user_col = USER_COLUMN.get(name)
-        ids_now = sorted(r.user_id for r in datasets.erased_user_ids(spark, root).collect()) \
-            if name == "privacy/erasures" else erased_ids
+        ids_now = (
+            sorted(r.user_id for r in datasets.erased_user_ids(spark, root).collect())
+            if name == "privacy/erasures"
+            else erased_ids
+        )
         tagged = tag_rows(read_lines(spark, root, [p for p, _ in files]), name)
         tagged = tagged.withColumn("erased", erased_flag(ids_now, user_col=user_col))
         tagged.write.mode("overwrite").parquet(staged)
@@ -170,15 +210,24 @@ def ingest_all(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: 
             table = table.unionByName(existing.select(*RULES[name])).distinct()
         elif existing is not None and name == "users":
             earlier = existing.join(table.select("user_id"), on="user_id", how="left_anti")
-            table = table.unionByName(earlier.where(~F.col("user_id").isin(erased_ids)) if erased_ids else earlier)
-        datasets.write_dataset(table.coalesce(1).sortWithinPartitions(list(RULES[name])[0]), final, run_id=run_id)
+            table = table.unionByName(
+                earlier.where(~F.col("user_id").isin(erased_ids)) if erased_ids else earlier
+            )
+        datasets.write_dataset(
+            table.coalesce(1).sortWithinPartitions(list(RULES[name])[0]), final, run_id=run_id
+        )
         rows = spark.read.parquet(final).count()
         t = rec["total"]
-        report.say(f"{name}: read {t['read']} = kept {t['accepted']} + quarantined {t['quarantined']} "
-                   f"+ duplicates {t['duplicates']} + erased {t['erased']}; table now {rows} rows")
+        report.say(
+            f"{name}: read {t['read']} = kept {t['accepted']} + quarantined {t['quarantined']} "
+            f"+ duplicates {t['duplicates']} + erased {t['erased']}; table now {rows} rows"
+        )
         summary[name] = {"status": "ingested", "rows": rows, "reconciliation": rec}
-        rejected_parts.append(tagged.where(F.col("reason").isNotNull() & ~F.col("erased"))
-                              .select("record", "reason", "source_file"))
+        rejected_parts.append(
+            tagged.where(F.col("reason").isNotNull() & ~F.col("erased")).select(
+                "record", "reason", "source_file"
+            )
+        )
         files_read += rels
         if name == "privacy/erasures":
             erased_ids = sorted(r.user_id for r in datasets.erased_user_ids(spark, root).collect())

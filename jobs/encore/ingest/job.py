@@ -29,12 +29,9 @@ import pyarrow.fs as pafs
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from encore.ingest import canonical
-from encore.platform import datasets
-from encore.platform import identity
-from encore.platform import schemas
-from encore.platform import storage
 from encore.cli import add_common
+from encore.ingest import canonical
+from encore.platform import datasets, identity, schemas, storage
 from encore.platform.errors import EncoreError
 from encore.platform.report import Report
 
@@ -46,12 +43,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     from encore.ingest.exports import FORMATS
 
-    p.add_argument("--source", metavar="FORMAT",
-                   help=f"a personal export's format: {', '.join(FORMATS)} (default: detected from the files)")
-    p.add_argument("--input", metavar="PATH", help="the personal export: a folder, a file or a .zip")
+    p.add_argument(
+        "--source",
+        metavar="FORMAT",
+        help=f"a personal export's format: {', '.join(FORMATS)} (default: detected from the files)",
+    )
+    p.add_argument(
+        "--input", metavar="PATH", help="the personal export: a folder, a file or a .zip"
+    )
     p.add_argument("--user-id", metavar="U", help="whose export it is (the user_id its plays get)")
-    p.add_argument("--timezone", metavar="TZ",
-                   help="the listener's IANA time zone, e.g. Europe/Paris (stored in users/, used by recaps)")
+    p.add_argument(
+        "--timezone",
+        metavar="TZ",
+        help="the listener's IANA time zone, e.g. Europe/Paris (stored in users/, used by recaps)",
+    )
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -67,8 +72,16 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     if personal:
         from encore.ingest import exports
 
-        return exports.ingest_export(spark, cfg, root=args.data, run_id=run_id, source=args.source,
-                                     input_path=args.input, user_id=args.user_id, timezone=args.timezone)
+        return exports.ingest_export(
+            spark,
+            cfg,
+            root=args.data,
+            run_id=run_id,
+            source=args.source,
+            input_path=args.input,
+            user_id=args.user_id,
+            timezone=args.timezone,
+        )
     ingest_platform(spark, cfg, root=args.data, run_id=run_id)
     return 0
 
@@ -103,7 +116,9 @@ def _relative_source_file(root: str):
     else:
         path = F.regexp_replace(path, "^file:/+", "/")
         prefix = storage._split(root)[1].rstrip("/") + "/"
-    return F.when(path.startswith(prefix), F.substring(path, len(prefix) + 1, 1 << 20)).otherwise(path)
+    return F.when(path.startswith(prefix), F.substring(path, len(prefix) + 1, 1 << 20)).otherwise(
+        path
+    )
 
 
 def read_lines(spark: SparkSession, root: str, files: list[str]) -> DataFrame:
@@ -113,14 +128,25 @@ def read_lines(spark: SparkSession, root: str, files: list[str]) -> DataFrame:
     csv = [f for f in files if f.lower().endswith(CSV_SUFFIXES)]
     parts = []
     if text:
-        parts.append(spark.read.text(text).select("value", _relative_source_file(root).alias("source_file")))
+        parts.append(
+            spark.read.text(text).select("value", _relative_source_file(root).alias("source_file"))
+        )
     if csv:
         # Every CSV file's own header is used; all columns stay strings for the parser.
         for f in csv:
-            rows = (spark.read.option("header", True).option("escape", '"').option("multiLine", True)
-                    .option("mode", "PERMISSIVE").csv(f))  # RFC 4180 quoting
-            parts.append(rows.select(F.to_json(F.struct(*[F.col(f"`{c}`") for c in rows.columns])).alias("value"),
-                                     _relative_source_file(root).alias("source_file")))
+            rows = (
+                spark.read.option("header", True)
+                .option("escape", '"')
+                .option("multiLine", True)
+                .option("mode", "PERMISSIVE")
+                .csv(f)
+            )  # RFC 4180 quoting
+            parts.append(
+                rows.select(
+                    F.to_json(F.struct(*[F.col(f"`{c}`") for c in rows.columns])).alias("value"),
+                    _relative_source_file(root).alias("source_file"),
+                )
+            )
     if not parts:
         return spark.createDataFrame([], "value string, source_file string")
     lines = parts[0]
@@ -168,13 +194,24 @@ def reconcile(tagged: DataFrame, kept: DataFrame, files: list[str]) -> dict:
             total["reasons"][reason] = total["reasons"].get(reason, 0) + n
     total.pop("_valid")
     total["reasons"] = dict(sorted(total["reasons"].items()))
-    balanced = all(e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"] + e["erased"]
-                   and e["duplicates"] >= 0 for e in [*per_file.values(), total])
+    balanced = all(
+        e["read"] == e["accepted"] + e["quarantined"] + e["duplicates"] + e["erased"]
+        and e["duplicates"] >= 0
+        for e in [*per_file.values(), total]
+    )
     return {"files": dict(sorted(per_file.items())), "total": total, "balanced": balanced}
 
 
 def _zero() -> dict:
-    return {"read": 0, "accepted": 0, "quarantined": 0, "duplicates": 0, "erased": 0, "reasons": {}, "_valid": 0}
+    return {
+        "read": 0,
+        "accepted": 0,
+        "quarantined": 0,
+        "duplicates": 0,
+        "erased": 0,
+        "reasons": {},
+        "_valid": 0,
+    }
 
 
 def erased_flag(erased_ids: list[str], *, user_col: str | None = "user_id") -> Column:
@@ -182,7 +219,9 @@ def erased_flag(erased_ids: list[str], *, user_col: str | None = "user_id") -> C
     rejected record, the user fields it names (identity.named_ids_col), compared exactly."""
     if not erased_ids:
         return F.lit(False)
-    named = identity.names_any(identity.named_ids_col(F.col("record"), F.col("source_file")), erased_ids)
+    named = identity.names_any(
+        identity.named_ids_col(F.col("record"), F.col("source_file")), erased_ids
+    )
     flag = F.col("reason").isNotNull() & named
     if user_col is not None:
         flag = F.coalesce(F.col(user_col).isin(sorted(set(erased_ids))), F.lit(False)) | flag
@@ -193,7 +232,11 @@ def without_erased_records(rows: DataFrame, erased_ids: list[str]) -> DataFrame:
     """Quarantine rows (record, source_file) that name no erased listener."""
     if not erased_ids:
         return rows
-    return rows.where(~identity.names_any(identity.named_ids_col(F.col("record"), F.col("source_file")), erased_ids))
+    return rows.where(
+        ~identity.names_any(
+            identity.named_ids_col(F.col("record"), F.col("source_file")), erased_ids
+        )
+    )
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -209,7 +252,9 @@ def month_filter(parts: list[tuple[int, int]]):
     return cond
 
 
-def publish_events(spark: SparkSession, root: str, accepted: DataFrame, erased: DataFrame, run_id: str) -> dict:
+def publish_events(
+    spark: SparkSession, root: str, accepted: DataFrame, erased: DataFrame, run_id: str
+) -> dict:
     """Merge accepted events into events/ by event_id; rewrite only the months that gain
     a play. Returns counts: new, already_present, erased (not stored), months written.
 
@@ -227,15 +272,23 @@ def publish_events(spark: SparkSession, root: str, accepted: DataFrame, erased: 
         if n_stored == 0:
             result.update(new=0, already_present=0, months_written=[])
             return result
-        months = sorted((r.year, r.month) for r in stored.select("year", "month").distinct().collect())
-        datasets.write_dataset(_layout(stored), final, run_id=run_id, partition_by=["year", "month"])
-        result.update(new=n_stored, already_present=0, months_written=[f"{y}-{m:02d}" for y, m in months])
+        months = sorted(
+            (r.year, r.month) for r in stored.select("year", "month").distinct().collect()
+        )
+        datasets.write_dataset(
+            _layout(stored), final, run_id=run_id, partition_by=["year", "month"]
+        )
+        result.update(
+            new=n_stored, already_present=0, months_written=[f"{y}-{m:02d}" for y, m in months]
+        )
         return result
 
     touched = [(r.year, r.month) for r in stored.select("year", "month").distinct().collect()]
     existing = datasets.read_events(spark, root).where(month_filter(touched)).select(*cols)
     fresh = stored.join(existing.select("event_id"), on="event_id", how="left_anti")
-    by_month = {(r.year, r.month): r["count"] for r in fresh.groupBy("year", "month").count().collect()}
+    by_month = {
+        (r.year, r.month): r["count"] for r in fresh.groupBy("year", "month").count().collect()
+    }
     n_new = sum(by_month.values())
     result.update(new=n_new, already_present=n_stored - n_new)
     months = sorted(by_month)
@@ -249,7 +302,9 @@ def publish_events(spark: SparkSession, root: str, accepted: DataFrame, erased: 
     return result
 
 
-def replace_months(root: str, months_df: DataFrame, months: list[tuple[int, int]], run_id: str) -> None:
+def replace_months(
+    root: str, months_df: DataFrame, months: list[tuple[int, int]], run_id: str
+) -> None:
     """Swap in the complete new version of each ``year=Y/month=M`` of events/ from
     ``months_df`` (which holds every row those months keep), one rename per month."""
     final = datasets.path(root, datasets.EVENTS)
@@ -272,8 +327,14 @@ def _layout(events: DataFrame) -> DataFrame:
     return events.repartition("year", "month").sortWithinPartitions("user_id", "ts", "event_id")
 
 
-def publish_quarantine(spark: SparkSession, root: str, rejected: DataFrame, files: list[str], run_id: str,
-                       erased_ids: list[str] | None = None) -> int:
+def publish_quarantine(
+    spark: SparkSession,
+    root: str,
+    rejected: DataFrame,
+    files: list[str],
+    run_id: str,
+    erased_ids: list[str] | None = None,
+) -> int:
     """quarantine/ = earlier rows of files not read in this run + this run's rows, none
     naming an erased listener. Re-reading a file replaces its rows, so re-ingesting
     never doubles the quarantine."""
@@ -284,14 +345,22 @@ def publish_quarantine(spark: SparkSession, root: str, rejected: DataFrame, file
         read_now = spark.createDataFrame([(f,) for f in files], "source_file string")
         earlier = spark.read.schema(schemas.spark_schema(schemas.QUARANTINE)).parquet(final)
         earlier = without_erased_records(earlier, erased_ids or [])
-        rows = earlier.join(F.broadcast(read_now), on="source_file", how="left_anti").select(*cols).unionByName(rows)
-    staged_rows = rows.select(*cols).coalesce(1).sortWithinPartitions("source_file", "reason", "record")
+        rows = (
+            earlier.join(F.broadcast(read_now), on="source_file", how="left_anti")
+            .select(*cols)
+            .unionByName(rows)
+        )
+    staged_rows = (
+        rows.select(*cols).coalesce(1).sortWithinPartitions("source_file", "reason", "record")
+    )
     datasets.write_dataset(staged_rows, final, run_id=run_id)
     return spark.read.parquet(final).where(F.col("run_id") == run_id).count()
 
 
 # --- the platform run --------------------------------------------------------------------
-def ingest_platform(spark: SparkSession, cfg: dict, *, root: str, run_id: str, quiet: bool = False) -> dict:
+def ingest_platform(
+    spark: SparkSession, cfg: dict, *, root: str, run_id: str, quiet: bool = False
+) -> dict:
     """Dimensions, then the listening log. Returns the report body."""
     from encore.ingest import dimensions
 
@@ -299,12 +368,16 @@ def ingest_platform(spark: SparkSession, cfg: dict, *, root: str, run_id: str, q
     report = Report("ingest", root, run_id, quiet=quiet)
     raw = datasets.path(root, "raw")
     if not storage.is_dir(raw):
-        if _has_data(datasets.path(root, datasets.EVENTS)):  # e.g. a self-hoster's personal exports only
+        if _has_data(
+            datasets.path(root, datasets.EVENTS)
+        ):  # e.g. a self-hoster's personal exports only
             report.skipped("raw", "no raw/ folder: nothing new to ingest; events/ is left as it is")
             report.finish()
             return report.body
-        raise EncoreError(f"no raw/ folder under {root}: run `encore generate --out {root} ...` or pass "
-                          "--source/--input/--user-id for a personal export")
+        raise EncoreError(
+            f"no raw/ folder under {root}: run `encore generate --out {root} ...` or pass "
+            "--source/--input/--user-id for a personal export"
+        )
     work = datasets.path(root, f".ingest-{run_id}")
     try:
         report.phase("dimension tables")
@@ -315,10 +388,19 @@ def ingest_platform(spark: SparkSession, cfg: dict, *, root: str, run_id: str, q
         for rel in other:
             report.skipped(f"raw/events/{rel}", "not .jsonl/.json/.csv (optionally .gz): not read")
         events_result = ingest_lines(
-            spark, cfg, root=root, run_id=run_id, work=work, report=report,
+            spark,
+            cfg,
+            root=root,
+            run_id=run_id,
+            work=work,
+            report=report,
             lines=read_lines(spark, root, [f for f, _ in found]) if found else None,
-            files=[f"raw/events/{rel}" for _, rel in found], source=canonical.SOURCE_PLATFORM,
-            extra_rejected=dim["rejected"], extra_files=dim["files"], missing_ms="reject")
+            files=[f"raw/events/{rel}" for _, rel in found],
+            source=canonical.SOURCE_PLATFORM,
+            extra_rejected=dim["rejected"],
+            extra_files=dim["files"],
+            missing_ms="reject",
+        )
         report.set("dimensions", dim["summary"])
     finally:
         storage.delete(work)
@@ -326,10 +408,22 @@ def ingest_platform(spark: SparkSession, cfg: dict, *, root: str, run_id: str, q
     return {**report.body, **events_result}
 
 
-def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: str, report: Report,
-                 lines: DataFrame | None, files: list[str], source, missing_ms: str,
-                 durations: DataFrame | None = None, extra_rejected: DataFrame | None = None,
-                 extra_files: list[str] | None = None) -> dict:
+def ingest_lines(
+    spark: SparkSession,
+    cfg: dict,
+    *,
+    root: str,
+    run_id: str,
+    work: str,
+    report: Report,
+    lines: DataFrame | None,
+    files: list[str],
+    source,
+    missing_ms: str,
+    durations: DataFrame | None = None,
+    extra_rejected: DataFrame | None = None,
+    extra_files: list[str] | None = None,
+) -> dict:
     """The shared back half of every ingest: tag, stage, count, publish, report."""
     # the erasure requests (a short list of people): every record naming one of them is
     # counted as erased and stored nowhere, neither in events/ nor in quarantine/
@@ -338,43 +432,78 @@ def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work
     if lines is None:
         report.skipped("raw/events", "no listening-log files found")
         tagged_files: list[str] = []
-        rec = {"files": {}, "total": {k: 0 for k in ("read", "accepted", "quarantined", "duplicates", "erased")}
-               | {"reasons": {}}, "balanced": True}
+        rec = {
+            "files": {},
+            "total": {k: 0 for k in ("read", "accepted", "quarantined", "duplicates", "erased")}
+            | {"reasons": {}},
+            "balanced": True,
+        }
         rejected = None
-        pub = {"accepted": 0, "new": 0, "already_present": 0, "erased_not_stored": 0, "months_written": []}
+        pub = {
+            "accepted": 0,
+            "new": 0,
+            "already_present": 0,
+            "erased_not_stored": 0,
+            "months_written": [],
+        }
     else:
         tagged_path = storage.join(work, "tagged")
-        tagged = canonical.parse_events(lines, ingest_cfg=cfg["ingest"], source=source,
-                                        missing_ms=missing_ms, durations=durations)
+        tagged = canonical.parse_events(
+            lines,
+            ingest_cfg=cfg["ingest"],
+            source=source,
+            missing_ms=missing_ms,
+            durations=durations,
+        )
         tagged = tagged.withColumn("erased", erased_flag(erased_ids))
         tagged.write.mode("overwrite").parquet(tagged_path)  # the one pass over the input
         tagged = spark.read.parquet(tagged_path)
         accepted_path = storage.join(work, "accepted")
-        canonical.accepted_events(tagged.where(~F.col("erased"))).write.mode("overwrite").parquet(accepted_path)
+        canonical.accepted_events(tagged.where(~F.col("erased"))).write.mode("overwrite").parquet(
+            accepted_path
+        )
         accepted = spark.read.parquet(accepted_path)
 
         report.phase("reconcile")
         rec = reconcile(tagged, accepted, files)
         tagged_files = list(rec["files"])
         rejected = tagged.where(F.col("reason").isNotNull() & ~F.col("erased"))
-        filled = {r.ms_filled: r["count"] for r in
-                  tagged.where(F.col("ms_filled").isNotNull()).groupBy("ms_filled").count().collect()}
+        filled = {
+            r.ms_filled: r["count"]
+            for r in tagged.where(F.col("ms_filled").isNotNull())
+            .groupBy("ms_filled")
+            .count()
+            .collect()
+        }
         if filled.get("track_length"):
-            report.note(f"{filled['track_length']} plays had no duration: counted as the track's length")
+            report.note(
+                f"{filled['track_length']} plays had no duration: counted as the track's length"
+            )
         if filled.get("default"):
-            report.note(f"{filled['default']} plays had no duration and no known track length: counted as "
-                        f"{cfg['ingest']['default_ms_played'] // 1000} s (ingest.default_ms_played)")
+            report.note(
+                f"{filled['default']} plays had no duration and no known track length: counted as "
+                f"{cfg['ingest']['default_ms_played'] // 1000} s (ingest.default_ms_played)"
+            )
         report.set("ms_played_from_track_length", filled.get("track_length", 0))
         report.set("ms_played_defaulted", filled.get("default", 0))
         span = accepted.agg(F.min("ts").alias("first"), F.max("ts").alias("last")).first()
-        report.set("date_range", {"first": str(span.first) if span.first else None,
-                                  "last": str(span.last) if span.last else None})
+        report.set(
+            "date_range",
+            {
+                "first": str(span.first) if span.first else None,
+                "last": str(span.last) if span.last else None,
+            },
+        )
 
         report.phase("publish events")
         pub = publish_events(spark, root, accepted, erased, run_id)
 
     report.phase("publish quarantine")
-    all_rejected = [r.select("record", "reason", "source_file") for r in (rejected, extra_rejected) if r is not None]
+    all_rejected = [
+        r.select("record", "reason", "source_file")
+        for r in (rejected, extra_rejected)
+        if r is not None
+    ]
     quarantine_files = tagged_files + list(extra_files or [])
     written_q = None
     if all_rejected or quarantine_files:
@@ -387,18 +516,24 @@ def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work
 
     rec_total = rec["total"]
     if not rec["balanced"]:  # cannot happen unless a rule above is broken: refuse to hide it
-        raise EncoreError(f"ingest reconciliation does not add up: {rec_total}; nothing was hidden, see {work}")
+        raise EncoreError(
+            f"ingest reconciliation does not add up: {rec_total}; nothing was hidden, see {work}"
+        )
     report.set("reconciliation", rec)
     report.set("events", pub)
     report.set("quarantine_rows_written", written_q)
     report.read("records", rec_total["read"])
-    report.say(f"        = accepted {rec_total['accepted']} + quarantined {rec_total['quarantined']} "
-               f"+ duplicates {rec_total['duplicates']} + erased {rec_total['erased']}")
+    report.say(
+        f"        = accepted {rec_total['accepted']} + quarantined {rec_total['quarantined']} "
+        f"+ duplicates {rec_total['duplicates']} + erased {rec_total['erased']}"
+    )
     for reason, n in rec_total["reasons"].items():
         report.rejected(reason, n)
     report.wrote("events (new)", pub["new"])
     if pub["already_present"]:
-        report.say(f"        {pub['already_present']} accepted plays were already in events/ (re-ingest)")
+        report.say(
+            f"        {pub['already_present']} accepted plays were already in events/ (re-ingest)"
+        )
     if rec_total["erased"]:
         report.say(f"        {rec_total['erased']} records of erased listeners were not stored")
     report.wrote("months rewritten", len(pub["months_written"]))
@@ -410,5 +545,6 @@ def ingest_lines(spark: SparkSession, cfg: dict, *, root: str, run_id: str, work
 def _require_utc(spark: SparkSession) -> None:
     tz = spark.conf.get("spark.sql.session.timeZone")
     if tz not in ("UTC", "Etc/UTC", "GMT", "Z"):
-        raise EncoreError(f"Spark session time zone is {tz}: Encore needs spark.sql.session.timeZone=UTC")
-
+        raise EncoreError(
+            f"Spark session time zone is {tz}: Encore needs spark.sql.session.timeZone=UTC"
+        )

@@ -71,8 +71,13 @@ def _sorted_percents(v: list) -> str | None:
 
 
 def _profile(v: dict) -> str | None:
-    allowed = {"master": str, "shuffle_partitions": int, "driver_memory": str, "plays_per_task": int,
-               "conf": dict}
+    allowed = {
+        "master": str,
+        "shuffle_partitions": int,
+        "driver_memory": str,
+        "plays_per_task": int,
+        "conf": dict,
+    }
     for name, body in v.items():
         if not isinstance(body, dict):
             return f"profile {name!r} must be a table"
@@ -132,8 +137,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
 _SECTION_VALIDATORS: dict[str, Callable[[dict], None]] = {}
 
 
-def register_section(name: str, keys: dict[str, Key] | None = None,
-                     validator: Callable[[dict], None] | None = None) -> None:
+def register_section(
+    name: str, keys: dict[str, Key] | None = None, validator: Callable[[dict], None] | None = None
+) -> None:
     """Declare a config section owned by a stage (facts, render, campaigns...)."""
     if keys is not None:
         SCHEMA[name] = keys
@@ -152,11 +158,11 @@ def _validate_value(where: str, key: Key, value: Any) -> Any:
     # TOML ints are acceptable where a float is expected (epsilon = 3).
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    ok = isinstance(value, expected) and not (
-        isinstance(value, bool) and expected in (int, float)
-    )
+    ok = isinstance(value, expected) and not (isinstance(value, bool) and expected in (int, float))
     if not ok:
-        raise ConfigError(f"{where}: must be {_type_name(expected)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{where}: must be {_type_name(expected)}, got {type(value).__name__} {value!r}"
+        )
     if key.check is not None:
         problem = key.check(value)
         if problem:
@@ -241,7 +247,9 @@ def load(path: str | os.PathLike | None = None) -> dict:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (set {CONFIG_ENV} or pass --config)") from None
+        raise ConfigError(
+            f"{path}: config file not found (set {CONFIG_ENV} or pass --config)"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     return validate(raw, source=str(path))
@@ -265,7 +273,8 @@ def check_demo_root(root: str | None) -> None:
         raise ConfigError(
             f"--demo: {root or 'the data root'} was not made by `encore generate` or `encore demo` (no "
             f"{GENERATED_MARKER} there): the demo share secret is only for generated data, since anyone can "
-            f"compute its links; set {SECRET_ENV} instead")
+            f"compute its links; set {SECRET_ENV} instead"
+        )
 
 
 def share_secret(*, demo: bool, root: str | None = None) -> bytes:
@@ -299,5 +308,7 @@ def window_bounds(cfg: dict, year: int) -> tuple[str, str]:
 
 def window_datetimes(cfg: dict, year: int) -> tuple[datetime, datetime]:
     """:func:`window_bounds` as aware UTC datetimes [start, end)."""
-    return tuple(datetime.strptime(b, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-                 for b in window_bounds(cfg, year))
+    return tuple(
+        datetime.strptime(b, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        for b in window_bounds(cfg, year)
+    )

@@ -12,8 +12,7 @@ Layout (data-contracts.md):
 
 from __future__ import annotations
 
-from encore.platform import schemas
-from encore.platform import storage
+from encore.platform import schemas, storage
 from encore.platform.errors import EncoreError
 
 EVENTS = "events"
@@ -38,7 +37,8 @@ def _exists_with_data(uri: str) -> bool:
     if not storage.is_dir(uri):
         return False
     return any(not n.startswith((".", "_")) for n in storage.listdir(uri)) or storage.exists(
-        storage.join(uri, "_SUCCESS"))
+        storage.join(uri, "_SUCCESS")
+    )
 
 
 def read_events(spark, root: str, *, required: bool = True):
@@ -46,7 +46,9 @@ def read_events(spark, root: str, *, required: bool = True):
     uri = path(root, EVENTS)
     if not _exists_with_data(uri):
         if required:
-            raise EncoreError(f"no canonical events at {uri}: run `encore ingest --data {root}` first")
+            raise EncoreError(
+                f"no canonical events at {uri}: run `encore ingest --data {root}` first"
+            )
         return spark.createDataFrame([], schemas.spark_schema(schemas.EVENT))
     return spark.read.schema(_event_read_schema()).parquet(uri)
 
@@ -55,7 +57,10 @@ def _event_read_schema():
     from pyspark.sql.types import IntegerType, StructField, StructType
 
     base = schemas.spark_schema(schemas.EVENT)
-    return StructType(list(base.fields) + [StructField("year", IntegerType()), StructField("month", IntegerType())])
+    return StructType(
+        list(base.fields)
+        + [StructField("year", IntegerType()), StructField("month", IntegerType())]
+    )
 
 
 def read_dimension(spark, root: str, name: str, *, required: bool = False):
@@ -85,8 +90,9 @@ def without_erased(df, erased, column: str = "user_id"):
     return df.join(erased.withColumnRenamed("user_id", column), on=column, how="left_anti")
 
 
-def write_dataset(df, final: str, *, run_id: str, partition_by: list[str] | None = None,
-                  mode: str = "overwrite") -> None:
+def write_dataset(
+    df, final: str, *, run_id: str, partition_by: list[str] | None = None, mode: str = "overwrite"
+) -> None:
     """Write ``df`` as Parquet into a staging folder, then swap it in atomically."""
     staged = storage.staging_path(final, run_id)
     storage.delete(staged)

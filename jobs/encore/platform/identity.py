@@ -32,14 +32,18 @@ EXPORT_PREFIX = "export:"
 
 # the white space ingest trims around text (canonical._WS, repeated here to keep
 # this module free of Spark imports)
-_WS = (" \t\n\r\f\u000b\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-       "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+_WS = (
+    " \t\n\r\f\u000b\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 
 
 def check_user_id(user_id, flag: str = "--user-id") -> str:
     """The user id, or a one-line EncoreError naming the rule."""
     if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
-        raise EncoreError(f"{flag} {user_id!r} is not a user id: use 1-128 letters, digits or _ . : @ + -")
+        raise EncoreError(
+            f"{flag} {user_id!r} is not a user id: use 1-128 letters, digits or _ . : @ + -"
+        )
     return user_id
 
 
@@ -52,7 +56,7 @@ def export_source(user_id: str, label: str) -> str:
 def export_source_user(source_file: str | None) -> str | None:
     if not source_file or not source_file.startswith(EXPORT_PREFIX):
         return None
-    head = source_file[len(EXPORT_PREFIX):].split(":", 1)
+    head = source_file[len(EXPORT_PREFIX) :].split(":", 1)
     return head[0].replace("%3A", ":") if len(head) == 2 else None
 
 
@@ -71,7 +75,9 @@ def named_ids(line: bytes | str) -> tuple[set[str], bool]:
     ``"user_id": "<id>"`` pattern, compared exactly."""
     data = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
     try:
-        obj = json.loads(data.decode("utf-8", "replace"), parse_int=str, parse_float=str, parse_constant=str)
+        obj = json.loads(
+            data.decode("utf-8", "replace"), parse_int=str, parse_float=str, parse_constant=str
+        )
     except (ValueError, RecursionError):
         obj = None
     if isinstance(obj, dict):
@@ -86,7 +92,9 @@ def named_ids(line: bytes | str) -> tuple[set[str], bool]:
             if cleaned:
                 found.add(cleaned)
         return found, True
-    return {_clean(m.decode("utf-8", "replace")) or "" for m in _FIELD_RE.findall(data)} - {""}, False
+    return {_clean(m.decode("utf-8", "replace")) or "" for m in _FIELD_RE.findall(data)} - {
+        ""
+    }, False
 
 
 def row_ids(row: dict) -> set[str]:
@@ -101,12 +109,22 @@ def named_ids_col(record, source_file=None):
     from encore.ingest.canonical import clean_text
 
     schema = "user_id STRING, owner_user_id STRING, _corrupt_record STRING"
-    r = F.from_json(record, schema, {"columnNameOfCorruptRecord": "_corrupt_record", "mode": "PERMISSIVE"})
-    parsed = F.filter(F.array(clean_text(r["user_id"]), clean_text(r["owner_user_id"])), lambda x: x.isNotNull())
-    broken = F.filter(F.transform(F.regexp_extract_all(record, F.lit(_FIELD_PATTERN), 1), clean_text),
-                      lambda x: x.isNotNull())
+    r = F.from_json(
+        record, schema, {"columnNameOfCorruptRecord": "_corrupt_record", "mode": "PERMISSIVE"}
+    )
+    parsed = F.filter(
+        F.array(clean_text(r["user_id"]), clean_text(r["owner_user_id"])), lambda x: x.isNotNull()
+    )
+    broken = F.filter(
+        F.transform(F.regexp_extract_all(record, F.lit(_FIELD_PATTERN), 1), clean_text),
+        lambda x: x.isNotNull(),
+    )
     is_object = r.isNotNull() & r["_corrupt_record"].isNull()
-    ids = F.when(record.isNull(), F.array().cast("array<string>")).when(is_object, parsed).otherwise(broken)
+    ids = (
+        F.when(record.isNull(), F.array().cast("array<string>"))
+        .when(is_object, parsed)
+        .otherwise(broken)
+    )
     if source_file is not None:
         exported = F.regexp_extract(source_file, r"^export:([^:]*):", 1)
         exported = F.replace(exported, F.lit("%3A"), F.lit(":"))

@@ -54,8 +54,10 @@ def require_zone(name: str, what: str = "--timezone") -> str:
     from encore.platform.errors import EncoreError
 
     if not is_zone(name):
-        raise EncoreError(f"{what} {name!r} is not an IANA time zone name (e.g. Europe/Paris, "
-                          f"Asia/Kolkata, America/Vancouver; tzdata {VERSION})")
+        raise EncoreError(
+            f"{what} {name!r} is not an IANA time zone name (e.g. Europe/Paris, "
+            f"Asia/Kolkata, America/Vancouver; tzdata {VERSION})"
+        )
     return name
 
 
@@ -116,8 +118,9 @@ def offset_table(spark, zones, start: datetime, end: datetime):
     return spark.createDataFrame(offset_rows(zones, start, end), OFFSET_SCHEMA)
 
 
-def with_local_ts(df, offsets, *, zone_col: str = "timezone", ts_col: str = "ts",
-                  out: str = "local_ts"):
+def with_local_ts(
+    df, offsets, *, zone_col: str = "timezone", ts_col: str = "ts", out: str = "local_ts"
+):
     """``df`` with ``out``: the wall-clock time of ``ts_col`` in the zone named by
     ``zone_col`` (a column name or a literal zone via ``F.lit`` in the caller), as a
     timestamp read in the session's UTC. No interval (null or unknown zone) → UTC.
@@ -129,15 +132,18 @@ def with_local_ts(df, offsets, *, zone_col: str = "timezone", ts_col: str = "ts"
     joined = df.join(
         F.broadcast(offsets),
         (F.col(zone_col) == F.col("_tz_zone"))
-        & (F.col(ts_col) >= F.col("_tz_from")) & (F.col(ts_col) < F.col("_tz_until")),
+        & (F.col(ts_col) >= F.col("_tz_from"))
+        & (F.col(ts_col) < F.col("_tz_until")),
         "left",
     )
     offset_us = F.coalesce(F.col("_tz_offset_s"), F.lit(0)).cast("long") * F.lit(1_000_000)
-    return joined.withColumn(out, F.timestamp_micros(F.unix_micros(F.col(ts_col)) + offset_us)).drop(
-        "_tz_zone", "_tz_from", "_tz_until", "_tz_offset_s")
+    return joined.withColumn(
+        out, F.timestamp_micros(F.unix_micros(F.col(ts_col)) + offset_us)
+    ).drop("_tz_zone", "_tz_from", "_tz_until", "_tz_offset_s")
 
 
 # --- a personal export's zone ----------------------------------------------------
+
 
 @functools.cache
 def _country_zones() -> dict[str, tuple[str, ...]]:
@@ -168,8 +174,9 @@ def single_zone(country: str | None, start: datetime, end: datetime) -> str | No
     return None
 
 
-def choose_export_zone(country_counts: dict[str | None, int], start: datetime, end: datetime,
-                       *, share: float = 0.9) -> tuple[str, str]:
+def choose_export_zone(
+    country_counts: dict[str | None, int], start: datetime, end: datetime, *, share: float = 0.9
+) -> tuple[str, str]:
     """(zone, why) for a personal export without ``--timezone``: the zone of the country
     of at least ``share`` of the plays when that country has a single zone; else UTC."""
     total = sum(country_counts.values())
@@ -179,10 +186,18 @@ def choose_export_zone(country_counts: dict[str | None, int], start: datetime, e
     country, n = max(known.items(), key=lambda kv: (kv[1], kv[0]))
     pct = 100.0 * n / total
     if n < share * total:
-        top = ", ".join(f"{c} {100.0 * k / total:.0f} %" for c, k in
-                        sorted(known.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
-        return "UTC", f"plays come from several countries ({top}; {share:.0%} of one is needed): using UTC"
+        top = ", ".join(
+            f"{c} {100.0 * k / total:.0f} %"
+            for c, k in sorted(known.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        )
+        return (
+            "UTC",
+            f"plays come from several countries ({top}; {share:.0%} of one is needed): using UTC",
+        )
     name = single_zone(country, start, end)
     if name is None:
-        return "UTC", f"{pct:.0f} % of plays are from {country}, which has more than one time zone: using UTC"
+        return (
+            "UTC",
+            f"{pct:.0f} % of plays are from {country}, which has more than one time zone: using UTC",
+        )
     return name, f"{pct:.0f} % of plays are from {country}, whose time zone is {name}"

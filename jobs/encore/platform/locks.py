@@ -49,8 +49,11 @@ def _held(path: str) -> dict | None:
     if not os.path.exists(path):
         return None
     holder = _holder(path)
-    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
-            and not _alive(holder["pid"]):
+    if (
+        holder.get("host") == socket.gethostname()
+        and isinstance(holder.get("pid"), int)
+        and not _alive(holder["pid"])
+    ):
         return None
     return holder
 
@@ -66,8 +69,10 @@ def hold(data_root: str, name: str, run_id: str | None = None):
         if path is not None and name != ERASURE:
             eraser = _held(os.path.join(os.path.dirname(path), f"{ERASURE}.lock"))
             if eraser is not None:
-                raise RunLocked(f"an erasure is running on this data root, {_describe(ERASURE, eraser)}: "
-                                f"{name} waits for it; try again when it has finished")
+                raise RunLocked(
+                    f"an erasure is running on this data root, {_describe(ERASURE, eraser)}: "
+                    f"{name} waits for it; try again when it has finished"
+                )
         yield path
 
 
@@ -82,8 +87,10 @@ def hold_exclusive(data_root: str, run_id: str | None = None):
                     continue
                 other = _held(os.path.join(folder, entry))
                 if other is not None:
-                    raise RunLocked(f"another run is writing this data root, {_describe(entry[:-5], other)}: "
-                                    "the erasure waits for it; try again when it has finished")
+                    raise RunLocked(
+                        f"another run is writing this data root, {_describe(entry[:-5], other)}: "
+                        "the erasure waits for it; try again when it has finished"
+                    )
         yield path
 
 
@@ -95,8 +102,12 @@ def _take(data_root: str, name: str, run_id: str | None = None):
     folder = os.path.join(data_root, "locks")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{name}.lock")
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run_id,
-          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "run_id": run_id,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -144,8 +155,12 @@ def exclusive(data_root: str, name: str, run_id: str | None = None):
     from encore.platform import storage
 
     folder = storage.join(data_root, "locks", f"{name}.claims")
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": run_id,
-          "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "run_id": run_id,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     mine_name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.json"
     mine = storage.join(folder, mine_name)
     storage.write_json_atomic(mine, me)
@@ -158,15 +173,19 @@ def exclusive(data_root: str, name: str, run_id: str | None = None):
                 holder = storage.read_json(path)
             except (OSError, ValueError):
                 continue  # withdrawn between the listing and the read
-            if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) \
-                    and not _alive(holder["pid"]):
+            if (
+                holder.get("host") == me["host"]
+                and isinstance(holder.get("pid"), int)
+                and not _alive(holder["pid"])
+            ):
                 with contextlib.suppress(OSError):
                     storage.delete(path)  # stale: its process died without withdrawing it
                 continue
             raise RunLocked(
                 f"another run is writing {name} (pid {holder.get('pid')} on {holder.get('host')}, "
                 f"run {holder.get('run_id')}, started {holder.get('started')}): wait for it to finish, "
-                f"or delete {path} if it died")
+                f"or delete {path} if it died"
+            )
         yield mine
     finally:
         with contextlib.suppress(OSError):

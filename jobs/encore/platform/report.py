@@ -12,14 +12,24 @@ from encore.platform import storage
 
 
 class Report:
-    def __init__(self, stage: str, data_root: str, run_id: str | None = None, *, quiet: bool = False):
+    def __init__(
+        self, stage: str, data_root: str, run_id: str | None = None, *, quiet: bool = False
+    ):
         self.stage = stage
         self.data_root = data_root
         self.run_id = run_id or storage.new_run_id()
         self.quiet = quiet
         self.started = time.monotonic()
-        self.body: dict[str, Any] = {"stage": stage, "run_id": self.run_id, "read": {}, "wrote": {},
-                                     "rejected": {}, "skipped": [], "notes": [], "timings_s": {}}
+        self.body: dict[str, Any] = {
+            "stage": stage,
+            "run_id": self.run_id,
+            "read": {},
+            "wrote": {},
+            "rejected": {},
+            "skipped": [],
+            "notes": [],
+            "timings_s": {},
+        }
         self._phase_start: float | None = None
         self._phase: str | None = None
 

@@ -72,9 +72,7 @@ PLAYLISTS = pa.schema(
     ]
 )
 
-ERASURES = pa.schema(
-    [("user_id", pa.string()), ("requested_at", pa.timestamp("us", tz="UTC"))]
-)
+ERASURES = pa.schema([("user_id", pa.string()), ("requested_at", pa.timestamp("us", tz="UTC"))])
 
 # Where each dimension table lives under raw/ (input) and under the data root (ingested).
 DIMENSIONS: dict[str, pa.Schema] = {
@@ -127,8 +125,12 @@ QUARANTINE = pa.schema(
 
 # --- recaps -----------------------------------------------------------------------
 _TOP_TRACK = pa.struct(
-    [("track_name", pa.string()), ("artist_name", pa.string()),
-     ("streams", pa.int64()), ("minutes", pa.int64())]
+    [
+        ("track_name", pa.string()),
+        ("artist_name", pa.string()),
+        ("streams", pa.int64()),
+        ("minutes", pa.int64()),
+    ]
 )
 _TOP_ARTIST = pa.struct(
     [("artist_name", pa.string()), ("streams", pa.int64()), ("minutes", pa.int64())]

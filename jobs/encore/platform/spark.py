@@ -39,7 +39,9 @@ def get_session(cfg: dict, app_name: str, profile: str | None = None):
     builder = SparkSession.builder.appName(f"encore-{app_name}")
     under_submit = "SPARK_SUBMIT_OPTS" in os.environ or os.environ.get("ENCORE_UNDER_SPARK_SUBMIT")
     if not under_submit:
-        builder = builder.master(prof["master"]).config("spark.driver.memory", prof.get("driver_memory", "2g"))
+        builder = builder.master(prof["master"]).config(
+            "spark.driver.memory", prof.get("driver_memory", "2g")
+        )
     builder = (
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "true")

@@ -24,7 +24,7 @@ import pyarrow.fs as pafs
 def _split(uri: str) -> tuple[pafs.FileSystem, str]:
     uri = str(uri)
     if uri.startswith("s3a://"):
-        uri = "s3://" + uri[len("s3a://"):]
+        uri = "s3://" + uri[len("s3a://") :]
     if "://" not in uri:
         return pafs.LocalFileSystem(), os.path.abspath(uri)
     fs, path = pafs.FileSystem.from_uri(uri)
@@ -99,7 +99,9 @@ def write_text_atomic(uri: str, text: str) -> None:
 
 
 def write_json_atomic(uri: str, obj) -> None:
-    write_text_atomic(uri, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+    write_text_atomic(
+        uri, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    )
 
 
 def staging_path(final: str, run_id: str) -> str:
@@ -114,7 +116,9 @@ def _unsplit(original: str, path: str) -> str:
     if "://" not in str(original):
         return path
     scheme = str(original).split("://", 1)[0]
-    return f"{scheme}://{path.lstrip('/')}" if scheme in ("s3", "s3a", "gs") else f"{scheme}://{path}"
+    return (
+        f"{scheme}://{path.lstrip('/')}" if scheme in ("s3", "s3a", "gs") else f"{scheme}://{path}"
+    )
 
 
 def recover(final: str) -> None:
@@ -124,7 +128,8 @@ def recover(final: str) -> None:
     if fs.get_file_info(parent).type != pafs.FileType.Directory:
         return
     olds = sorted(
-        i.path for i in fs.get_file_info(pafs.FileSelector(parent))
+        i.path
+        for i in fs.get_file_info(pafs.FileSelector(parent))
         if posixpath.basename(i.path).startswith(f".{name}.__old-")
     )
     current = fs.get_file_info(path).type != pafs.FileType.NotFound

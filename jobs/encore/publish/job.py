@@ -26,17 +26,16 @@ from functools import cache
 from io import BytesIO
 from pathlib import Path
 
-from encore.platform import config
-from encore.platform import datasets
-from encore.render import settings as render_conf
-from encore.platform import share
-from encore.platform import storage
+from encore.platform import config, datasets, share, storage
 from encore.platform.errors import EncoreError
+from encore.render import settings as render_conf
 
 STAGES = ("ingest", "recaps", "facts", "render")  # whose reports the run report gathers
 DELIVERY_COLUMNS = ("user_id", "year", "locale", "page_url", "subject", "body_text", "body_html")
-DELIVERY_SCHEMA = ("user_id string, year int, locale string, page_url string, "
-                   "subject string, body_text string, body_html string")
+DELIVERY_SCHEMA = (
+    "user_id string, year int, locale string, page_url string, "
+    "subject string, body_text string, body_html string"
+)
 EMAIL_TEMPLATES = ("subject.txt", "body.txt", "body.html")
 
 
@@ -54,13 +53,16 @@ def site_path(root: str, year: int) -> str:
 
 # --- email templates -------------------------------------------------------------------
 
+
 def email_dir() -> Path:
     return config.REPO_ROOT / "templates" / "email"
 
 
 def email_locales() -> tuple[str, ...]:
     """English (the templates' language) plus every locale with an email catalog."""
-    found = sorted(p.parent.parent.name for p in (email_dir() / "locales").glob("*/LC_MESSAGES/email.po"))
+    found = sorted(
+        p.parent.parent.name for p in (email_dir() / "locales").glob("*/LC_MESSAGES/email.po")
+    )
     return (render_conf.SOURCE_LOCALE, *[x for x in found if x != render_conf.SOURCE_LOCALE])
 
 
@@ -83,7 +85,9 @@ def _translations(locale: str):
 # Line breaks (CR, LF and Unicode's), other control characters and the bidi controls
 # (embeddings, overrides, isolates, marks) that could forge lines or reorder the text
 # of a plain-text email; a user-derived value never carries them into one.
-_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+_NOT_IN_A_LINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
+)
 
 
 def one_line(value: str) -> str:
@@ -123,12 +127,17 @@ class EmailRenderer:
     def locale_for(self, wanted: str) -> str:
         return wanted if wanted in self.locales else render_conf.SOURCE_LOCALE
 
-    def render(self, *, locale: str, year: int, minutes: int, top_artist: str | None,
-               page_url: str) -> tuple[str, str, str]:
+    def render(
+        self, *, locale: str, year: int, minutes: int, top_artist: str | None, page_url: str
+    ) -> tuple[str, str, str]:
         """(subject, plain text, HTML). User-derived text (the artist) is escaped in HTML."""
         tpl = self._for(locale)
-        view = {"year": year, "minutes": int(minutes or 0), "top_artist": one_line(top_artist or ""),
-                "page_url": one_line(page_url)}
+        view = {
+            "year": year,
+            "minutes": int(minutes or 0),
+            "top_artist": one_line(top_artist or ""),
+            "page_url": one_line(page_url),
+        }
         subject = " ".join(tpl["subject.txt"].render(**view).split())
         text = tpl["body.txt"].render(**view).strip() + "\n"
         html = tpl["body.html"].render(subject=subject, **view)
@@ -152,8 +161,9 @@ def page_url(base: str, year: int, token: str) -> str:
     return f"{base}{year}/{token}/"
 
 
-def delivery_partition(batches: Iterator, *, secret: bytes, settings: render_conf.RenderSettings,
-                       base: str) -> Iterator:
+def delivery_partition(
+    batches: Iterator, *, secret: bytes, settings: render_conf.RenderSettings, base: str
+) -> Iterator:
     """mapInArrow body: one delivery row per listener of the partition."""
     import pyarrow as pa
 
@@ -165,10 +175,18 @@ def delivery_partition(batches: Iterator, *, secret: bytes, settings: render_con
             token = share.share_token(secret, str(rec["user_id"]), year)
             locale = emails.locale_for(settings.locale_for(rec.get("country")))
             url = page_url(base, year, token)
-            subject, text, html = emails.render(locale=locale, year=year, minutes=rec["listening_minutes"],
-                                                top_artist=rec.get("top_artist"), page_url=url)
-            for col, val in zip(DELIVERY_COLUMNS, (rec["user_id"], year, locale, url, subject, text, html),
-                                strict=True):
+            subject, text, html = emails.render(
+                locale=locale,
+                year=year,
+                minutes=rec["listening_minutes"],
+                top_artist=rec.get("top_artist"),
+                page_url=url,
+            )
+            for col, val in zip(
+                DELIVERY_COLUMNS,
+                (rec["user_id"], year, locale, url, subject, text, html),
+                strict=True,
+            ):
                 rows[col].append(val)
         yield pa.RecordBatch.from_pydict(rows, schema=_arrow_schema())
 
@@ -179,15 +197,26 @@ def _arrow_schema():
     return pa.schema([(c, pa.int32() if c == "year" else pa.string()) for c in DELIVERY_COLUMNS])
 
 
-def build_deliveries(spark, recaps, *, secret: bytes, settings: render_conf.RenderSettings, base: str,
-                     users=None, erased=None):
+def build_deliveries(
+    spark,
+    recaps,
+    *,
+    secret: bytes,
+    settings: render_conf.RenderSettings,
+    base: str,
+    users=None,
+    erased=None,
+):
     """The delivery list: who gets a page is render's rule (``eligible_recaps``)."""
     from pyspark.sql import functions as F
 
     from encore.render.job import eligible_recaps
 
     listeners = eligible_recaps(spark, recaps, users, erased).select(
-        "user_id", "year", "listening_minutes", "country",
+        "user_id",
+        "year",
+        "listening_minutes",
+        "country",
         F.try_element_at("top_artists", F.lit(1)).getField("artist_name").alias("top_artist"),
     )
 
@@ -199,14 +228,21 @@ def build_deliveries(spark, recaps, *, secret: bytes, settings: render_conf.Rend
 
 # --- reports ---------------------------------------------------------------------------
 
+
 def stage_report(root: str, stage: str, run_id: str, year: int) -> tuple[str | None, dict | None]:
     """The stage's report of this run (same run id, as the DAG passes one), else the
     newest report of that stage for this year (``encore run`` gives stages their own ids)."""
     exact = datasets.path(root, "reports", f"{stage}-{run_id}.json")
     if storage.exists(exact):
         return exact, storage.read_json(exact)
-    names = sorted((n for n in storage.listdir(datasets.path(root, "reports"))
-                    if n.startswith(f"{stage}-") and n.endswith(".json")), reverse=True)
+    names = sorted(
+        (
+            n
+            for n in storage.listdir(datasets.path(root, "reports"))
+            if n.startswith(f"{stage}-") and n.endswith(".json")
+        ),
+        reverse=True,
+    )
     for name in names:
         uri = datasets.path(root, "reports", name)
         body = storage.read_json(uri)
@@ -222,11 +258,14 @@ def _summary(body: dict) -> dict:
 
 # --- command line ----------------------------------------------------------------------
 
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from encore.cli import add_common
 
     add_common(p, year=True)
-    p.add_argument("--demo", action="store_true", help="generated data: allow the labelled demo share secret")
+    p.add_argument(
+        "--demo", action="store_true", help="generated data: allow the labelled demo share secret"
+    )
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -241,18 +280,27 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     report.set("year", year)
     recaps_uri = datasets.recaps_path(root, year)
     if not storage.exists(recaps_uri):
-        raise EncoreError(f"no recaps for {year} at {recaps_uri}: run `encore recaps --data {root} --year {year}` first")
+        raise EncoreError(
+            f"no recaps for {year} at {recaps_uri}: run `encore recaps --data {root} --year {year}` first"
+        )
     site_uri = site_path(root, year)
     storage.recover(site_uri)
     if not storage.is_dir(site_uri):
-        raise EncoreError(f"no recap pages for {year} at {site_uri}: run `encore render --data {root} --year {year}` first")
+        raise EncoreError(
+            f"no recap pages for {year} at {site_uri}: run `encore render --data {root} --year {year}` first"
+        )
     base = page_base(settings, root)
     if not settings.base_url:
-        report.note("render.base_url is empty: page links point at " + (base or "relative paths")
-                    + "; set it to the public URL of site/ before mailing anyone")
+        report.note(
+            "render.base_url is empty: page links point at "
+            + (base or "relative paths")
+            + "; set it to the public URL of site/ before mailing anyone"
+        )
     missing = [x for x in render_conf.supported_locales() if x not in email_locales()]
     if missing:
-        report.note(f"no email catalog for {', '.join(missing)}: those listeners get the English email")
+        report.note(
+            f"no email catalog for {', '.join(missing)}: those listeners get the English email"
+        )
 
     spark = get_session(cfg, "publish", args.spark_profile)
     report.phase("deliveries")
@@ -260,12 +308,15 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     users = datasets.read_dimension(spark, root, "users")
     erased = datasets.erased_user_ids(spark, root)
     report.read("recaps", recaps_uri)
-    deliveries = build_deliveries(spark, recaps, secret=secret, settings=settings, base=base,
-                                  users=users, erased=erased)
+    deliveries = build_deliveries(
+        spark, recaps, secret=secret, settings=settings, base=base, users=users, erased=erased
+    )
     final = deliveries_path(root, year)
     datasets.write_dataset(deliveries, final, run_id=report.run_id)
-    by_locale = {r["locale"]: int(r["count"]) for r in
-                 spark.read.parquet(final).groupBy("locale").count().collect()}  # one row per language
+    by_locale = {
+        r["locale"]: int(r["count"])
+        for r in spark.read.parquet(final).groupBy("locale").count().collect()
+    }  # one row per language
     total = sum(by_locale.values())
     report.wrote("deliveries", total)
     report.set("deliveries_by_locale", dict(sorted(by_locale.items())))
@@ -291,20 +342,33 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
             "site": site_uri,
             "deliveries": final,
         },
-        "deliveries": {"listeners": total, "by_locale": dict(sorted(by_locale.items())),
-                       "page_base": base, "internal": True},
+        "deliveries": {
+            "listeners": total,
+            "by_locale": dict(sorted(by_locale.items())),
+            "page_base": base,
+            "internal": True,
+        },
         "reports": {stage: body["report"] for stage, body in stages.items()},
         "run_report": datasets.path(root, "reports", f"run-{report.run_id}.json"),
     }
     storage.write_json_atomic(manifest_path(root, year), manifest)
     report.wrote("manifest", manifest_path(root, year))
-    run_report = {"year": year, "run_id": report.run_id, "stages": stages,
-                  "publish": {"deliveries": total, "by_locale": manifest["deliveries"]["by_locale"],
-                              "notes": report.body["notes"]},
-                  "manifest": manifest_path(root, year)}
+    run_report = {
+        "year": year,
+        "run_id": report.run_id,
+        "stages": stages,
+        "publish": {
+            "deliveries": total,
+            "by_locale": manifest["deliveries"]["by_locale"],
+            "notes": report.body["notes"],
+        },
+        "manifest": manifest_path(root, year),
+    }
     storage.write_json_atomic(manifest["run_report"], run_report)
     report.wrote("run report", manifest["run_report"])
     report.finish()
-    print(f"publish {year}: {total} deliveries in {final}; manifest {manifest_path(root, year)}; "
-          f"run report {manifest['run_report']}")
+    print(
+        f"publish {year}: {total} deliveries in {final}; manifest {manifest_path(root, year)}; "
+        f"run report {manifest['run_report']}"
+    )
     return 0

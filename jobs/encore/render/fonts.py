@@ -53,30 +53,79 @@ FAMILIES: tuple[Family, ...] = (
     Family(BASE, "NotoSans-Regular.ttf", "NotoSans-Bold.ttf", _CORE),
     Family("Noto Sans Arabic", "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf", _CORE),
     Family("Noto Sans Hebrew", "NotoSansHebrew-Regular.ttf", "NotoSansHebrew-Bold.ttf", _CORE),
-    *(Family(f"Noto Sans {s}", f"NotoSans{s}-Regular.ttf", f"NotoSans{s}-Bold.ttf", _CORE)
-      for s in ("Devanagari", "Bengali", "Gurmukhi", "Gujarati", "Oriya", "Tamil", "Telugu",
-                "Kannada", "Malayalam", "Sinhala", "Thai", "Lao", "Khmer", "Myanmar",
-                "Georgian", "Armenian", "Ethiopic", "Thaana")),
-    Family("Noto Sans CJK SC", "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc", "fonts-noto-cjk", 2),
+    *(
+        Family(f"Noto Sans {s}", f"NotoSans{s}-Regular.ttf", f"NotoSans{s}-Bold.ttf", _CORE)
+        for s in (
+            "Devanagari",
+            "Bengali",
+            "Gurmukhi",
+            "Gujarati",
+            "Oriya",
+            "Tamil",
+            "Telugu",
+            "Kannada",
+            "Malayalam",
+            "Sinhala",
+            "Thai",
+            "Lao",
+            "Khmer",
+            "Myanmar",
+            "Georgian",
+            "Armenian",
+            "Ethiopic",
+            "Thaana",
+        )
+    ),
+    Family(
+        "Noto Sans CJK SC", "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc", "fonts-noto-cjk", 2
+    ),
     Family("Noto Sans Symbols", "NotoSansSymbols-Regular.ttf", "NotoSansSymbols-Bold.ttf", _CORE),
     Family("Noto Sans Symbols 2", "NotoSansSymbols2-Regular.ttf", None, _CORE),
     Family("Noto Sans Math", "NotoSansMath-Regular.ttf", None, _CORE),
     Family(EMOJI, "NotoColorEmoji.ttf", None, "fonts-noto-color-emoji"),
-    Family("DejaVu Sans", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "templates/fonts (in the repository)"),
+    Family(
+        "DejaVu Sans",
+        "DejaVuSans.ttf",
+        "DejaVuSans-Bold.ttf",
+        "templates/fonts (in the repository)",
+    ),
 )
 CJK_FACES = {"Noto Sans CJK JP": 0, "Noto Sans CJK KR": 1, "Noto Sans CJK SC": 2}
 ALL_NAMES = frozenset([f.name for f in FAMILIES] + list(CJK_FACES))
 
-_IGNORABLE = {0x00AD, 0x034F, 0x061C, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F,
-              0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2066, 0x2067, 0x2068, 0x2069, 0xFEFF}
+_IGNORABLE = {
+    0x00AD,
+    0x034F,
+    0x061C,
+    0x180E,
+    0x200B,
+    0x200C,
+    0x200D,
+    0x200E,
+    0x200F,
+    0x2060,
+    0x2061,
+    0x2062,
+    0x2063,
+    0x2064,
+    0x2066,
+    0x2067,
+    0x2068,
+    0x2069,
+    0xFEFF,
+}
 RLI, PDI = "\u2067", "\u2069"
 
 
 def ignorable(code: int) -> bool:
     """Default-ignorable: drawn as nothing by any font (joiners, marks of direction,
     variation selectors, tags), so it needs no glyph."""
-    return (code in _IGNORABLE or 0xFE00 <= code <= 0xFE0F or 0xE0000 <= code <= 0xE0FFF
-            or 0x202A <= code <= 0x202E)
+    return (
+        code in _IGNORABLE
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0000 <= code <= 0xE0FFF
+        or 0x202A <= code <= 0x202E
+    )
 
 
 def font_dirs() -> list[Path]:
@@ -111,7 +160,8 @@ def check() -> None:
         raise EncoreError(
             f"render needs the Noto fonts: {len(gone)} font files missing (e.g. {gone[0][0]}) "
             f"in {', '.join(str(d) for d in font_dirs()[:-1])}: install {' '.join(packages)} "
-            "(`make fonts`, or `apt-get install` as root; on a cluster, on every worker)")
+            "(`make fonts`, or `apt-get install` as root; on a cluster, on every worker)"
+        )
 
 
 @dataclass
@@ -180,6 +230,7 @@ def files_for(families) -> list[str]:
 
 # --- clusters, runs ---------------------------------------------------------------------
 
+
 def _emojiish(code: int) -> bool:
     return 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0x2300 <= code <= 0x23FF
 
@@ -234,8 +285,10 @@ def _neutral(cluster: str) -> bool:
 def _cjk_face(text: str) -> str:
     if any(0x3040 <= ord(c) <= 0x30FF or 0x31F0 <= ord(c) <= 0x31FF for c in text):
         return "Noto Sans CJK JP"
-    if any(0xAC00 <= ord(c) <= 0xD7AF or 0x1100 <= ord(c) <= 0x11FF or 0x3130 <= ord(c) <= 0x318F
-           for c in text):
+    if any(
+        0xAC00 <= ord(c) <= 0xD7AF or 0x1100 <= ord(c) <= 0x11FF or 0x3130 <= ord(c) <= 0x318F
+        for c in text
+    ):
         return "Noto Sans CJK KR"
     return "Noto Sans CJK SC"
 
@@ -272,8 +325,14 @@ def itemize(text: str) -> tuple[tuple[str, str], ...]:
         if fam == "":
             log.warning("no font has U+%04X: left out", ord(cl))
             continue
-        if runs and (fam is None or (_neutral(cl) and runs[-1][0] != EMOJI and all(
-                covers(runs[-1][0], ord(c)) for c in cl if not ignorable(ord(c))))):
+        if runs and (
+            fam is None
+            or (
+                _neutral(cl)
+                and runs[-1][0] != EMOJI
+                and all(covers(runs[-1][0], ord(c)) for c in cl if not ignorable(ord(c)))
+            )
+        ):
             runs[-1][1] += cl
             continue
         if fam is None:
@@ -324,7 +383,13 @@ def layout(text: str, x: float, size: float, *, bold: bool = False) -> list[dict
     rtl = first_strong_rtl(text)
     if len(runs) == 1:
         fam, t = runs[0]
-        return [{"family": None if fam == BASE else fam, "text": f"{RLI}{t}{PDI}" if rtl else t, "x": None}]
+        return [
+            {
+                "family": None if fam == BASE else fam,
+                "text": f"{RLI}{t}{PDI}" if rtl else t,
+                "x": None,
+            }
+        ]
     if rtl:
         runs.reverse()
     out = []
@@ -333,15 +398,19 @@ def layout(text: str, x: float, size: float, *, bold: bool = False) -> list[dict
         before = after = ""
         if rtl:  # a run's logical end is on its left: its spaces become gaps, not trailing
             body = t.strip(" ")
-            before, after = t[len(t.rstrip(" ")):], t[: len(t) - len(t.lstrip(" "))]
+            before, after = t[len(t.rstrip(" ")) :], t[: len(t) - len(t.lstrip(" "))]
             t = body
             if not t:
                 pos += _run_em(fam, before + after, bold) * size
                 continue
         pos += _run_em(fam, before, bold) * size if before else 0.0
-        out.append({"family": None if fam == BASE else fam,
-                    "text": f"{RLI}{t}{PDI}" if rtl and first_strong_rtl(t) else t,
-                    "x": round(pos, 1)})
+        out.append(
+            {
+                "family": None if fam == BASE else fam,
+                "text": f"{RLI}{t}{PDI}" if rtl and first_strong_rtl(t) else t,
+                "x": round(pos, 1),
+            }
+        )
         pos += _run_em(fam, t + after, bold) * size
     return out
 
@@ -354,6 +423,7 @@ def families_in(svg: str) -> set[str]:
 
 
 # --- fonts inside the cards (the browser's SVG -> canvas -> PNG) -----------------------------
+
 
 def _chars_by_face(svg: str) -> dict[tuple[str, bool], set[str]]:
     """{(family, bold): characters} of what an SVG of ours draws."""
@@ -408,8 +478,10 @@ def _font_face(family: str, bold: bool, woff: bytes) -> str:
     has_bold = _family(family).bold is not None
     weight = (700 if bold else 400) if has_bold else "100 900"  # one face: no fake bold
     data = base64.b64encode(woff).decode("ascii")
-    return (f'@font-face{{font-family:"{family}";font-weight:{weight};'
-            f'src:url(data:font/woff;base64,{data}) format("woff")}}')
+    return (
+        f'@font-face{{font-family:"{family}";font-weight:{weight};'
+        f'src:url(data:font/woff;base64,{data}) format("woff")}}'
+    )
 
 
 def embed(svgs: dict[str, str]) -> dict[str, str]:
@@ -427,8 +499,10 @@ def embed(svgs: dict[str, str]) -> dict[str, str]:
     for key, chars in union.items():
         if key[0] == BASE:  # most listeners' base glyphs are all ASCII: one cached subset
             chars.update(_ASCII)
-    rules = {key: _font_face(key[0], key[1], subset_woff(key[0], key[1], frozenset(chars)))
-             for key, chars in sorted(union.items())}
+    rules = {
+        key: _font_face(key[0], key[1], subset_woff(key[0], key[1], frozenset(chars)))
+        for key, chars in sorted(union.items())
+    }
     out = {}
     for name, svg in svgs.items():
         css = "".join(rules[key] for key in sorted(per_card[name]))

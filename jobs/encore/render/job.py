@@ -37,10 +37,9 @@ from functools import cache
 from io import BytesIO
 from typing import Any
 
+from encore.platform import share, storage
 from encore.render import fonts
 from encore.render import settings as render_conf
-from encore.platform import share
-from encore.platform import storage
 from encore.render.settings import RenderSettings
 
 CARD_W, CARD_H = 1080, 1920
@@ -70,7 +69,11 @@ COUNTS_SCHEMA = "pages long, cards long, pngs long, bytes long, render_s double"
 
 _DROP = {
     # bidi embeddings / overrides would flip the text around them; isolates and marks stay
-    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
 }
 _SPACE = {"\t", "\n", "\r", "\u2028", "\u2029", "\x85"}
 
@@ -132,8 +135,9 @@ def fit(value: Any, max_px: float, size: float, *, bold: bool = False) -> str:
     return shortened(lo)
 
 
-def wrap(value: Any, max_px: float, size: float, max_lines: int = 3, *,
-         bold: bool = False) -> list[str]:
+def wrap(
+    value: Any, max_px: float, size: float, max_lines: int = 3, *, bold: bool = False
+) -> list[str]:
     """Break text into at most ``max_lines`` lines that fit ``max_px`` (the last one
     ellipsised if the text is longer). Plain strings: the template escapes them."""
     words = clean_text(value).split(" ")
@@ -165,6 +169,7 @@ def font_size_for(value: Any, max_px: float, sizes: tuple[int, ...], *, bold: bo
 
 # --- chart geometry ----------------------------------------------------------------------
 
+
 def _values(raw: Any, n: int) -> list[int]:
     """``n`` non-negative ints from a recap array (missing or short arrays count as 0)."""
     vals = list(raw or [])[:n]
@@ -172,8 +177,9 @@ def _values(raw: Any, n: int) -> list[int]:
     return [max(0, int(v or 0)) for v in vals]
 
 
-def clock_bars(hourly: Any, *, cx: float = 540, cy: float = 980, inner: float = 150,
-               outer: float = 400) -> list[dict]:
+def clock_bars(
+    hourly: Any, *, cx: float = 540, cy: float = 980, inner: float = 150, outer: float = 400
+) -> list[dict]:
     """The listening clock: one bar per local hour, radiating from a circle of radius
     ``inner``; the busiest hour reaches ``outer``. Hour 0 points up, clockwise.
     Every bar stays within [inner, outer] whatever the values (0, 1, millions)."""
@@ -185,11 +191,17 @@ def clock_bars(hourly: Any, *, cx: float = 540, cy: float = 980, inner: float = 
         length = (outer - inner) * share_of_top
         angle = math.radians(hour * 15 + 7.5 - 90)
         r2 = inner + max(length, 0.0)
-        bars.append({
-            "hour": hour, "minutes": minutes, "share": round(share_of_top, 4),
-            "x1": round(cx + inner * math.cos(angle), 1), "y1": round(cy + inner * math.sin(angle), 1),
-            "x2": round(cx + r2 * math.cos(angle), 1), "y2": round(cy + r2 * math.sin(angle), 1),
-        })
+        bars.append(
+            {
+                "hour": hour,
+                "minutes": minutes,
+                "share": round(share_of_top, 4),
+                "x1": round(cx + inner * math.cos(angle), 1),
+                "y1": round(cy + inner * math.sin(angle), 1),
+                "x2": round(cx + r2 * math.cos(angle), 1),
+                "y2": round(cy + r2 * math.sin(angle), 1),
+            }
+        )
     return bars
 
 
@@ -197,13 +209,25 @@ def clock_labels(*, cx: float = 540, cy: float = 980, radius: float = 455) -> li
     out = []
     for hour in (0, 6, 12, 18):
         angle = math.radians(hour * 15 - 90)
-        out.append({"hour": hour, "x": round(cx + radius * math.cos(angle), 1),
-                    "y": round(cy + radius * math.sin(angle) + 14, 1)})
+        out.append(
+            {
+                "hour": hour,
+                "x": round(cx + radius * math.cos(angle), 1),
+                "y": round(cy + radius * math.sin(angle) + 14, 1),
+            }
+        )
     return out
 
 
-def month_bars(monthly: Any, top_artists: Any, *, x: float = 250, max_width: float = 730,
-               y0: float = 420, step: float = 112) -> list[dict]:
+def month_bars(
+    monthly: Any,
+    top_artists: Any,
+    *,
+    x: float = 250,
+    max_width: float = 730,
+    y0: float = 420,
+    step: float = 112,
+) -> list[dict]:
     """Month rows: bar width proportional to the month's minutes (the busiest month is
     ``max_width``), never negative, never wider than the card."""
     vals = _values(monthly, 12)
@@ -213,14 +237,21 @@ def month_bars(monthly: Any, top_artists: Any, *, x: float = 250, max_width: flo
     rows = []
     for i, minutes in enumerate(vals):
         width = max_width * (minutes / top) if top else 0.0
-        rows.append({
-            "month": i + 1, "minutes": minutes, "x": x, "y": round(y0 + i * step, 1),
-            "width": round(width, 1), "artist": fit(names[i], 690, 30) if names[i] else "",
-        })
+        rows.append(
+            {
+                "month": i + 1,
+                "minutes": minutes,
+                "x": x,
+                "y": round(y0 + i * step, 1),
+                "width": round(width, 1),
+                "artist": fit(names[i], 690, 30) if names[i] else "",
+            }
+        )
     return rows
 
 
 # --- locales ----------------------------------------------------------------------------
+
 
 @cache
 def translations(locale: str):
@@ -275,8 +306,13 @@ def make_env(locale: str):
         fit=fit,
         wrap=wrap,
     )
-    env.globals.update(lang=html_lang(locale), locale=locale, font_size_for=font_size_for,
-                       runs=fonts.layout, font_stack=Markup(fonts.STACK))  # a constant, not data
+    env.globals.update(
+        lang=html_lang(locale),
+        locale=locale,
+        font_size_for=font_size_for,
+        runs=fonts.layout,
+        font_stack=Markup(fonts.STACK),
+    )  # a constant, not data
     return env
 
 
@@ -297,6 +333,7 @@ def story_script() -> tuple[Any, str]:
 
 # --- one listener ----------------------------------------------------------------------
 
+
 def _fmt_date(d: Any) -> str | None:
     if d is None:
         return None
@@ -311,7 +348,9 @@ def _count(entry: dict, key: str) -> int:
     return max(0, int(entry.get(key) or 0))
 
 
-def _highlight(top_genres: list[dict], top_podcasts: list[str], distinct_artists: int) -> dict | None:
+def _highlight(
+    top_genres: list[dict], top_podcasts: list[str], distinct_artists: int
+) -> dict | None:
     """The summary's last block: the top genre, else (no genre data, as in every personal
     export) the top podcast, else how many artists; None leaves the block out."""
     if top_genres:
@@ -328,16 +367,37 @@ def listener_view(recap: dict) -> dict:
     cards this listener gets. ``recap`` is one row of recaps/ as a dict."""
     year = int(recap["year"])
     # An entry without a name is left out, never drawn as an empty line (issue 17).
-    top_artists = [dict(a, artist_name=clean_text(a.get("artist_name")), streams=_count(a, "streams"),
-                        minutes=_count(a, "minutes"))
-                   for a in (recap.get("top_artists") or []) if clean_text(a.get("artist_name"))][:5]
-    top_tracks = [dict(t, track_name=clean_text(t.get("track_name")), artist_name=clean_text(t.get("artist_name")),
-                       streams=_count(t, "streams"), minutes=_count(t, "minutes"))
-                  for t in (recap.get("top_tracks") or []) if clean_text(t.get("track_name"))][:5]
-    top_genres = [dict(g, genre=clean_text(g.get("genre")), streams=_count(g, "streams"))
-                  for g in (recap.get("top_genres") or []) if clean_text(g.get("genre"))][:5]
-    top_podcasts = [clean_text(p.get("show_name")) for p in (recap.get("top_podcasts") or [])
-                    if clean_text(p.get("show_name"))]
+    top_artists = [
+        dict(
+            a,
+            artist_name=clean_text(a.get("artist_name")),
+            streams=_count(a, "streams"),
+            minutes=_count(a, "minutes"),
+        )
+        for a in (recap.get("top_artists") or [])
+        if clean_text(a.get("artist_name"))
+    ][:5]
+    top_tracks = [
+        dict(
+            t,
+            track_name=clean_text(t.get("track_name")),
+            artist_name=clean_text(t.get("artist_name")),
+            streams=_count(t, "streams"),
+            minutes=_count(t, "minutes"),
+        )
+        for t in (recap.get("top_tracks") or [])
+        if clean_text(t.get("track_name"))
+    ][:5]
+    top_genres = [
+        dict(g, genre=clean_text(g.get("genre")), streams=_count(g, "streams"))
+        for g in (recap.get("top_genres") or [])
+        if clean_text(g.get("genre"))
+    ][:5]
+    top_podcasts = [
+        clean_text(p.get("show_name"))
+        for p in (recap.get("top_podcasts") or [])
+        if clean_text(p.get("show_name"))
+    ]
     personality = recap.get("personality")
     if not (isinstance(personality, str) and PERSONALITY.match(personality)):
         personality = None
@@ -388,8 +448,13 @@ def recap_json(recap: dict, *, token: str, locale: str, cards: list[dict], share
     body = {k: v for k, v in recap.items() if k not in ("user_id", "eligible", "country")}
     body["busiest_day"] = _fmt_date(body.get("busiest_day"))
     doc = {
-        "year": int(recap["year"]), "token": token, "locale": locale, "share_url": share_url,
-        "cards": cards, "summary_png": SUMMARY_PNG, "recap": body,
+        "year": int(recap["year"]),
+        "token": token,
+        "locale": locale,
+        "share_url": share_url,
+        "cards": cards,
+        "summary_png": SUMMARY_PNG,
+        "recap": body,
     }
     return json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n"
 
@@ -398,8 +463,14 @@ class Renderer:
     """Templates compiled once (per process, per partition) and reused for every
     listener: one Jinja environment per locale, created when first needed."""
 
-    def __init__(self, *, secret: bytes, settings: RenderSettings, png: bool = True,
-                 card_fonts: bool | None = None):
+    def __init__(
+        self,
+        *,
+        secret: bytes,
+        settings: RenderSettings,
+        png: bool = True,
+        card_fonts: bool | None = None,
+    ):
         self.secret = secret
         self.settings = settings
         self.png = png
@@ -431,8 +502,11 @@ class Renderer:
 
         # only the families this card names: resvg-py builds its font database per call
         files = fonts.files_for(fonts.families_in(svg))
-        return bytes(resvg_py.svg_to_bytes(svg_string=svg, font_files=files,
-                                           skip_system_fonts=True, background="#121212"))
+        return bytes(
+            resvg_py.svg_to_bytes(
+                svg_string=svg, font_files=files, skip_system_fonts=True, background="#121212"
+            )
+        )
 
     def render(self, recap: dict, *, country: str | None = None) -> tuple[str, dict[str, bytes]]:
         """(token, {file name: bytes}) for one eligible listener."""
@@ -458,17 +532,25 @@ class Renderer:
         title = tpl["title"](year)
         files.update(playlist_files(recap, title))
         script, script_hash = self._script
-        page = tpl["page"].render(view=view, cards=cards, has_png=self.png, share_url=share_url,
-                                  script=script, script_hash=script_hash,
-                                  playlists=PLAYLIST_M3U in files)
+        page = tpl["page"].render(
+            view=view,
+            cards=cards,
+            has_png=self.png,
+            share_url=share_url,
+            script=script,
+            script_hash=script_hash,
+            playlists=PLAYLIST_M3U in files,
+        )
         files[PAGE] = page.encode("utf-8")
         plain_cards = [{"file": c["file"], "alt": c["alt"].unescape()} for c in cards]
-        files[RECAP_JSON] = recap_json(recap, token=token, locale=locale, cards=plain_cards,
-                                       share_url=share_url).encode("utf-8")
+        files[RECAP_JSON] = recap_json(
+            recap, token=token, locale=locale, cards=plain_cards, share_url=share_url
+        ).encode("utf-8")
         return token, files
 
 
 # --- Top Songs as playlist files -------------------------------------------------------
+
 
 def playlist_files(recap: dict, title: str) -> dict[str, bytes]:
     """The recap's ``top_songs`` (the top 100 tracks, recap-rules.md: "for the Your Top
@@ -478,8 +560,10 @@ def playlist_files(recap: dict, title: str) -> dict[str, bytes]:
     listener has no top song."""
     from xml.sax.saxutils import escape
 
-    tracks = [(clean_text(t.get("artist_name")) or "", clean_text(t.get("track_name")) or "")
-              for t in (recap.get("top_songs") or [])]
+    tracks = [
+        (clean_text(t.get("artist_name")) or "", clean_text(t.get("track_name")) or "")
+        for t in (recap.get("top_songs") or [])
+    ]
     tracks = [(a, t) for a, t in tracks if a and t]
     if not tracks:
         return {}
@@ -489,13 +573,21 @@ def playlist_files(recap: dict, title: str) -> dict[str, bytes]:
 
     m3u = ["#EXTM3U", f"#PLAYLIST:{one_line(title)}"]
     for artist, track in tracks:
-        m3u += [f"#EXTINF:-1,{one_line(artist)} - {one_line(track)}", f"#EXTART:{one_line(artist)}",
-                f"{one_line(artist)} - {one_line(track)}"]
-    xspf = ['<?xml version="1.0" encoding="UTF-8"?>',
-            '<playlist version="1" xmlns="http://xspf.org/ns/0/">',
-            f"  <title>{escape(title)}</title>", "  <trackList>"]
+        m3u += [
+            f"#EXTINF:-1,{one_line(artist)} - {one_line(track)}",
+            f"#EXTART:{one_line(artist)}",
+            f"{one_line(artist)} - {one_line(track)}",
+        ]
+    xspf = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<playlist version="1" xmlns="http://xspf.org/ns/0/">',
+        f"  <title>{escape(title)}</title>",
+        "  <trackList>",
+    ]
     for artist, track in tracks:
-        xspf.append(f"    <track><creator>{escape(artist)}</creator><title>{escape(track)}</title></track>")
+        xspf.append(
+            f"    <track><creator>{escape(artist)}</creator><title>{escape(track)}</title></track>"
+        )
     xspf += ["  </trackList>", "</playlist>"]
     jspf = {"playlist": {"title": title, "track": [{"creator": a, "title": t} for a, t in tracks]}}
     return {
@@ -506,6 +598,7 @@ def playlist_files(recap: dict, title: str) -> dict[str, bytes]:
 
 
 # --- writing ---------------------------------------------------------------------------
+
 
 def _write_files(folder: str, files: dict[str, bytes]) -> int:
     """Write one listener's files into their (staging) folder; returns bytes written."""
@@ -523,8 +616,9 @@ def _write_files(folder: str, files: dict[str, bytes]) -> int:
     return total
 
 
-def render_partition(batches: Iterator, *, out_dir: str, secret: bytes,
-                     settings: RenderSettings, png: bool = True) -> Iterator:
+def render_partition(
+    batches: Iterator, *, out_dir: str, secret: bytes, settings: RenderSettings, png: bool = True
+) -> Iterator:
     """mapInArrow body: render every listener of the partition into ``out_dir`` and
     yield one row of counts. Templates are compiled once here, for the partition."""
     import pyarrow as pa
@@ -541,10 +635,15 @@ def render_partition(batches: Iterator, *, out_dir: str, secret: bytes,
             pages += 1
             cards += sum(1 for n in files if n.endswith(".svg"))
             pngs += int(SUMMARY_PNG in files)
-    yield pa.RecordBatch.from_pydict({
-        "pages": [pages], "cards": [cards], "pngs": [pngs], "bytes": [written],
-        "render_s": [time.perf_counter() - started],
-    })
+    yield pa.RecordBatch.from_pydict(
+        {
+            "pages": [pages],
+            "cards": [cards],
+            "pngs": [pngs],
+            "bytes": [written],
+            "render_s": [time.perf_counter() - started],
+        }
+    )
 
 
 def eligible_recaps(spark, recaps, users=None, erased=None):
@@ -556,14 +655,25 @@ def eligible_recaps(spark, recaps, users=None, erased=None):
     if erased is not None:
         df = df.join(erased.select("user_id"), on="user_id", how="left_anti")
     if users is not None:
-        df = df.join(users.select("user_id", "country").dropDuplicates(["user_id"]), on="user_id", how="left")
+        df = df.join(
+            users.select("user_id", "country").dropDuplicates(["user_id"]), on="user_id", how="left"
+        )
     else:
         df = df.withColumn("country", F.lit(None).cast("string"))
     return df
 
 
-def build_site(spark, recaps, *, out_dir: str, secret: bytes, settings: RenderSettings,
-               users=None, erased=None, png: bool = True):
+def build_site(
+    spark,
+    recaps,
+    *,
+    out_dir: str,
+    secret: bytes,
+    settings: RenderSettings,
+    users=None,
+    erased=None,
+    png: bool = True,
+):
     """A one-row DataFrame of totals (pages, cards, pngs, bytes, render_s); evaluating it
     renders every eligible listener into ``out_dir`` from the executors."""
     from pyspark.sql import functions as F
@@ -583,14 +693,19 @@ def site_path(root: str, year: int) -> str:
 
 # --- command line ------------------------------------------------------------------------
 
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from encore.cli import add_common
 
     add_common(p, year=True)
-    p.add_argument("--demo", action="store_true",
-                   help="generated data: allow the labelled demo share secret")
-    p.add_argument("--no-png", action="store_true",
-                   help="skip the summary PNGs and the fonts inside the cards (faster previews)")
+    p.add_argument(
+        "--demo", action="store_true", help="generated data: allow the labelled demo share secret"
+    )
+    p.add_argument(
+        "--no-png",
+        action="store_true",
+        help="skip the summary PNGs and the fonts inside the cards (faster previews)",
+    )
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
@@ -607,7 +722,9 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     report.set("year", args.year)
     recaps_uri = datasets.recaps_path(args.data, args.year)
     if not storage.exists(recaps_uri):
-        raise EncoreError(f"no recaps for {args.year} at {recaps_uri}: run `encore recaps --data {args.data} --year {args.year}` first")
+        raise EncoreError(
+            f"no recaps for {args.year} at {recaps_uri}: run `encore recaps --data {args.data} --year {args.year}` first"
+        )
     spark = get_session(cfg, "render", args.spark_profile)
     report.phase("render")
     recaps = spark.read.parquet(recaps_uri)
@@ -618,8 +735,16 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     storage.delete(staged)
     started = time.monotonic()
     try:
-        totals = build_site(spark, recaps, out_dir=staged, secret=secret, settings=settings,
-                            users=users, erased=erased, png=not args.no_png).collect()[0]
+        totals = build_site(
+            spark,
+            recaps,
+            out_dir=staged,
+            secret=secret,
+            settings=settings,
+            users=users,
+            erased=erased,
+            png=not args.no_png,
+        ).collect()[0]
         if not storage.exists(staged):  # nobody eligible: publish an empty year
             storage.write_bytes_atomic(storage.join(staged, ".keep"), b"")
         report.phase("publish")
@@ -628,7 +753,11 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         storage.discard(staged)
         raise
     seconds = time.monotonic() - started
-    pages, cards, pngs = int(totals["pages"] or 0), int(totals["cards"] or 0), int(totals["pngs"] or 0)
+    pages, cards, pngs = (
+        int(totals["pages"] or 0),
+        int(totals["cards"] or 0),
+        int(totals["pngs"] or 0),
+    )
     report.wrote("pages", pages)
     report.wrote("cards", cards)
     report.wrote("pngs", pngs)
@@ -636,8 +765,8 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     report.set("site", final)
     report.set("render_task_s", round(float(totals["render_s"] or 0.0), 3))
     report.finish()
-    print(f"render {args.year}: {pages} pages, {cards} cards, {pngs} PNGs written to {final} "
-          f"in {seconds:.1f} s")
+    print(
+        f"render {args.year}: {pages} pages, {cards} cards, {pngs} PNGs written to {final} "
+        f"in {seconds:.1f} s"
+    )
     return 0
-
-

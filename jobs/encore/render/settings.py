@@ -63,13 +63,16 @@ def _validate(body: dict) -> None:
         raise ConfigError(f"base_url: must be empty or an http(s):// URL, got {base!r}")
     mapping = body.get("country_locales", {})
     if not isinstance(mapping, dict):
-        raise ConfigError("country_locales: must be a table of COUNTRY = \"locale\"")
+        raise ConfigError('country_locales: must be a table of COUNTRY = "locale"')
     for country, locale in mapping.items():
         if not _COUNTRY.match(country):
-            raise ConfigError(f"country_locales.{country}: not a two-letter upper-case country code")
+            raise ConfigError(
+                f"country_locales.{country}: not a two-letter upper-case country code"
+            )
         if not isinstance(locale, str) or locale not in known:
             raise ConfigError(
-                f"country_locales.{country}: must be one of {', '.join(known)}, got {locale!r}")
+                f"country_locales.{country}: must be one of {', '.join(known)}, got {locale!r}"
+            )
 
 
 def settings(cfg: dict) -> RenderSettings:

@@ -25,13 +25,8 @@ import re
 import zipfile
 from datetime import UTC, datetime
 
-from encore.platform import datasets
-from encore.platform import identity
-from encore.platform import locks
-from encore.platform import schemas
-from encore.platform import share
-from encore.platform import storage
 from encore.cli import add_common
+from encore.platform import datasets, identity, locks, schemas, share, storage
 from encore.platform.config import share_secret
 from encore.platform.errors import EncoreError
 from encore.platform.report import Report
@@ -53,7 +48,9 @@ USER_DATASETS: list[tuple[str, str]] = [
 def add_arguments_for(command: str, p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--user-id", required=True, metavar="U", help="the listener's user id")
-    p.add_argument("--demo", action="store_true", help="generated data: allow the labelled demo secret")
+    p.add_argument(
+        "--demo", action="store_true", help="generated data: allow the labelled demo secret"
+    )
     if command == "export-user":
         p.add_argument("--out", metavar="PATH", help="also copy the zip here")
 
@@ -157,8 +154,15 @@ recomputed: they never depended on you in a way anyone could detect.
 """
 
 
-def export_user(spark, root: str, user_id: str, secret: bytes, *, run_id: str | None = None,
-                out: str | None = None) -> str:
+def export_user(
+    spark,
+    root: str,
+    user_id: str,
+    secret: bytes,
+    *,
+    run_id: str | None = None,
+    out: str | None = None,
+) -> str:
     """Build the listener's package; returns its path (which is not printed: it holds
     the export token)."""
     check_user_id(user_id)
@@ -194,42 +198,70 @@ def _export(spark, root: str, user_id: str, secret: bytes, report: Report, out: 
         if not name.startswith("year="):
             continue
         year = int(name[5:])
-        rows = spark.read.parquet(storage.join(recaps_root, name)).where(F.col("user_id") == user_id).collect()
+        rows = (
+            spark.read.parquet(storage.join(recaps_root, name))
+            .where(F.col("user_id") == user_id)
+            .collect()
+        )
         if rows:
             recaps[year] = _jsonable(rows[0].asDict(recursive=True))
     report.read("recaps", len(recaps))
     if n_events == 0 and not recaps and not _in_users(spark, root, user_id):
-        raise EncoreError(f"unknown user id {user_id!r}: no events, recaps or user record under {root}")
+        raise EncoreError(
+            f"unknown user id {user_id!r}: no events, recaps or user record under {root}"
+        )
 
     report.phase("building the zip")
     buf = io.BytesIO()
     cards = 0
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for year, lines in sorted(by_year.items()):
-            _zip_write(zf, f"listening_history/{year}.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+            _zip_write(
+                zf, f"listening_history/{year}.jsonl", ("\n".join(lines) + "\n").encode("utf-8")
+            )
         for year, recap in sorted(recaps.items()):
-            _zip_write(zf, f"recaps/{year}.json", json.dumps(recap, indent=2, ensure_ascii=False).encode("utf-8"))
+            _zip_write(
+                zf,
+                f"recaps/{year}.json",
+                json.dumps(recap, indent=2, ensure_ascii=False).encode("utf-8"),
+            )
             page = storage.join(root, "site", str(year), share.share_token(secret, user_id, year))
             for name in storage.listdir(page):
                 if name.endswith((".svg", ".png")):
-                    _zip_write(zf, f"cards/{year}/{name}", storage.read_bytes(storage.join(page, name)))
+                    _zip_write(
+                        zf, f"cards/{year}/{name}", storage.read_bytes(storage.join(page, name))
+                    )
                     cards += 1
                 elif name.startswith("top-songs."):  # the Top Songs playlist files
-                    _zip_write(zf, f"playlists/{year}/{name}", storage.read_bytes(storage.join(page, name)))
-        _zip_write(zf, "README.txt", EXPORT_README.format(
-            made=datetime.now(UTC).strftime("%Y-%m-%d"), n_events=n_events, first=first or "-",
-            last=last or "-", recap_years=", ".join(map(str, sorted(recaps))) or "none").encode("utf-8"))
+                    _zip_write(
+                        zf, f"playlists/{year}/{name}", storage.read_bytes(storage.join(page, name))
+                    )
+        _zip_write(
+            zf,
+            "README.txt",
+            EXPORT_README.format(
+                made=datetime.now(UTC).strftime("%Y-%m-%d"),
+                n_events=n_events,
+                first=first or "-",
+                last=last or "-",
+                recap_years=", ".join(map(str, sorted(recaps))) or "none",
+            ).encode("utf-8"),
+        )
     target = storage.join(root, "exports", export_token(secret, user_id), "encore-export.zip")
     storage.write_bytes_atomic(target, buf.getvalue())
     # neither the report nor the log names the token (reports and logs outlive an erasure)
     report.wrote("zip", "exports/<the listener's export token>/encore-export.zip")
-    report.wrote("files", {"listening_history": len(by_year), "recaps": len(recaps), "cards": cards})
+    report.wrote(
+        "files", {"listening_history": len(by_year), "recaps": len(recaps), "cards": cards}
+    )
     if out:
         storage.write_bytes_atomic(out, buf.getvalue())
         report.wrote("copy", out)
     report.finish()
-    print("export written under exports/ (the folder is the listener's export token, not printed)"
-          + (f"; copy at {out}" if out else ""))
+    print(
+        "export written under exports/ (the folder is the listener's export token, not printed)"
+        + (f"; copy at {out}" if out else "")
+    )
     return target
 
 
@@ -259,7 +291,10 @@ def _in_users(spark, root: str, user_id: str) -> bool:
 def _is_erased(spark, root: str, user_id: str) -> bool:
     from pyspark.sql import functions as F
 
-    return datasets.erased_user_ids(spark, root).where(F.col("user_id") == user_id).limit(1).count() > 0
+    return (
+        datasets.erased_user_ids(spark, root).where(F.col("user_id") == user_id).limit(1).count()
+        > 0
+    )
 
 
 # ------------------------------------------------------------------------------- erase
@@ -290,9 +325,12 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
     else:
         erasures = datasets.read_dimension(spark, root, "privacy/erasures")
         new = spark.createDataFrame(
-            [(user_id, datetime.now(UTC))], schemas.spark_schema(schemas.ERASURES))
+            [(user_id, datetime.now(UTC))], schemas.spark_schema(schemas.ERASURES)
+        )
         merged = new if erasures is None else erasures.unionByName(new)
-        datasets.write_dataset(merged.coalesce(1), datasets.path(root, "privacy", "erasures"), run_id=report.run_id)
+        datasets.write_dataset(
+            merged.coalesce(1), datasets.path(root, "privacy", "erasures"), run_id=report.run_id
+        )
         report.wrote("privacy/erasures", "1 request recorded")
 
     # Before the delivery rows go: they record every page the listener had, whatever
@@ -316,7 +354,9 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
                 continue
             n = df.where(F.col(column) == user_id).count()
             kept = df.where((F.col(column) != user_id) | F.col(column).isNull())
-            datasets.write_dataset(kept.coalesce(max(1, df.rdd.getNumPartitions())), part, run_id=report.run_id)
+            datasets.write_dataset(
+                kept.coalesce(max(1, df.rdd.getNumPartitions())), part, run_id=report.run_id
+            )
             rel_part = posixpath.relpath(part, root) if "://" not in root else part
             removed[rel_part] = n
             report.wrote(f"rewrote {rel_part}", f"-{n} rows")
@@ -348,7 +388,9 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
     removed.update(_scrub_reports(root, user_id, report))
 
     if not removed:
-        report.note("nothing held this listener: the request is recorded, so later runs exclude them")
+        report.note(
+            "nothing held this listener: the request is recorded, so later runs exclude them"
+        )
     report.set("removed", removed)
     report.finish()
     return removed
@@ -363,7 +405,9 @@ def _pages_on_delivery_list(spark, root: str, user_id: str) -> set[tuple[str, st
         df = spark.read.parquet(part)
         if not {"user_id", "page_url"} <= set(df.columns):
             continue
-        for row in df.where(F.col("user_id") == user_id).select("page_url").collect():  # one listener's rows
+        for row in (
+            df.where(F.col("user_id") == user_id).select("page_url").collect()
+        ):  # one listener's rows
             match = _PAGE_URL.search(row.page_url or "")
             if match:
                 found.add((match.group(1), match.group(2)))
@@ -411,32 +455,51 @@ def _scrub_quarantine(spark, root: str, user_id: str, report: Report) -> dict[st
     by_pattern = kept_mentions = 0
     for part in _leaf_partitions(qpath):
         df = spark.read.parquet(part)
-        tagged = df.select("*", identity.names_any(identity.named_ids_col(F.col("record"), F.col("source_file")),
-                                                   [user_id]).alias("_named"),
-                           F.from_json("record", "x STRING, _corrupt_record STRING",
-                                       {"columnNameOfCorruptRecord": "_corrupt_record"}).alias("_r"))
+        tagged = df.select(
+            "*",
+            identity.names_any(
+                identity.named_ids_col(F.col("record"), F.col("source_file")), [user_id]
+            ).alias("_named"),
+            F.from_json(
+                "record",
+                "x STRING, _corrupt_record STRING",
+                {"columnNameOfCorruptRecord": "_corrupt_record"},
+            ).alias("_r"),
+        )
         broken = F.col("_r").isNull() | F.col("_r._corrupt_record").isNotNull()
         counts = tagged.agg(
             F.count_if("_named").alias("named"),
             F.count_if(F.col("_named") & broken).alias("by_pattern"),
-            F.count_if(~F.col("_named") & broken & F.col("record").contains(user_id)).alias("kept_mentions"),
+            F.count_if(~F.col("_named") & broken & F.col("record").contains(user_id)).alias(
+                "kept_mentions"
+            ),
         ).first()
         kept_mentions += counts.kept_mentions
         if not counts.named:
             continue
         by_pattern += counts.by_pattern
-        datasets.write_dataset(tagged.where(~F.col("_named")).select(*df.columns).coalesce(1), part,
-                               run_id=report.run_id)
+        datasets.write_dataset(
+            tagged.where(~F.col("_named")).select(*df.columns).coalesce(1),
+            part,
+            run_id=report.run_id,
+        )
         rel = "quarantine" if part == qpath else f"quarantine/{posixpath.relpath(part, qpath)}"
         removed[rel if "://" not in qpath else part] = counts.named
         report.wrote("rewrote quarantine", f"-{counts.named} records")
     if by_pattern:
-        report.note(f"{by_pattern} quarantined records that are not valid JSON named the listener in their "
-                    "user_id field (read by pattern): removed")
+        report.note(
+            f"{by_pattern} quarantined records that are not valid JSON named the listener in their "
+            "user_id field (read by pattern): removed"
+        )
     if kept_mentions:
-        report.note(f"{kept_mentions} quarantined records that are not valid JSON contain the id's text but not "
-                    "as their user_id: kept (another listener's, or unknown)")
-    report.set("quarantine_unparseable", {"removed_by_pattern": by_pattern, "kept_mentioning_text": kept_mentions})
+        report.note(
+            f"{kept_mentions} quarantined records that are not valid JSON contain the id's text but not "
+            "as their user_id: kept (another listener's, or unknown)"
+        )
+    report.set(
+        "quarantine_unparseable",
+        {"removed_by_pattern": by_pattern, "kept_mentioning_text": kept_mentions},
+    )
     return removed
 
 
@@ -519,8 +582,10 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
     try:
         files = list_files(raw_root)
     except (OSError, ValueError) as err:  # e.g. no filesystem driver for the scheme
-        report.note(f"raw/ could not be listed ({err.__class__.__name__}: {err}); raw files were NOT scrubbed: "
-                    "ingest still drops the listener's records (privacy/erasures/), delete them at the source")
+        report.note(
+            f"raw/ could not be listed ({err.__class__.__name__}: {err}); raw files were NOT scrubbed: "
+            "ingest still drops the listener's records (privacy/erasures/), delete them at the source"
+        )
         report.set("raw_scrubbed", False)
         return removed
     for full, rel in files:
@@ -554,13 +619,19 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
         removed[f"raw/{rel}"] = counts["removed"]
         report.wrote(f"scrubbed raw/{rel}", f"-{counts['removed']} records")
     if totals["removed_by_pattern"]:
-        report.note(f"{totals['removed_by_pattern']} raw lines that are not valid JSON named the listener in their "
-                    "user_id field (read by pattern): removed")
+        report.note(
+            f"{totals['removed_by_pattern']} raw lines that are not valid JSON named the listener in their "
+            "user_id field (read by pattern): removed"
+        )
     if totals["kept_unparseable"]:
-        report.note(f"{totals['kept_unparseable']} raw lines that are not valid JSON contain the id's text but do "
-                    "not name it in a user_id field: kept")
+        report.note(
+            f"{totals['kept_unparseable']} raw lines that are not valid JSON contain the id's text but do "
+            "not name it in a user_id field: kept"
+        )
     report.set("raw_scrubbed", True)
-    report.set("raw_unparseable", {k: totals[k] for k in ("removed_by_pattern", "kept_unparseable")})
+    report.set(
+        "raw_unparseable", {k: totals[k] for k in ("removed_by_pattern", "kept_unparseable")}
+    )
     return removed
 
 
@@ -592,8 +663,11 @@ def _scrub_reports(root: str, user_id: str, report: Report) -> dict[str, int]:
                 bodies[name] = (text, json.loads(text))
             except ValueError:
                 bodies[name] = (text, None)
-    own = sorted(n for n, (_, body) in bodies.items()
-                 if isinstance(body, dict) and _is_own_export_report(body, user_id))
+    own = sorted(
+        n
+        for n, (_, body) in bodies.items()
+        if isinstance(body, dict) and _is_own_export_report(body, user_id)
+    )
     for name in own:
         storage.delete(storage.join(base, name))
     rewritten = 0
@@ -624,7 +698,9 @@ def _without_summaries_of(value, names: list[str]):
     if not names:
         return value
     if isinstance(value, dict):
-        if any(isinstance(v, str) and v.endswith(tuple(f"/{n}" for n in names)) for v in value.values()):
+        if any(
+            isinstance(v, str) and v.endswith(tuple(f"/{n}" for n in names)) for v in value.values()
+        ):
             return {"erased": "a listener's own export: removed at their erasure"}
         return {k: _without_summaries_of(v, names) for k, v in value.items()}
     if isinstance(value, list):
@@ -633,8 +709,12 @@ def _without_summaries_of(value, names: list[str]):
 
 
 def _is_own_export_report(body: dict, user_id: str) -> bool:
-    files = ((body.get("reconciliation") or {}).get("files") or {})
-    return "export" in body and bool(files) and all(identity.export_source_user(f) == user_id for f in files)
+    files = (body.get("reconciliation") or {}).get("files") or {}
+    return (
+        "export" in body
+        and bool(files)
+        and all(identity.export_source_user(f) == user_id for f in files)
+    )
 
 
 def _replace(value, pattern):

@@ -18,21 +18,45 @@ import platform
 import threading
 import time
 
-from encore.platform import config
-from encore.platform import storage
+from encore.platform import config, storage
 from encore.platform.errors import EncoreError
 
-CORE_COLUMNS = ("listening_minutes", "streams", "top_artists", "top_tracks", "peak_hour",
-                "busiest_day", "longest_streak_days")
+CORE_COLUMNS = (
+    "listening_minutes",
+    "streams",
+    "top_artists",
+    "top_tracks",
+    "peak_hour",
+    "busiest_day",
+    "longest_streak_days",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--plays", type=int, default=10_000_000, help="about how many plays to generate (default 10M)")
-    p.add_argument("--out", default="var/bench", metavar="DIR", help="where data and results go (default var/bench)")
+    p.add_argument(
+        "--plays",
+        type=int,
+        default=10_000_000,
+        help="about how many plays to generate (default 10M)",
+    )
+    p.add_argument(
+        "--out",
+        default="var/bench",
+        metavar="DIR",
+        help="where data and results go (default var/bench)",
+    )
     p.add_argument("--year", type=int, default=2025)
-    p.add_argument("--mean-plays", type=int, default=250, help="plays per listener per year in the generated data")
-    p.add_argument("--stages", default="ingest,recaps,facts,render",
-                   help="comma-separated stages to time (default: all)")
+    p.add_argument(
+        "--mean-plays",
+        type=int,
+        default=250,
+        help="plays per listener per year in the generated data",
+    )
+    p.add_argument(
+        "--stages",
+        default="ingest,recaps,facts,render",
+        help="comma-separated stages to time (default: all)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--spark-profile", help="Spark profile from conf/encore.toml (default: local)")
 
@@ -82,8 +106,8 @@ class MemorySampler:
 
 
 def run(args: argparse.Namespace, cfg: dict) -> int:
-    from encore.tools import generate
     from encore import pipeline
+    from encore.tools import generate
 
     if args.plays < 1000:
         raise EncoreError("--plays must be at least 1000")
@@ -92,20 +116,35 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     # two years of history: the recap year and the one before (new_artists, change vs last year)
     users = max(50, round(args.plays / (args.mean_plays * 1.28 * len(years))))  # measured: 1.28
     summary_path = os.path.join(data, "raw", "_planted", "summary.json")
-    results: dict = {"plays_target": args.plays, "year": args.year, "stages": {},
-                     "machine": _machine()}
+    results: dict = {
+        "plays_target": args.plays,
+        "year": args.year,
+        "stages": {},
+        "machine": _machine(),
+    }
     if storage.exists(summary_path) and storage.read_json(summary_path).get("users") == users:
         print(f"[bench] reusing generated data in {data}", flush=True)
         gen = storage.read_json(summary_path)
     else:
-        print(f"[bench] generating about {args.plays:,} plays for {users:,} listeners ...", flush=True)
+        print(
+            f"[bench] generating about {args.plays:,} plays for {users:,} listeners ...", flush=True
+        )
         t0 = time.monotonic()
         with MemorySampler() as mem:
-            gen = generate.generate(data, users=users, years=years, seed=args.seed,
-                                    mean_plays=args.mean_plays, progress=True)
+            gen = generate.generate(
+                data,
+                users=users,
+                years=years,
+                seed=args.seed,
+                mean_plays=args.mean_plays,
+                progress=True,
+            )
         wall = time.monotonic() - t0
-        results["stages"]["generate"] = {"wall_s": round(wall, 2), "plays_per_s": round(gen["plays"] / wall),
-                                         **mem.peak}
+        results["stages"]["generate"] = {
+            "wall_s": round(wall, 2),
+            "plays_per_s": round(gen["plays"] / wall),
+            **mem.peak,
+        }
     results["plays"] = gen["plays"]
     results["listeners"] = gen["users"]
     wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
@@ -119,8 +158,16 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         mod = importlib.import_module(available[stage])
         print(f"[bench] === {stage} ===", flush=True)
         run_id = f"bench-{stage}-{storage.new_run_id()}"
-        stage_args = pipeline.stage_args(stage, argparse.Namespace(
-            data=data, year=args.year, run_id=run_id, spark_profile=args.spark_profile, demo=True))
+        stage_args = pipeline.stage_args(
+            stage,
+            argparse.Namespace(
+                data=data,
+                year=args.year,
+                run_id=run_id,
+                spark_profile=args.spark_profile,
+                demo=True,
+            ),
+        )
         if stage == "render":
             # SVG cards and pages only: the goal is cards/s; PNG rasterisation is measured
             # by the render stage's own benchmark (docs/render.md)
@@ -131,13 +178,19 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         wall = time.monotonic() - t0
         if code:
             raise EncoreError(f"stage {stage} failed with exit code {code}")
-        results["stages"][stage] = {"wall_s": round(wall, 2), "plays_per_s": round(gen["plays"] / wall), **mem.peak,
-                                    "driver_live_heap_mb": driver_live_heap_mb()}
+        results["stages"][stage] = {
+            "wall_s": round(wall, 2),
+            "plays_per_s": round(gen["plays"] / wall),
+            **mem.peak,
+            "driver_live_heap_mb": driver_live_heap_mb(),
+        }
         if stage == "render":
             rep = storage.read_json(storage.join(data, "reports", f"render-{run_id}.json"))
             cards = int(rep.get("wrote", {}).get("cards", 0))
             task_s = float(rep.get("render_task_s") or 0)
-            results["stages"][stage].update(cards=cards, svg_cards_per_core_s=round(cards / task_s) if task_s else None)
+            results["stages"][stage].update(
+                cards=cards, svg_cards_per_core_s=round(cards / task_s) if task_s else None
+            )
 
     if "recaps" in results["stages"] and "wall_s" in results["stages"]["recaps"]:
         print("[bench] === duckdb cross-check ===", flush=True)
@@ -150,8 +203,11 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         same_s, same_rows = spark_same_columns(data, args.year, cfg, args.spark_profile)
         mismatches += compare_core(same_rows, duck)
         results["duckdb"] = {
-            "wall_s": round(duck_s, 2), "listeners": len(duck),
-            "agreed": not mismatches, "mismatches": mismatches[:10], "mismatch_count": len(mismatches),
+            "wall_s": round(duck_s, 2),
+            "listeners": len(duck),
+            "agreed": not mismatches,
+            "mismatches": mismatches[:10],
+            "mismatch_count": len(mismatches),
             "spark_same_columns_s": round(same_s, 2),
             "spark_over_duckdb": round(same_s / duck_s, 2),
             "recaps_stage_over_duckdb": round(results["stages"]["recaps"]["wall_s"] / duck_s, 2),
@@ -163,7 +219,10 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     print(table)
     print(f"[bench] results: {os.path.join(args.out, 'bench.json')} and bench.md")
     if results.get("duckdb") and not results["duckdb"]["agreed"]:
-        print(f"[bench] CROSS-CHECK FAILED: {results['duckdb']['mismatch_count']} listeners differ", flush=True)
+        print(
+            f"[bench] CROSS-CHECK FAILED: {results['duckdb']['mismatch_count']} listeners differ",
+            flush=True,
+        )
         return 1
     return 0
 
@@ -186,8 +245,12 @@ def driver_live_heap_mb() -> float | None:
 def _machine() -> dict:
     import psutil
 
-    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform(terse=True)}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
 
 
 def markdown_table(results: dict) -> str:
@@ -205,21 +268,29 @@ def markdown_table(results: dict) -> str:
             lines.append(f"| {stage} | skipped ({r['skipped']}) | | | | | |")
             continue
         heap = r.get("driver_live_heap_mb")
-        lines.append(f"| {stage} | {r['wall_s']:.1f} | {r['plays_per_s']:,} | {r['driver_python_mb']:,.0f} | "
-                     f"{r['jvm_mb']:,.0f} | {'—' if heap is None else f'{heap:,.0f}'} | "
-                     f"{r['python_workers_mb']:,.0f} |")
+        lines.append(
+            f"| {stage} | {r['wall_s']:.1f} | {r['plays_per_s']:,} | {r['driver_python_mb']:,.0f} | "
+            f"{r['jvm_mb']:,.0f} | {'—' if heap is None else f'{heap:,.0f}'} | "
+            f"{r['python_workers_mb']:,.0f} |"
+        )
     r = results["stages"].get("render", {})
     if r.get("cards"):
-        lines += ["", f"Render: {r['cards']:,} SVG cards, {r['svg_cards_per_core_s']:,} cards/s per core "
-                      "(summary PNGs not drawn here; see docs/render.md)."]
+        lines += [
+            "",
+            f"Render: {r['cards']:,} SVG cards, {r['svg_cards_per_core_s']:,} cards/s per core "
+            "(summary PNGs not drawn here; see docs/render.md).",
+        ]
     d = results.get("duckdb")
     if d:
-        lines += ["", f"Core recap columns ({', '.join(CORE_COLUMNS)}), {d['listeners']:,} listeners: "
-                      f"DuckDB {d['wall_s']:.1f} s, Spark {d['spark_same_columns_s']:.1f} s "
-                      f"(same columns, the recap job's own functions) = **{d['spark_over_duckdb']}x**; "
-                      f"the whole recaps stage (all columns, checks, report) / DuckDB = "
-                      f"{d['recaps_stage_over_duckdb']}x; cross-check "
-                      f"{'agreed' if d['agreed'] else 'FAILED'} (recaps stage and same-columns run)."]
+        lines += [
+            "",
+            f"Core recap columns ({', '.join(CORE_COLUMNS)}), {d['listeners']:,} listeners: "
+            f"DuckDB {d['wall_s']:.1f} s, Spark {d['spark_same_columns_s']:.1f} s "
+            f"(same columns, the recap job's own functions) = **{d['spark_over_duckdb']}x**; "
+            f"the whole recaps stage (all columns, checks, report) / DuckDB = "
+            f"{d['recaps_stage_over_duckdb']}x; cross-check "
+            f"{'agreed' if d['agreed'] else 'FAILED'} (recaps stage and same-columns run).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -237,12 +308,18 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     events = os.path.join(data, "events", "**", "*.parquet")
     users = os.path.join(data, "users", "*.parquet")
     erasures_dir = os.path.join(data, "privacy", "erasures")
-    erased = (f"SELECT user_id FROM read_parquet('{erasures_dir}/*.parquet')"
-              if os.path.isdir(erasures_dir) and any(f.endswith(".parquet") for f in os.listdir(erasures_dir))
-              else "SELECT NULL::VARCHAR AS user_id WHERE false")
+    erased = (
+        f"SELECT user_id FROM read_parquet('{erasures_dir}/*.parquet')"
+        if os.path.isdir(erasures_dir)
+        and any(f.endswith(".parquet") for f in os.listdir(erasures_dir))
+        else "SELECT NULL::VARCHAR AS user_id WHERE false"
+    )
     # Local time: the same IANA offsets the recap job uses (encore.localtime, the shipped
     # tzdata), not DuckDB's ICU data, so the two agree by construction.
-    zones = [z for (z,) in con.execute(f"SELECT DISTINCT timezone FROM read_parquet('{users}')").fetchall()]
+    zones = [
+        z
+        for (z,) in con.execute(f"SELECT DISTINCT timezone FROM read_parquet('{users}')").fetchall()
+    ]
     con.register("tz_offsets", _offsets_arrow(zones, *config.window_datetimes(cfg, year)))
     sql = f"""
     WITH tz AS (  -- a zone the shipped database does not know counts as UTC, as in the recap job
@@ -252,7 +329,7 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     plays AS (
       SELECT e.user_id, e.ts, e.ms_played, e.kind, e.private_session, e.artist_name, e.track_name,
              timezone('UTC', e.ts) + to_seconds(coalesce(o.offset_s, 0)) AS local_ts,
-             (e.kind = 'track' AND e.ms_played >= {r['stream_min_ms']} AND NOT coalesce(e.private_session, false)) AS is_stream
+             (e.kind = 'track' AND e.ms_played >= {r["stream_min_ms"]} AND NOT coalesce(e.private_session, false)) AS is_stream
       FROM read_parquet('{events}', hive_partitioning = true) e
       LEFT JOIN tz USING (user_id)
       LEFT JOIN tz_offsets o ON o.zone = tz.tz AND e.ts >= o.t_from AND e.ts < o.t_until
@@ -270,7 +347,7 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     ),
     top_artists AS (
       SELECT user_id, list({{'artist_name': artist_name, 'streams': streams, 'minutes': ms // 60000}}
-                           ORDER BY streams DESC, ms DESC, artist_name ASC)[1:{r['top_n']}] AS top_artists
+                           ORDER BY streams DESC, ms DESC, artist_name ASC)[1:{r["top_n"]}] AS top_artists
       FROM artist_streams GROUP BY user_id
     ),
     track_streams AS (
@@ -280,7 +357,7 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     ),
     top_tracks AS (
       SELECT user_id, list({{'track_name': track_name, 'artist_name': artist_name, 'streams': streams, 'minutes': ms // 60000}}
-                           ORDER BY streams DESC, ms DESC, artist_name ASC, track_name ASC)[1:{r['top_n']}] AS top_tracks
+                           ORDER BY streams DESC, ms DESC, artist_name ASC, track_name ASC)[1:{r["top_n"]}] AS top_tracks
       FROM track_streams GROUP BY user_id
     ),
     hours AS (
@@ -330,21 +407,27 @@ def _offsets_arrow(zones, start, end):
 
     rows = localtime.offset_rows(zones, start, end)
     utc = pa.timestamp("us", tz="UTC")
-    return pa.table({"zone": pa.array([r[0] for r in rows], pa.string()),
-                     "t_from": pa.array([r[1] for r in rows], utc),
-                     "t_until": pa.array([r[2] for r in rows], utc),
-                     "offset_s": pa.array([r[3] for r in rows], pa.int64())})
+    return pa.table(
+        {
+            "zone": pa.array([r[0] for r in rows], pa.string()),
+            "t_from": pa.array([r[1] for r in rows], utc),
+            "t_until": pa.array([r[2] for r in rows], utc),
+            "offset_s": pa.array([r[3] for r in rows], pa.int64()),
+        }
+    )
 
 
-def spark_same_columns(data: str, year: int, cfg: dict, profile: str | None) -> tuple[float, dict[str, dict]]:
+def spark_same_columns(
+    data: str, year: int, cfg: dict, profile: str | None
+) -> tuple[float, dict[str, dict]]:
     """Spark computing only the core columns with the recap job's own functions, from the
     same events DuckDB reads (erased listeners removed, local time zones): the timed part
     is read + compute + write to Parquet, like DuckDB's read + compute + fetch."""
     import tempfile
 
     from encore.platform import datasets
-    from encore.recaps import job as recaps
     from encore.platform.spark import get_session, plays_per_task
+    from encore.recaps import job as recaps
 
     spark = get_session(cfg, "bench", profile)
     rules = cfg["recaps"]
@@ -354,9 +437,14 @@ def spark_same_columns(data: str, year: int, cfg: dict, profile: str | None) -> 
         t0 = time.monotonic()
         events = datasets.read_events(spark, data)
         parts = recaps.partitions_for(events, year, plays_per_task(spark))
-        plays = recaps.window_plays(events, datasets.read_dimension(spark, data, "users"),
-                                    datasets.erased_user_ids(spark, data), year=year, rules=rules,
-                                    partitions=parts).cache()
+        plays = recaps.window_plays(
+            events,
+            datasets.read_dimension(spark, data, "users"),
+            datasets.erased_user_ids(spark, data),
+            year=year,
+            rules=rules,
+            partitions=parts,
+        ).cache()
         recaps.core_columns(plays, rules).write.mode("overwrite").parquet(out)
         wall = time.monotonic() - t0
         return wall, spark_core_recaps_at(out)

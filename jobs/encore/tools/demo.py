@@ -23,10 +23,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from encore.platform import config
-from encore.tools import generate
-from encore.platform import storage
+from encore.platform import config, storage
 from encore.platform.errors import EncoreError
+from encore.tools import generate
 
 # The one-slot pool the DAGs' facts and campaign tasks share (dags/encore_common: BUDGET_POOL)
 BUDGET_POOL = "encore_privacy_budget"
@@ -47,12 +46,28 @@ def default_year(today: datetime | None = None) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="var/demo", metavar="DIR", help="where the demo data goes (default var/demo)")
-    p.add_argument("--airflow-home", default="var/airflow", metavar="DIR",
-                   help="Airflow's home for the demo: SQLite database and logs (default var/airflow)")
+    p.add_argument(
+        "--data",
+        default="var/demo",
+        metavar="DIR",
+        help="where the demo data goes (default var/demo)",
+    )
+    p.add_argument(
+        "--airflow-home",
+        default="var/airflow",
+        metavar="DIR",
+        help="Airflow's home for the demo: SQLite database and logs (default var/airflow)",
+    )
     p.add_argument("--users", type=int, default=600, help="listeners to generate (default 600)")
-    p.add_argument("--mean-plays", type=int, default=120, help="average plays per listener and year (default 120)")
-    p.add_argument("--year", type=int, default=None, help="the recap year (default: the latest closed year)")
+    p.add_argument(
+        "--mean-plays",
+        type=int,
+        default=120,
+        help="average plays per listener and year (default 120)",
+    )
+    p.add_argument(
+        "--year", type=int, default=None, help="the recap year (default: the latest closed year)"
+    )
     p.add_argument("--seed", type=int, default=1)
 
 
@@ -61,15 +76,29 @@ def _airflow(home: str, data: str, *argv: str, log: str) -> float:
     repo = str(config.REPO_ROOT)
     airflow = os.path.join(repo, ".venv-airflow", "bin", "airflow")
     if not os.path.exists(airflow):
-        raise EncoreError(f"{airflow} not found: run `make setup` first (Airflow lives in .venv-airflow)")
+        raise EncoreError(
+            f"{airflow} not found: run `make setup` first (Airflow lives in .venv-airflow)"
+        )
     script = os.path.join(repo, "scripts", "airflow-env.sh")
-    cmd = ["bash", "-c", 'source "$0" "$1" "$2" && shift 2 && exec "$@"', script, home, data, airflow, *argv]
+    cmd = [
+        "bash",
+        "-c",
+        'source "$0" "$1" "$2" && shift 2 && exec "$@"',
+        script,
+        home,
+        data,
+        airflow,
+        *argv,
+    ]
     started = time.monotonic()
     with open(log, "ab") as out:
         code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=repo)
     if code:
         tail = open(log, encoding="utf-8", errors="replace").read().splitlines()[-15:]
-        raise EncoreError(f"`airflow {' '.join(argv)}` failed (exit {code}); last lines of {log}:\n" + "\n".join(tail))
+        raise EncoreError(
+            f"`airflow {' '.join(argv)}` failed (exit {code}); last lines of {log}:\n"
+            + "\n".join(tail)
+        )
     return time.monotonic() - started
 
 
@@ -96,12 +125,20 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         print(f"[demo] reusing generated data in {data}/raw", flush=True)
     else:
         if storage.listdir(data) and not storage.exists(marker):
-            raise EncoreError(f"{data} is not empty and was not made by `encore demo`: pick another --data")
+            raise EncoreError(
+                f"{data} is not empty and was not made by `encore demo`: pick another --data"
+            )
         for name in storage.listdir(data):  # another demo dataset: start clean
             shutil.rmtree(os.path.join(data, name), ignore_errors=True)
         print(f"[demo] generating {args.users} listeners for {years} in {data}/raw", flush=True)
-        generate.generate(data, users=args.users, years=years, seed=args.seed, mean_plays=args.mean_plays,
-                          progress=True)
+        generate.generate(
+            data,
+            users=args.users,
+            years=years,
+            seed=args.seed,
+            mean_plays=args.mean_plays,
+            progress=True,
+        )
         storage.write_json_atomic(marker, want)
 
     os.makedirs(home, exist_ok=True)
@@ -111,10 +148,21 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         print(f"[demo] creating Airflow's SQLite database in {home}", flush=True)
         _airflow(home, data, "db", "migrate", log=log)
     _airflow(home, data, "pools", "set", BUDGET_POOL, "1", BUDGET_POOL_DESCRIPTION, log=log)
-    print(f"[demo] airflow dags test encore_yearly (year {year}): ingest -> recaps | facts -> render -> publish "
-          f"(log: {log})", flush=True)
-    took = _airflow(home, data, "dags", "test", "encore_yearly", "-c", json.dumps({"year": year, "demo": True}),
-                    log=log)
+    print(
+        f"[demo] airflow dags test encore_yearly (year {year}): ingest -> recaps | facts -> render -> publish "
+        f"(log: {log})",
+        flush=True,
+    )
+    took = _airflow(
+        home,
+        data,
+        "dags",
+        "test",
+        "encore_yearly",
+        "-c",
+        json.dumps({"year": year, "demo": True}),
+        log=log,
+    )
     print(f"[demo] encore_yearly succeeded in {took:.0f} s", flush=True)
     print("[demo] airflow dags test encore_campaign (default params)", flush=True)
     took = _airflow(home, data, "dags", "test", "encore_campaign", log=log)
@@ -122,12 +170,19 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
 
     manifest = storage.read_json(os.path.join(data, "manifests", f"{year}.json"))
     site = manifest["datasets"]["site"]
-    pages = sorted(n for n in os.listdir(site) if os.path.isfile(os.path.join(site, n, "index.html")))
+    pages = sorted(
+        n for n in os.listdir(site) if os.path.isfile(os.path.join(site, n, "index.html"))
+    )
     if not pages:
         raise EncoreError(f"no recap pages in {site}: see {log}")
     sample = os.path.join(site, pages[0])
-    campaign_copy = _newest([os.path.join(root, "copy.md") for root, _, files in
-                             os.walk(os.path.join(data, "campaigns", str(year))) if "copy.md" in files])
+    campaign_copy = _newest(
+        [
+            os.path.join(root, "copy.md")
+            for root, _, files in os.walk(os.path.join(data, "campaigns", str(year)))
+            if "copy.md" in files
+        ]
+    )
     outputs = [
         ("sample recap page", os.path.join(sample, "index.html")),
         ("its summary card", os.path.join(sample, "summary.png")),
@@ -135,7 +190,9 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         ("facts report", _facts_report(manifest)),
         ("run report", manifest["run_report"]),
     ]
-    print(f"\nEncore demo ({year}, {len(pages)} recap pages) in {time.monotonic() - started:.0f} s:")
+    print(
+        f"\nEncore demo ({year}, {len(pages)} recap pages) in {time.monotonic() - started:.0f} s:"
+    )
     missing = []
     for label, path in outputs:
         print(f"  {label:18s} {path}")
