@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 
+from encore.platform.args import add_common, run_id  # noqa: F401 - run_id: the CLI's --run-id rule
 from encore.platform.config import ConfigError
 from encore.platform.errors import EncoreError
 
@@ -32,54 +32,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("encore.tools.demo", "generate a small dataset and run the yearly DAG end to end"),
     "bench": ("encore.tools.bench", "the benchmark: stage timings and a DuckDB cross-check"),
 }
-
-
-def add_common(p: argparse.ArgumentParser, *, data: bool = True, year: bool = False) -> None:
-    """Flags shared by the data commands."""
-    if data:
-        p.add_argument(
-            "--data",
-            metavar="DIR",
-            help="data root (local path or s3a:// / hdfs:// URI); default: conf paths.data_root",
-        )
-    if year:
-        p.add_argument(
-            "--year", type=_year, required=True, metavar="Y", help="the recap year, e.g. 2025"
-        )
-    p.add_argument(
-        "--run-id",
-        type=run_id,
-        help="identifier for this run (default: time-based); the DAGs pass "
-        "theirs: letters, digits, '.', '_' and '-', at most 128, starting and ending with a letter, "
-        "digit or '_'",
-    )
-    p.add_argument(
-        "--spark-profile", help="Spark profile from conf/encore.toml (local, test, cluster)"
-    )
-
-
-# what dags/encore_common.safe_run_id produces: the run id names staging folders and reports
-_RUN_ID = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_])?")
-
-
-def run_id(text: str) -> str:
-    """--run-id: a file-name-safe word (it becomes part of paths), checked with fullmatch."""
-    if not _RUN_ID.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a run id: use letters, digits, '.', '_' and '-' (at most 128, starting and "
-            "ending with a letter, digit or '_'), e.g. 20261201T030000Z-1a2b3c"
-        )
-    return text
-
-
-def _year(text: str) -> int:
-    try:
-        y = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a year: {text!r}") from None
-    if not 1970 <= y <= 2100:
-        raise argparse.ArgumentTypeError(f"year out of range 1970..2100: {y}")
-    return y
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,12 +93,7 @@ def _lock_for(args: argparse.Namespace):
         return (
             contextlib.nullcontext()
         )  # `run` locks stage by stage; the data-rights commands lock themselves
-    return locks.hold(data, lock_name(args.command, year), getattr(args, "run_id", None))
-
-
-def lock_name(command: str, year: int | None) -> str:
-    """ingest writes every year's events: one lock for it; other stages lock a year."""
-    return command if command == "ingest" or year is None else f"{command}-{year}"
+    return locks.hold(data, locks.lock_name(args.command, year), getattr(args, "run_id", None))
 
 
 def main(argv: list[str] | None = None) -> int:

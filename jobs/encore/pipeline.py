@@ -8,8 +8,8 @@ import argparse
 import importlib
 import time
 
-from encore.cli import add_common, lock_name
 from encore.platform import locks
+from encore.platform.args import add_common
 
 # stage, module; a stage whose module is not built yet is skipped with a note
 STAGES: list[tuple[str, str]] = [
@@ -68,7 +68,9 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     for stage, module in stages:
         print(f"[run] === {stage} ({args.year}) ===", flush=True)
         mod = importlib.import_module(module)
-        with locks.hold(args.data, lock_name(stage, args.year), getattr(args, "run_id", None)):
+        with locks.hold(
+            args.data, locks.lock_name(stage, args.year), getattr(args, "run_id", None)
+        ):
             code = mod.run(stage_args(stage, args), cfg)
         if code:
             print(

@@ -658,7 +658,7 @@ def export_campaign(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from encore.cli import add_common
+    from encore.platform.args import add_common
 
     add_common(p, year=True)
     p.add_argument(

@@ -1020,7 +1020,7 @@ def _spec_from_params(summary: dict) -> FactSpec:
 # 5. The command
 # --------------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from encore.cli import add_common
+    from encore.platform.args import add_common
 
     add_common(p, year=True)
     p.add_argument(

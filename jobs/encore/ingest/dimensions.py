@@ -21,6 +21,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from encore.ingest import canonical
+from encore.ingest.files import RAW_SUFFIXES
 from encore.platform import datasets, localtime, schemas, storage
 from encore.platform.report import Report
 
@@ -63,12 +64,11 @@ WHY_OPTIONAL = {
     "users": "no users table: time zones default to UTC, countries and ages are unknown",
     "privacy/erasures": "no erasure requests in raw/ (earlier ones in privacy/erasures/ are kept)",
 }
-_EXTS = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz", ".csv", ".csv.gz")
 
 
 def raw_files(root: str, name: str) -> list[tuple[str, str]]:
     """(path, name relative to the data root) of a raw dimension table's files."""
-    from encore.ingest.job import list_files, supported
+    from encore.ingest.files import list_files, supported
 
     folder = datasets.path(root, "raw", name)
     files = (
@@ -81,7 +81,7 @@ def raw_files(root: str, name: str) -> list[tuple[str, str]]:
     for entry in storage.listdir(parent_uri):
         if (
             entry.startswith(leaf + ".")
-            and entry.lower().endswith(_EXTS)
+            and entry.lower().endswith(RAW_SUFFIXES)
             and entry[len(leaf) :].count(".") <= 2
         ):
             rel = "/".join(x for x in ("raw", parent, entry) if x)
@@ -174,7 +174,8 @@ def ingest_all(
     spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: str, report: Report
 ) -> dict:
     """Ingest every dimension table found; return quarantine rows, files read, summary."""
-    from encore.ingest.job import erased_flag, read_lines, reconcile
+    from encore.ingest.events import erased_flag, reconcile
+    from encore.ingest.files import read_lines
 
     rejected_parts, files_read, summary = [], [], {}
     erased_ids: list[str] = []

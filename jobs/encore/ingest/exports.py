@@ -517,12 +517,13 @@ def ingest_export(
     timezone: str | None = None,
     quiet: bool = False,
 ) -> int:
-    from encore.ingest.job import _require_utc, ingest_lines
+    from encore.ingest.events import ingest_lines
+    from encore.platform.spark import require_utc
 
     identity.check_user_id(user_id)
     if timezone:
         check_timezone(timezone)
-    _require_utc(spark)
+    require_utc(spark, "ingest")
     erased = {r.user_id for r in datasets.erased_user_ids(spark, root).collect()}
     if user_id in erased:
         raise EncoreError(
@@ -759,7 +760,7 @@ def drop_cross_source_duplicates(
 ) -> int:
     """Remove from events/ the poorer copy of each of the listener's plays that two of
     their sources hold; returns how many. Idempotent: a second run finds none."""
-    from encore.ingest.job import month_filter, replace_months
+    from encore.ingest.events import month_filter, replace_months
 
     events = datasets.read_events(spark, root, required=False)
     if "year" not in events.columns:  # no events/ yet (e.g. every play was quarantined)

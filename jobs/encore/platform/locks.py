@@ -190,3 +190,8 @@ def exclusive(data_root: str, name: str, run_id: str | None = None):
     finally:
         with contextlib.suppress(OSError):
             storage.delete(mine)
+
+
+def lock_name(command: str, year: int | None) -> str:
+    """ingest writes every year's events: one lock for it; other stages lock a year."""
+    return command if command == "ingest" or year is None else f"{command}-{year}"

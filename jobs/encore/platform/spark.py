@@ -57,3 +57,20 @@ def get_session(cfg: dict, app_name: str, profile: str | None = None):
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+# Session time zones that are UTC by another name.
+UTC_NAMES = ("UTC", "Etc/UTC", "GMT", "Z")
+
+
+def require_utc(session, stage: str) -> None:
+    """Every stage reads and writes instants as UTC and computes local time itself
+    (encore.platform.localtime): a session in another zone would shift every clock."""
+    tz = session.conf.get("spark.sql.session.timeZone")
+    if tz not in UTC_NAMES:
+        from encore.platform.errors import EncoreError
+
+        raise EncoreError(
+            f"{stage}: the Spark session's time zone is {tz}: Encore needs "
+            "spark.sql.session.timeZone=UTC (spark.get_session sets it)"
+        )

@@ -28,10 +28,10 @@ from decimal import Decimal
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from encore.cli import add_common
 from encore.platform import config, datasets, localtime, schemas, storage
-from encore.platform.errors import EncoreError
+from encore.platform.args import add_common
 from encore.platform.report import Report
+from encore.platform.spark import require_utc
 
 MS_PER_MINUTE = 60000
 
@@ -143,9 +143,7 @@ def window_plays(
     ``timezone`` (``--timezone``, a personal export) overrides every listener's zone;
     ``census`` (zone_census of ``users``) saves a pass when the caller has it."""
     spark = events.sparkSession
-    if spark.conf.get("spark.sql.session.timeZone") != "UTC":
-        # the local wall clock is a timestamp read in the session zone
-        raise EncoreError("recaps need spark.sql.session.timeZone=UTC (spark.get_session sets it)")
+    require_utc(spark, "recaps")  # the local wall clock is a timestamp read in the session zone
     start, end = window_bounds(rules, year)
     plays = events
     if "year" in plays.columns:  # partition pruning: events/year=Y is the UTC year of ts

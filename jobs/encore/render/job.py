@@ -695,7 +695,7 @@ def site_path(root: str, year: int) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from encore.cli import add_common
+    from encore.platform.args import add_common
 
     add_common(p, year=True)
     p.add_argument(

@@ -25,8 +25,8 @@ import re
 import zipfile
 from datetime import UTC, datetime
 
-from encore.cli import add_common
 from encore.platform import datasets, identity, locks, schemas, share, storage
+from encore.platform.args import add_common
 from encore.platform.config import share_secret
 from encore.platform.errors import EncoreError
 from encore.platform.report import Report
@@ -300,7 +300,6 @@ def _is_erased(spark, root: str, user_id: str) -> bool:
 # ------------------------------------------------------------------------------- erase
 # a page URL on the delivery list ends in <year>/<token>/ (or .../index.html for file://)
 _PAGE_URL = re.compile(r"/(\d{4})/([a-z2-7]{" + str(share.TOKEN_LENGTH) + r"})/(?:index\.html)?$")
-RAW_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv")
 
 
 def erase_user(spark, root: str, user_id: str, secret: bytes, *, run_id: str | None = None) -> dict:
@@ -574,7 +573,7 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
     """Rewrite the raw inputs (JSON Lines / CSV, gzip'd or not, on any root storage can
     write) without the listener's records, so a later ingest cannot bring them back.
     raw/privacy/ stays: the erasure requests are what keeps the listener out."""
-    from encore.ingest.job import list_files
+    from encore.ingest import RAW_SUFFIXES, list_files
 
     removed: dict[str, int] = {}
     raw_root = datasets.path(root, "raw")
@@ -593,8 +592,7 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
             continue
         name = rel.lower()
         gz = name.endswith(".gz")
-        plain = name[:-3] if gz else name
-        if not plain.endswith(RAW_SUFFIXES):
+        if not name.endswith(RAW_SUFFIXES):
             continue
         data = _read_stored_bytes(full)
         if gz:
@@ -605,7 +603,7 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
                 continue
         if user_id.encode("utf-8") not in data:
             continue  # cheap: a file that does not contain the id's text cannot name it
-        body, counts = scrub_lines(data, user_id, is_csv=plain.endswith(".csv"))
+        body, counts = scrub_lines(data, user_id, is_csv=name.removesuffix(".gz").endswith(".csv"))
         for k, v in counts.items():
             totals[k] += v
         if not counts["removed"]:

@@ -1,0 +1,98 @@
+"""Raw files: which files under raw/ are read (one list of suffixes for the listening log
+and the dimension tables), and reading them as lines tagged with their source file."""
+
+from __future__ import annotations
+
+import posixpath
+
+import pyarrow.fs as pafs
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from encore.ingest import canonical
+from encore.platform import storage
+
+# The raw files ingest reads, under raw/events/ and beside the dimension tables: JSON
+# Lines (or a JSON array) and CSV, each optionally gzip-compressed. One list for every
+# reader (the log, the dimension tables, erasure's scrub of raw/).
+PLAIN_TEXT_SUFFIXES = (".jsonl", ".json", ".ndjson")
+PLAIN_CSV_SUFFIXES = (".csv",)
+TEXT_SUFFIXES = tuple(s + z for s in PLAIN_TEXT_SUFFIXES for z in ("", ".gz"))
+CSV_SUFFIXES = tuple(s + z for s in PLAIN_CSV_SUFFIXES for z in ("", ".gz"))
+RAW_SUFFIXES = TEXT_SUFFIXES + CSV_SUFFIXES
+PLAIN_SUFFIXES = PLAIN_TEXT_SUFFIXES + PLAIN_CSV_SUFFIXES
+
+
+# --- finding and reading raw files -------------------------------------------------------
+def list_files(uri: str) -> list[tuple[str, str]]:
+    """(full path, path relative to ``uri``) of every file below ``uri``, sorted; names
+    starting with '.' or '_' are skipped at any depth, as Spark and Hadoop do."""
+    fs, base = storage._split(uri)
+    info = fs.get_file_info(base)
+    if info.type == pafs.FileType.File:
+        return [(uri, posixpath.basename(base))]
+    if info.type != pafs.FileType.Directory:
+        return []
+    found = []
+    for item in fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+        if item.type != pafs.FileType.File:
+            continue
+        rel = posixpath.relpath(item.path, base)
+        if any(part.startswith((".", "_")) for part in rel.split("/")):
+            continue
+        found.append((storage.join(uri, rel), rel))
+    return sorted(found, key=lambda x: x[1])
+
+
+def _relative_source_file(root: str):
+    """input_file_name() relative to the data root, e.g. ``raw/events/part-00000.jsonl.gz``
+    (Spark reports a URI with %-escapes; '+' is protected before url_decode)."""
+    path = F.url_decode(F.replace(F.input_file_name(), F.lit("+"), F.lit("%2B")))
+    if "://" in str(root):
+        prefix = str(root).rstrip("/") + "/"
+    else:
+        path = F.regexp_replace(path, "^file:/+", "/")
+        prefix = storage._split(root)[1].rstrip("/") + "/"
+    return F.when(path.startswith(prefix), F.substring(path, len(prefix) + 1, 1 << 20)).otherwise(
+        path
+    )
+
+
+def read_lines(spark: SparkSession, root: str, files: list[str]) -> DataFrame:
+    """One row per non-blank line (JSON Lines files) or per row (CSV files, turned into a
+    JSON object by header): ``value``, ``source_file``. A .json file is read as JSON Lines."""
+    text = [f for f in files if f.lower().endswith(TEXT_SUFFIXES)]
+    csv = [f for f in files if f.lower().endswith(CSV_SUFFIXES)]
+    parts = []
+    if text:
+        parts.append(
+            spark.read.text(text).select("value", _relative_source_file(root).alias("source_file"))
+        )
+    if csv:
+        # Every CSV file's own header is used; all columns stay strings for the parser.
+        for f in csv:
+            rows = (
+                spark.read.option("header", True)
+                .option("escape", '"')
+                .option("multiLine", True)
+                .option("mode", "PERMISSIVE")
+                .csv(f)
+            )  # RFC 4180 quoting
+            parts.append(
+                rows.select(
+                    F.to_json(F.struct(*[F.col(f"`{c}`") for c in rows.columns])).alias("value"),
+                    _relative_source_file(root).alias("source_file"),
+                )
+            )
+    if not parts:
+        return spark.createDataFrame([], "value string, source_file string")
+    lines = parts[0]
+    for p in parts[1:]:
+        lines = lines.unionByName(p)
+    return lines.where(F.call_function("btrim", F.col("value"), F.lit(canonical._WS)) != "")
+
+
+def supported(files: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    ok = [f for f in files if f[1].lower().endswith(RAW_SUFFIXES)]
+    other = [rel for _, rel in files if not rel.lower().endswith(RAW_SUFFIXES)]
+    return ok, other
