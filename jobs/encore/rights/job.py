@@ -573,7 +573,7 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
     """Rewrite the raw inputs (JSON Lines / CSV, gzip'd or not, on any root storage can
     write) without the listener's records, so a later ingest cannot bring them back.
     raw/privacy/ stays: the erasure requests are what keeps the listener out."""
-    from encore.ingest import RAW_SUFFIXES, list_files
+    from encore.ingest.files import RAW_SUFFIXES, list_files
 
     removed: dict[str, int] = {}
     raw_root = datasets.path(root, "raw")

@@ -1,0 +1,130 @@
+"""The shape of the package (docs/development.md, "The house"): every import inside
+jobs/encore/ resolves, including the ones inside functions; no import cycle between
+modules; no module reaches into another module's private names; long modules say why."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "jobs" / "encore"
+LONG_MODULE = 500  # lines; a longer module says at its top why it is one module
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path) -> list[tuple[str, list[str], int]]:
+    """(module imported, names taken from it, line) for every import of an encore module,
+    wherever it stands in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target == "encore" or target.startswith("encore."):
+                out.append((target, [a.name for a in node.names], node.lineno))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("encore"):
+                    out.append((alias.name, [], node.lineno))
+    return out
+
+
+def _edges(target: str, names: list[str]) -> set[str]:
+    """The encore modules an import makes this module depend on."""
+    deps = set()
+    for n in names:
+        sub = f"{target}.{n}"
+        deps.add(sub if sub in MODULES else target)
+    if not names:
+        deps.add(target)
+    return {d for d in deps if d in MODULES and d != "encore"}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_every_encore_import_resolves(name):
+    """An import inside a function is only run when that function is, so a broken one
+    hides until a listener's erasure fails: import each target and look each name up."""
+    for target, names, line in _imports(name, MODULES[name]):
+        module = importlib.import_module(target)
+        for n in names:
+            assert hasattr(module, n) or f"{target}.{n}" in MODULES, (
+                f"{MODULES[name].relative_to(PACKAGE.parent)}:{line}: "
+                f"'from {target} import {n}' does not resolve"
+            )
+
+
+def test_no_import_cycle():
+    graph = {
+        name: set().union(*[_edges(t, ns) for t, ns, _ in _imports(name, path)] or [set()])
+        - {name}
+        for name, path in MODULES.items()
+    }
+    # A package's __init__ re-exporting its own modules is not a cycle of theirs.
+    for name in graph:
+        if MODULES[name].name == "__init__.py":
+            graph[name] = {d for d in graph[name] if not d.startswith(name + ".")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep) :] + [dep]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_private_names_stay_private():
+    """`from encore.x import _name` couples a module to another's insides."""
+    bad = []
+    for name, path in MODULES.items():
+        for target, names, line in _imports(name, path):
+            if target.rpartition(".")[0] == name.rpartition(".")[0] and target != name:
+                continue  # a package's own modules may share helpers
+            bad += [f"{path.relative_to(PACKAGE.parent)}:{line}: {target}.{n}"
+                    for n in names if n.startswith("_") and n != "__version__"]
+    assert not bad, "private names imported across packages:\n" + "\n".join(bad)
+
+
+def test_long_modules_say_why():
+    long = []
+    for path in MODULES.values():
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > LONG_MODULE:
+            head = ast.get_docstring(ast.parse(text)) or ""
+            if "Why one module" not in head:
+                long.append(f"{path.relative_to(PACKAGE.parent)} ({text.count(chr(10))} lines)")
+    assert not long, (
+        f"modules over {LONG_MODULE} lines without a 'Why one module' paragraph in "
+        "their docstring:\n" + "\n".join(long)
+    )
