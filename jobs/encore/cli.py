@@ -2,8 +2,11 @@
 what the DAGs run underneath (through jobs/main.py under spark-submit).
 
 Each sub-command lives in its own module exposing ``add_arguments(parser)`` and
-``run(args, cfg) -> int``; modules are imported only when their command runs, so
-``encore --help`` is instant. Errors a person can fix print one line and exit 2.
+``main(args, cfg) -> int``, a thin adapter from the parsed flags to the stage's
+``run(ctx, ...)`` (encore.platform.context); a module serving two commands has
+``add_arguments_for(command, parser)`` and ``main_for(command, args, cfg)``. Only the
+module of the command being run is imported, so ``encore --help`` is instant. Errors a
+person can fix print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported to declare its flags (the DAGs
+    parse one command, and ``encore --help`` lists them all without importing any)."""
     parser = _Parser(
         prog="encore", description="Encore: yearly listening recaps and private fun facts."
     )
@@ -51,28 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        _lazy_add_arguments(name, module, p)
+        if name == command:
+            mod = importlib.import_module(module)
+            hook = getattr(mod, "add_arguments_for", None)
+            if hook is not None:
+                hook(name, p)
+            else:
+                mod.add_arguments(p)
     return parser
 
 
-def _lazy_add_arguments(name: str, module: str, p: argparse.ArgumentParser) -> None:
-    # Only the command being run is imported (keeps --help and the DAGs' parse fast).
-    argv = sys.argv[1:]
-    wanted = next((a for a in argv if not a.startswith("-") and a in COMMANDS), None)
-    if wanted != name:
-        return
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name == module:
-            p.set_defaults(_missing=True)
-            return
-        raise
-    hook = getattr(mod, "add_arguments_for", None)
-    if hook is not None:
-        hook(name, p)
-    else:
-        mod.add_arguments(p)
+def command_of(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is one), if any."""
+    return next((a for a in argv if not a.startswith("-") and a in COMMANDS), None)
 
 
 def _lock_for(args: argparse.Namespace):
@@ -97,14 +93,9 @@ def _lock_for(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is not None:
-        sys.argv = [sys.argv[0], *argv]
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(command_of(argv)).parse_args(argv)
     prog = f"encore {args.command}"
-    if getattr(args, "_missing", False):
-        print(f"{prog}: error: this command is not built yet", file=sys.stderr)
-        return 2
     try:
         from encore.platform import config
 
@@ -114,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "demo", False) is True:
             config.check_demo_root(args.data)  # the public demo secret: generated data only
         mod = importlib.import_module(args._module)
-        runner = getattr(mod, "run_for", None)
         with _lock_for(args):
-            code = runner(args.command, args, cfg) if runner else mod.run(args, cfg)
+            if hasattr(mod, "main_for"):
+                code = mod.main_for(args.command, args, cfg)
+            else:
+                code = mod.main(args, cfg)
         return int(code or 0)
     except (EncoreError, ConfigError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)

@@ -29,6 +29,8 @@ import secrets
 import time
 
 from encore.platform import datasets, locks, storage
+from encore.platform.args import run_id
+from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 
 ME = "me"
@@ -59,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help=f"where everything goes (default {DEFAULT_ROOT})",
     )
-    p.add_argument("--run-id", help="identifier for this run (default: time-based)")
+    p.add_argument("--run-id", type=run_id, help="identifier for this run (default: time-based)")
     p.add_argument("--spark-profile", help="Spark profile from conf/encore.toml (default: local)")
     p.add_argument("--no-png", action="store_true", help="skip the summary images (faster)")
 
@@ -145,36 +147,48 @@ def _zone_of(spark, root: str, user_id: str = ME) -> str | None:
     return row["timezone"] if row else None
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore me`: the parsed flags -> :func:`run`."""
+    ctx = RunContext(
+        data=args.data, cfg=cfg, run_id=args.run_id or "", spark_profile=args.spark_profile
+    )
+    return run(ctx, inputs=args.input, timezone=args.timezone, png=not args.no_png)
+
+
+def run(
+    ctx: RunContext, *, inputs: list[str], timezone: str | None = None, png: bool = True
+) -> int:
+    """Ingest ``inputs`` for the local listener, recap every year they cover, render the
+    years that changed and write the index; the stages run as functions in one session."""
+    from dataclasses import replace
+
     from encore.ingest import exports
-    from encore.platform.spark import get_session
     from encore.recaps import job as recaps
     from encore.render import job as render
 
     started = time.monotonic()
-    root = args.data
+    cfg, root, run_id = ctx.cfg, ctx.data, ctx.run_id
     if "://" in root:
         raise EncoreError(
             f"--data {root}: `encore me` keeps your data in a local folder (e.g. {DEFAULT_ROOT})"
         )
-    for path in args.input:
+    for path in inputs:
         if not os.path.exists(path):
             raise EncoreError(
                 f"--input {path}: no such file or folder (give your export's folder, file or .zip)"
             )
-    if args.timezone:
-        exports.check_timezone(args.timezone)
-    run_id = args.run_id or storage.new_run_id()
+    if timezone:
+        exports.check_timezone(timezone)
     where = personal_secret(root)
     _say(f"data root {root}; share secret from {where}")
-    spark = get_session(cfg, "me", args.spark_profile)
-    if not args.spark_profile:
+    spark = ctx.session("me")
+    if not ctx.spark_profile:
         # one listener: every listener-partitioned step lands in one partition anyway,
         # and more shuffle partitions would only add empty tasks to every stage
         spark.conf.set("spark.sql.shuffle.partitions", "1")
 
-    for i, path in enumerate(args.input, 1):
-        _say(f"step 1/3, input {i}/{len(args.input)}: {path}")
+    for i, path in enumerate(inputs, 1):
+        _say(f"step 1/3, input {i}/{len(inputs)}: {path}")
         with locks.hold(root, "ingest", f"{run_id}-in{i}"):
             exports.ingest_export(
                 spark,
@@ -184,13 +198,13 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
                 source=None,
                 input_path=path,
                 user_id=ME,
-                timezone=args.timezone,
+                timezone=timezone,
             )
 
     digests = year_digests(spark, root)
     years = sorted(digests)
     if not years:
-        raise EncoreError(f"no plays were kept from {', '.join(args.input)}: nothing to recap")
+        raise EncoreError(f"no plays were kept from {', '.join(inputs)}: nothing to recap")
     state = _load_state(root)
     before = state.get("years") or {}
     zone = _zone_of(spark, root)
@@ -214,16 +228,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     for year in years:
         if year in todo:
             with locks.hold(root, f"recaps-{year}", run_id):
-                recaps.run(
-                    argparse.Namespace(
-                        data=root,
-                        year=year,
-                        run_id=f"{run_id}-r{year}",
-                        spark_profile=args.spark_profile,
-                        timezone=None,
-                    ),
-                    cfg,
-                )
+                recaps.run(replace(ctx, year=year, run_id=f"{run_id}-r{year}"))
         rows = spark.read.parquet(datasets.recaps_path(root, year)).collect()
         row = rows[0].asDict(recursive=True) if rows else None
         if row is None:  # no play inside this year's window (e.g. only late December)
@@ -241,17 +246,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         if not done[str(year)]["recap"]["eligible"]:
             continue
         with locks.hold(root, f"render-{year}", run_id):
-            render.run(
-                argparse.Namespace(
-                    data=root,
-                    year=year,
-                    run_id=f"{run_id}-p{year}",
-                    spark_profile=args.spark_profile,
-                    demo=False,
-                    no_png=args.no_png,
-                ),
-                cfg,
-            )
+            render.run(replace(ctx, year=year, run_id=f"{run_id}-p{year}"), png=png)
     for year, entry in done.items():
         page = _page_of(root, int(year)) if entry["recap"] and entry["recap"]["eligible"] else None
         entry["page"] = os.path.relpath(page, root) if page else None

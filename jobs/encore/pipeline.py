@@ -1,24 +1,20 @@
-"""`encore run`: the yearly pipeline in order, locally, in one process (one Spark
-session shared by the stages). The Airflow DAG `encore_yearly` runs the same stages
-as separate spark-submit tasks."""
+"""`encore run`: the yearly pipeline in order, locally, in one process: one Spark
+session and one run id shared by the stages, each called as a function (its
+``run(ctx, ...)``) under its own lock. The Airflow DAG `encore_yearly` runs the same
+stages as separate spark-submit tasks."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
+from collections.abc import Callable
 
 from encore.platform import locks
 from encore.platform.args import add_common
+from encore.platform.context import RunContext
 
-# stage, module; a stage whose module is not built yet is skipped with a note
-STAGES: list[tuple[str, str]] = [
-    ("ingest", "encore.ingest.job"),
-    ("recaps", "encore.recaps.job"),
-    ("facts", "encore.facts.job"),
-    ("render", "encore.render.job"),
-    ("publish", "encore.publish.job"),
-]
+STAGES = ("ingest", "recaps", "facts", "render", "publish")
+"""The yearly stages, in order (the DAG's task order too)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,50 +24,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def stage_args(stage: str, args: argparse.Namespace) -> argparse.Namespace:
-    """The argument namespace a stage's own sub-command would have received."""
-    mod = importlib.import_module(dict(STAGES)[stage])
-    parser = argparse.ArgumentParser(prog=f"encore {stage}")
-    mod.add_arguments(parser)
-    argv = ["--data", args.data]
-    known = {a.dest for a in parser._actions}
-    if "year" in known:
-        argv += ["--year", str(args.year)]
-    if "run_id" in known and getattr(args, "run_id", None):
-        argv += ["--run-id", args.run_id]
-    if "spark_profile" in known and getattr(args, "spark_profile", None):
-        argv += ["--spark-profile", args.spark_profile]
-    if "demo" in known and getattr(args, "demo", False):
-        argv += ["--demo"]
-    return parser.parse_args(argv)
+def stage_functions(*, demo: bool = False) -> dict[str, Callable[[RunContext], int]]:
+    """Each yearly stage as a function of the run context, with ``encore run``'s options."""
+    from encore.facts import job as facts
+    from encore.ingest import job as ingest
+    from encore.publish import job as publish
+    from encore.recaps import job as recaps
+    from encore.render import job as render
+
+    return {
+        "ingest": ingest.run,
+        "recaps": recaps.run,
+        "facts": facts.run,
+        "render": lambda ctx: render.run(ctx, demo=demo),
+        "publish": lambda ctx: publish.run(ctx, demo=demo),
+    }
 
 
-def available_stages() -> list[tuple[str, str]]:
-    found = []
-    for stage, module in STAGES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue
-        found.append((stage, module))
-    return found
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore run`: the parsed flags -> :func:`run`."""
+    return run(RunContext.from_args(args, cfg), demo=args.demo)
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def run(ctx: RunContext, *, demo: bool = False, stages: tuple[str, ...] = STAGES) -> int:
+    """Run ``stages`` (default: all, in order) for ``ctx.year``; stop at the first that
+    fails and return its exit code."""
+    year = ctx.need_year("run")
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        from encore.platform.errors import EncoreError
+
+        raise EncoreError(f"unknown stage {unknown[0]!r}: the stages are {', '.join(STAGES)}")
     started = time.monotonic()
-    stages = available_stages()
-    missing = [s for s, _ in STAGES if s not in dict(stages)]
-    if missing:
-        print(f"[run] not built yet, skipped: {', '.join(missing)}", flush=True)
-    for stage, module in stages:
-        print(f"[run] === {stage} ({args.year}) ===", flush=True)
-        mod = importlib.import_module(module)
-        with locks.hold(
-            args.data, locks.lock_name(stage, args.year), getattr(args, "run_id", None)
-        ):
-            code = mod.run(stage_args(stage, args), cfg)
+    functions = stage_functions(demo=demo)
+    for stage in stages:
+        print(f"[run] === {stage} ({year}) ===", flush=True)
+        with locks.hold(ctx.data, locks.lock_name(stage, year), ctx.run_id):
+            code = functions[stage](ctx)
         if code:
             print(
                 f"[run] stage {stage} failed with exit code {code}; later stages not run",
@@ -79,7 +68,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
             )
             return code
     print(
-        f"[run] yearly pipeline for {args.year} finished in {time.monotonic() - started:.1f} s",
+        f"[run] yearly pipeline for {year} finished in {time.monotonic() - started:.1f} s",
         flush=True,
     )
     return 0

@@ -45,15 +45,12 @@ def spark():
 def pipeline_data(tmp_path_factory, spark, cfg):
     """A small generated dataset run through every stage that exists (once per session),
     in this process's Spark session: (data root, recap year)."""
-    import argparse
-
     from encore import pipeline
+    from encore.platform.context import RunContext
     from encore.tools import generate
 
     root = str(tmp_path_factory.mktemp("pipeline") / "data")
     generate.generate(root, users=150, years=[2024, 2025], seed=11, mean_plays=70, chunk_users=75)
-    args = argparse.Namespace(
-        data=root, year=2025, run_id="test-run", spark_profile="test", demo=True
-    )
-    assert pipeline.run(args, cfg) == 0
+    ctx = RunContext(data=root, cfg=cfg, year=2025, run_id="test-run", spark=spark)
+    assert pipeline.run(ctx, demo=True) == 0
     return root, 2025

@@ -3,7 +3,6 @@ the manifest and the run report, on hand-made recaps."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from encore.platform import schemas, share
+from encore.platform.context import RunContext
 from encore.publish import job as publish
 from encore.tools import generate
 
@@ -86,11 +86,9 @@ def data_root(tmp_path):
     return str(root)
 
 
-def run_publish(cfg, root: str, **extra) -> int:
-    args = argparse.Namespace(
-        data=root, year=YEAR, run_id="run-1", spark_profile="test", demo=True, **extra
-    )
-    return publish.run(args, cfg)
+def run_publish(cfg, root: str) -> int:
+    ctx = RunContext(data=root, cfg=cfg, year=YEAR, run_id="run-1", spark_profile="test")
+    return publish.run(ctx, demo=True)
 
 
 def test_delivery_list(spark, cfg, data_root):
@@ -166,11 +164,9 @@ def test_refuses_without_secret(cfg, data_root, monkeypatch):
     from encore.platform.config import ConfigError
 
     monkeypatch.delenv("ENCORE_SHARE_SECRET", raising=False)
-    args = argparse.Namespace(
-        data=data_root, year=YEAR, run_id="r", spark_profile="test", demo=False
-    )
+    ctx = RunContext(data=data_root, cfg=cfg, year=YEAR, run_id="r", spark_profile="test")
     with pytest.raises(ConfigError, match="ENCORE_SHARE_SECRET"):
-        publish.run(args, cfg)
+        publish.run(ctx, demo=False)
 
 
 def test_every_email_catalog_is_complete():

@@ -10,6 +10,7 @@ import itertools
 import pytest
 
 from encore.platform import schemas
+from encore.platform.context import RunContext
 from encore.recaps import job as recaps
 
 Y = 2025
@@ -674,7 +675,6 @@ def test_personality_letters(spark, cfg):
 
 
 def test_command_writes_recaps_of_two_years(spark, cfg, tmp_path):
-    import argparse
 
     from encore.platform import datasets
 
@@ -697,10 +697,8 @@ def test_command_writes_recaps_of_two_years(spark, cfg, tmp_path):
     ).write.parquet(datasets.path(root, "privacy/erasures"))
 
     def run(year):
-        p = argparse.ArgumentParser()
-        recaps.add_arguments(p)
-        args = p.parse_args(["--data", root, "--year", str(year), "--spark-profile", "test"])
-        assert recaps.run(args, cfg) == 0
+        ctx = RunContext(data=root, cfg=cfg, year=year, spark=spark)
+        assert recaps.run(ctx) == 0
         return by_user(spark.read.parquet(datasets.recaps_path(root, year)))
 
     first = run(2024)

@@ -53,6 +53,7 @@ from encore.campaign.sandbox import (  # noqa: F401 - the sandbox's names, as ca
 from encore.facts import catalog as fc
 from encore.facts import job as facts_mod
 from encore.platform import config, datasets, storage
+from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 
 CAMPAIGNS_DIR = config.REPO_ROOT / "templates" / "campaign"
@@ -680,21 +681,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
-    from encore.platform.report import Report
-    from encore.platform.spark import get_session
-
-    report = Report("campaign", args.data, args.run_id)
-    report.phase("export")
-    folder, export = export_campaign(
-        args.data,
-        args.year,
-        args.campaign,
-        cfg,
-        report.run_id,
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore campaign`: the parsed flags -> :func:`run`."""
+    return run(
+        RunContext.from_args(args, cfg),
+        campaign=args.campaign,
         locales=args.locale,
         markets=args.market,
-        spark_factory=lambda: get_session(cfg, "campaign", args.spark_profile),
+    )
+
+
+def run(
+    ctx: RunContext,
+    *,
+    campaign: str,
+    locales: list[str] | None = None,
+    markets: list[str] | None = None,
+) -> int:
+    """Export ``campaign``'s copy and billboards for the year from its released facts
+    (Spark starts only if a fact must still be released)."""
+    report = ctx.report("campaign")
+    report.phase("export")
+    folder, export = export_campaign(
+        ctx.data,
+        ctx.need_year("campaign"),
+        campaign,
+        ctx.cfg,
+        report.run_id,
+        locales=locales,
+        markets=markets,
+        spark_factory=lambda: ctx.session("campaign"),
         say=report.say,
     )
     report.wrote("copy lines", len(export.copy))

@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 from encore.facts import catalog as fc
 from encore.facts.catalog import DIMENSIONS, FactSpec
 from encore.platform import config, datasets, localtime, locks, storage
+from encore.platform.context import RunContext
 from encore.platform.errors import BudgetExceeded, EncoreError
 from encore.platform.locks import RunLocked
 
@@ -1032,29 +1033,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
-    from encore.platform.report import Report
-    from encore.platform.spark import get_session
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore facts`: the parsed flags -> :func:`run`."""
+    return run(RunContext.from_args(args, cfg), facts=tuple(args.fact or ()))
 
-    report = Report("facts", args.data, args.run_id)
+
+def run(ctx: RunContext, *, facts: tuple[str, ...] = ()) -> int:
+    """Release the year's facts (all of the catalog, or the ids in ``facts``) within the
+    year's budget, and write the facts report."""
+    cfg, root, year = ctx.cfg, ctx.data, ctx.need_year("facts")
+    report = ctx.report("facts")
     specs = fc.catalog(cfg)
-    if args.fact:
+    if facts:
         known = {s.id for s in specs}
-        unknown = [f for f in args.fact if f not in known]
+        unknown = [f for f in facts if f not in known]
         if unknown:
             raise EncoreError(
                 f"--fact {unknown[0]}: not in the fact catalog ({', '.join(sorted(known))})"
             )
-        specs = [s for s in specs if s.id in args.fact]
+        specs = [s for s in specs if s.id in facts]
     report.phase("release")
-    stored = {r["signature"] for r in load_released(args.data, args.year)}
+    stored = {r["signature"] for r in load_released(root, year)}
     # a re-run with everything released reads storage only: no Spark session at all
-    spark = (
-        None
-        if all(s.signature in stored for s in specs)
-        else get_session(cfg, "facts", args.spark_profile)
-    )
-    released = release(spark, args.data, args.year, specs, cfg, report.run_id, say=report.say)
+    spark = None if all(s.signature in stored for s in specs) else ctx.session("facts")
+    released = release(spark, root, year, specs, cfg, report.run_id, say=report.say)
     spent_now = 0.0
     for spec in specs:
         fact = released.get(spec.id)
@@ -1067,15 +1069,15 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
         if not fact.reused:
             spent_now += fact.epsilon
     if released:
-        write_report(args.data, args.year, cfg)  # deterministic: a re-run rewrites the same text
-    used_eps, used_delta = spent(args.data, args.year)
+        write_report(root, year, cfg)  # deterministic: a re-run rewrites the same text
+    used_eps, used_delta = spent(root, year)
     report.set("local_time", {"tzdata": localtime.VERSION})  # hour, work hours, Valentine's Day
     report.set("epsilon_spent_this_run", spent_now)
     report.set("epsilon_spent_year", used_eps)
     report.set("delta_spent_year", used_delta)
     report.note(
-        f"budget {args.year}: epsilon {used_eps:.4g} of {cfg['privacy']['epsilon_per_year']:g} spent "
-        f"({spent_now:.4g} by this run); report {storage.join(datasets.facts_path(args.data, args.year), REPORT_FILE)}"
+        f"budget {year}: epsilon {used_eps:.4g} of {cfg['privacy']['epsilon_per_year']:g} spent "
+        f"({spent_now:.4g} by this run); report {storage.join(datasets.facts_path(root, year), REPORT_FILE)}"
     )
     report.finish()
     return 0

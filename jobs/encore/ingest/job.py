@@ -31,6 +31,7 @@ from encore.ingest.events import ingest_lines
 from encore.ingest.files import list_files, read_lines, supported
 from encore.platform import datasets, storage
 from encore.platform.args import add_common
+from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 from encore.platform.report import Report
 from encore.platform.spark import require_utc
@@ -56,30 +57,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
-    from encore.platform.spark import get_session
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore ingest`: the parsed flags -> :func:`run`."""
+    return run(
+        RunContext.from_args(args, cfg),
+        source=args.source,
+        input_path=args.input,
+        user_id=args.user_id,
+        timezone=args.timezone,
+    )
 
-    personal = any(getattr(args, a, None) for a in ("source", "input", "user_id", "timezone"))
-    if personal:
+
+def run(
+    ctx: RunContext,
+    *,
+    source: str | None = None,
+    input_path: str | None = None,
+    user_id: str | None = None,
+    timezone: str | None = None,
+) -> int:
+    """The platform's raw logs, or (with ``input_path``) one listener's personal export."""
+    if any((source, input_path, user_id, timezone)):
         from encore.ingest import exports
 
-        exports.check_args(args)
-    run_id = args.run_id or storage.new_run_id()
-    spark = get_session(cfg, "ingest", getattr(args, "spark_profile", None))
-    if personal:
-        from encore.ingest import exports
-
-        return exports.ingest_export(
-            spark,
-            cfg,
-            root=args.data,
-            run_id=run_id,
-            source=args.source,
-            input_path=args.input,
-            user_id=args.user_id,
-            timezone=args.timezone,
+        exports.check_args(
+            argparse.Namespace(source=source, input=input_path, user_id=user_id, timezone=timezone)
         )
-    ingest_platform(spark, cfg, root=args.data, run_id=run_id)
+        return exports.ingest_export(
+            ctx.session("ingest"),
+            ctx.cfg,
+            root=ctx.data,
+            run_id=ctx.run_id,
+            source=source,
+            input_path=input_path,
+            user_id=user_id,
+            timezone=timezone,
+        )
+    ingest_platform(
+        ctx.session("ingest"), ctx.cfg, root=ctx.data, run_id=ctx.run_id, quiet=ctx.quiet
+    )
     return 0
 
 

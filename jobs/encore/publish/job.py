@@ -27,6 +27,7 @@ from io import BytesIO
 from pathlib import Path
 
 from encore.platform import config, datasets, share, storage
+from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 from encore.render import settings as render_conf
 
@@ -268,15 +269,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
-    from encore.platform.config import share_secret
-    from encore.platform.report import Report
-    from encore.platform.spark import get_session
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore publish`: the parsed flags -> :func:`run`."""
+    return run(RunContext.from_args(args, cfg), demo=args.demo)
 
-    secret = share_secret(demo=args.demo, root=args.data)  # refuse early, before Spark starts
-    settings = render_conf.settings(cfg)
-    root, year = args.data, args.year
-    report = Report("publish", root, args.run_id)
+
+def run(ctx: RunContext, *, demo: bool = False) -> int:
+    """The year's delivery list, manifest and run report (the run's stage reports under
+    the same run id). ``demo`` allows the labelled demo share secret."""
+    from encore.platform.config import share_secret
+
+    root, year = ctx.data, ctx.need_year("publish")
+    secret = share_secret(demo=demo, root=root)  # refuse early, before Spark starts
+    settings = render_conf.settings(ctx.cfg)
+    report = ctx.report("publish")
     report.set("year", year)
     recaps_uri = datasets.recaps_path(root, year)
     if not storage.exists(recaps_uri):
@@ -302,7 +308,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
             f"no email catalog for {', '.join(missing)}: those listeners get the English email"
         )
 
-    spark = get_session(cfg, "publish", args.spark_profile)
+    spark = ctx.session("publish")
     report.phase("deliveries")
     recaps = spark.read.parquet(recaps_uri)
     users = datasets.read_dimension(spark, root, "users")

@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 
 from encore.platform import config, datasets, localtime, schemas, storage
 from encore.platform.args import add_common
-from encore.platform.report import Report
+from encore.platform.context import RunContext
 from encore.platform.spark import require_utc
 
 MS_PER_MINUTE = 60000
@@ -767,13 +767,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
-    from encore.platform.spark import get_session
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore recaps`: the parsed flags -> :func:`run`."""
+    return run(RunContext.from_args(args, cfg), timezone=args.timezone)
 
-    rules, year, root = cfg["recaps"], args.year, args.data
-    report = Report("recaps", root, args.run_id)
-    spark = get_session(cfg, "recaps", args.spark_profile)
-    timezone = getattr(args, "timezone", None)
+
+def run(ctx: RunContext, *, timezone: str | None = None) -> int:
+    """The year's recap per listener -> recaps/year=Y/. ``timezone`` puts every
+    listener's clock in one zone (a personal root), else each listener's own."""
+    rules, year, root = ctx.cfg["recaps"], ctx.need_year("recaps"), ctx.data
+    report = ctx.report("recaps")
+    spark = ctx.session("recaps")
     if timezone is not None:
         localtime.require_zone(timezone)
 

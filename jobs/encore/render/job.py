@@ -38,6 +38,7 @@ from io import BytesIO
 from typing import Any
 
 from encore.platform import share, storage
+from encore.platform.context import RunContext
 from encore.render import fonts
 from encore.render import settings as render_conf
 from encore.render.settings import RenderSettings
@@ -708,29 +709,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def main(args: argparse.Namespace, cfg: dict) -> int:
+    """`encore render`: the parsed flags -> :func:`run`."""
+    return run(RunContext.from_args(args, cfg), demo=args.demo, png=not args.no_png)
+
+
+def run(ctx: RunContext, *, demo: bool = False, png: bool = True) -> int:
+    """Every eligible listener's page, cards and (with ``png``) summary PNG for the
+    year -> site/year=Y/. ``demo`` allows the labelled demo share secret."""
     from encore.platform import datasets
     from encore.platform.config import share_secret
     from encore.platform.errors import EncoreError
-    from encore.platform.report import Report
-    from encore.platform.spark import get_session
 
-    secret = share_secret(demo=args.demo, root=args.data)  # before anything else: refuse early
+    cfg, data, year = ctx.cfg, ctx.data, ctx.need_year("render")
+    secret = share_secret(demo=demo, root=data)  # before anything else: refuse early
     fonts.check()  # the driver too: one clear line instead of a failed Spark task
     settings = render_conf.settings(cfg)
-    report = Report("render", args.data, args.run_id)
-    report.set("year", args.year)
-    recaps_uri = datasets.recaps_path(args.data, args.year)
+    report = ctx.report("render")
+    report.set("year", year)
+    recaps_uri = datasets.recaps_path(data, year)
     if not storage.exists(recaps_uri):
         raise EncoreError(
-            f"no recaps for {args.year} at {recaps_uri}: run `encore recaps --data {args.data} --year {args.year}` first"
+            f"no recaps for {year} at {recaps_uri}: run `encore recaps --data {data} --year {year}` first"
         )
-    spark = get_session(cfg, "render", args.spark_profile)
+    spark = ctx.session("render")
     report.phase("render")
     recaps = spark.read.parquet(recaps_uri)
-    users = datasets.read_dimension(spark, args.data, "users")
-    erased = datasets.erased_user_ids(spark, args.data)
-    final = site_path(args.data, args.year)
+    users = datasets.read_dimension(spark, data, "users")
+    erased = datasets.erased_user_ids(spark, data)
+    final = site_path(data, year)
     staged = storage.staging_path(final, report.run_id)
     storage.delete(staged)
     started = time.monotonic()
@@ -743,7 +750,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
             settings=settings,
             users=users,
             erased=erased,
-            png=not args.no_png,
+            png=png,
         ).collect()[0]
         if not storage.exists(staged):  # nobody eligible: publish an empty year
             storage.write_bytes_atomic(storage.join(staged, ".keep"), b"")
@@ -766,7 +773,7 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     report.set("render_task_s", round(float(totals["render_s"] or 0.0), 3))
     report.finish()
     print(
-        f"render {args.year}: {pages} pages, {cards} cards, {pngs} PNGs written to {final} "
+        f"render {year}: {pages} pages, {cards} cards, {pngs} PNGs written to {final} "
         f"in {seconds:.1f} s"
     )
     return 0

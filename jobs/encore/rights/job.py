@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from encore.platform import datasets, identity, locks, schemas, share, storage
 from encore.platform.args import add_common
 from encore.platform.config import share_secret
+from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 from encore.platform.report import Report
 
@@ -55,20 +56,27 @@ def add_arguments_for(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", metavar="PATH", help="also copy the zip here")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:  # for pipeline-style callers
-    add_arguments_for("export-user", p)
-
-
-def run_for(command: str, args: argparse.Namespace, cfg: dict) -> int:
-    check_user_id(args.user_id)
-    secret = share_secret(demo=args.demo, root=args.data)
-    from encore.platform.spark import get_session
-
-    spark = get_session(cfg, command, args.spark_profile)
+def main_for(command: str, args: argparse.Namespace, cfg: dict) -> int:
+    """`encore export-user` / `encore erase-user`: the parsed flags -> the stage."""
+    ctx = RunContext.from_args(args, cfg)
     if command == "export-user":
-        export_user(spark, args.data, args.user_id, secret, run_id=args.run_id, out=args.out)
-    else:
-        erase_user(spark, args.data, args.user_id, secret, run_id=args.run_id)
+        return export(ctx, user_id=args.user_id, demo=args.demo, out=args.out)
+    return erase(ctx, user_id=args.user_id, demo=args.demo)
+
+
+def export(ctx: RunContext, *, user_id: str, demo: bool = False, out: str | None = None) -> int:
+    """Build ``user_id``'s download-your-data package (and copy it to ``out``)."""
+    check_user_id(user_id)
+    secret = share_secret(demo=demo, root=ctx.data)
+    export_user(ctx.session("export-user"), ctx.data, user_id, secret, run_id=ctx.run_id, out=out)
+    return 0
+
+
+def erase(ctx: RunContext, *, user_id: str, demo: bool = False) -> int:
+    """Erase ``user_id`` from every output, for good (docs/privacy.md)."""
+    check_user_id(user_id)
+    secret = share_secret(demo=demo, root=ctx.data)
+    erase_user(ctx.session("erase-user"), ctx.data, user_id, secret, run_id=ctx.run_id)
     return 0
 
 

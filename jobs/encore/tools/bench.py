@@ -12,13 +12,14 @@ time ratio. Results: ``DIR/bench.json`` and ``DIR/bench.md``.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import os
 import platform
 import threading
 import time
 
 from encore.platform import config, storage
+from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 
 CORE_COLUMNS = (
@@ -105,7 +106,7 @@ class MemorySampler:
         self.peak = {k: round(v, 1) for k, v in self.peak.items()}
 
 
-def run(args: argparse.Namespace, cfg: dict) -> int:
+def main(args: argparse.Namespace, cfg: dict) -> int:
     from encore import pipeline
     from encore.tools import generate
 
@@ -148,33 +149,29 @@ def run(args: argparse.Namespace, cfg: dict) -> int:
     results["plays"] = gen["plays"]
     results["listeners"] = gen["users"]
     wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
-    available = dict(pipeline.available_stages())
+    unknown = [s for s in wanted if s not in pipeline.STAGES]
+    if unknown:
+        raise EncoreError(
+            f"--stages {unknown[0]}: not a stage; the stages are {', '.join(pipeline.STAGES)}"
+        )
+    functions = pipeline.stage_functions(demo=True)
     for stage in wanted:
-        if stage not in available:
-            results["stages"][stage] = {"skipped": "not built"}
-            continue
-        import importlib
-
-        mod = importlib.import_module(available[stage])
         print(f"[bench] === {stage} ===", flush=True)
         run_id = f"bench-{stage}-{storage.new_run_id()}"
-        stage_args = pipeline.stage_args(
-            stage,
-            argparse.Namespace(
-                data=data,
-                year=args.year,
-                run_id=run_id,
-                spark_profile=args.spark_profile,
-                demo=True,
-            ),
+        ctx = RunContext(
+            data=data, cfg=cfg, year=args.year, run_id=run_id, spark_profile=args.spark_profile
         )
         if stage == "render":
             # SVG cards and pages only: the goal is cards/s; PNG rasterisation is measured
             # by the render stage's own benchmark (docs/render.md)
-            stage_args.no_png = True
+            from encore.render import job as render
+
+            function = functools.partial(render.run, demo=True, png=False)
+        else:
+            function = functions[stage]
         t0 = time.monotonic()
         with MemorySampler() as mem:
-            code = mod.run(stage_args, cfg)
+            code = function(ctx)
         wall = time.monotonic() - t0
         if code:
             raise EncoreError(f"stage {stage} failed with exit code {code}")
@@ -264,9 +261,6 @@ def markdown_table(results: dict) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for stage, r in results["stages"].items():
-        if "skipped" in r:
-            lines.append(f"| {stage} | skipped ({r['skipped']}) | | | | | |")
-            continue
         heap = r.get("driver_live_heap_mb")
         lines.append(
             f"| {stage} | {r['wall_s']:.1f} | {r['plays_per_s']:,} | {r['driver_python_mb']:,.0f} | "
@@ -487,7 +481,3 @@ def _norm(v):
     if hasattr(v, "isoformat"):
         return v.isoformat()
     return v
-
-
-def _dump(obj) -> str:  # pragma: no cover - debugging aid
-    return json.dumps(obj, default=str, indent=1)
