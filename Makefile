@@ -12,12 +12,14 @@ STAMP_AF := $(AFVENV)/.encore-installed
 STAMP_BROWSER := $(VENV)/.encore-browser
 DEMO_DIR ?= var/demo
 
-.PHONY: help setup check-tools demo test test-jobs test-airflow lint bench airflow browser fonts clean
+.PHONY: help setup check-tools demo test test-fast test-jobs test-airflow lint format bench airflow browser fonts clean
 
 help:
 	@echo "make demo   - set up, generate a small dataset, run the yearly pipeline, print the outputs"
-	@echo "make test   - set up, run the whole test suite"
-	@echo "make lint   - ruff (including Airflow 3 rules on dags/)"
+	@echo "make test   - set up, lint, run the whole test suite (what CI runs, ~30 min)"
+	@echo "make test-fast - lint and the tests not marked slow (the inner loop, minutes)"
+	@echo "make lint   - ruff check (incl. Airflow 3 rules) and ruff format --check"
+	@echo "make format - apply ruff's fixes and formatting"
 	@echo "make bench  - the benchmark (see docs/benchmark.md)"
 	@echo "make airflow - start Airflow locally with the DAGs wired in"
 
@@ -67,9 +69,16 @@ fonts:
 demo: setup fonts
 	$(VENV)/bin/encore demo --data $(DEMO_DIR)
 
-test: setup browser fonts
+# The whole suite, lint first (what CI runs): ~30 minutes on 2 cores.
+test: lint browser fonts
 	$(VENV)/bin/python -m pytest tests/jobs -q
 	$(AFVENV)/bin/python -m pytest tests/airflow -q
+
+# The inner loop: lint and every test not marked slow (no end-to-end Spark runs, no
+# browser, no scheduler, no cluster): a few minutes.
+test-fast: lint fonts
+	$(VENV)/bin/python -m pytest tests/jobs -q -m "not slow"
+	$(AFVENV)/bin/python -m pytest tests/airflow -q -m "not slow"
 
 test-jobs: setup fonts
 	$(VENV)/bin/python -m pytest tests/jobs -q
@@ -77,9 +86,15 @@ test-jobs: setup fonts
 test-airflow: setup
 	$(AFVENV)/bin/python -m pytest tests/airflow -q
 
+# ruff's rules (pyproject.toml [tool.ruff], Airflow 3's AIR3 rules included) and its
+# formatter, checked, never applied: `make format` applies them.
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff check --select AIR3 dags
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: setup
 	$(VENV)/bin/encore bench --plays $${PLAYS:-10000000} --out var/bench
