@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_facts import CATALOG, EPS, SECRET_TITLE, YEAR, _cfg, world  # noqa: F401 - fixture
 
+from encore import facts
 from encore.campaign import job as campaign
 from encore.facts import catalog as fc
-from encore.facts import job as facts
 from encore.platform.errors import BudgetExceeded, EncoreError
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from encore import facts
 from encore.facts import catalog as fc
-from encore.facts import job as facts
 from encore.platform import schemas, storage
 from encore.platform.config import ConfigError
 from encore.platform.errors import BudgetExceeded, EncoreError
@@ -433,3 +433,25 @@ def test_error95_matches_the_geometric_tail():
         {"noise_mechanism": type("L", (), {"name": "LAPLACE"}), "noise_parameter": 1}
     ) == pytest.approx(math.log(20))
     assert storage  # imported for scans
+
+
+def test_private_tumult_api_only_behind_the_noise_adapter():
+    """Tumult's ``Session._noise_info`` (and any other private tmlt name) is called in
+    facts/noise.py only, so a library upgrade that moves it breaks in one place."""
+    import ast
+    from pathlib import Path
+
+    package = Path(facts.__file__).resolve().parents[1]
+    bad = []
+    for path in sorted(package.rglob("*.py")):
+        if path == package / "facts" / "noise.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            private = (isinstance(node, ast.Attribute) and node.attr in ("_noise_info",)) or (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("tmlt")
+                and any(a.name.startswith("_") or "._" in (node.module or "") for a in node.names)
+            )
+            if private:
+                bad.append(f"{path.relative_to(package.parent)}:{node.lineno}")
+    assert not bad, "private Tumult API outside facts/noise.py: " + ", ".join(bad)

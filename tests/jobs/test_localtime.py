@@ -244,7 +244,7 @@ def test_facts_local_hour_and_date_follow_the_shipped_rules(spark, cfg):
     """Facts (a genre's peak hour, work hours, Valentine's Day) read the same clock."""
     from datetime import datetime
 
-    from encore.facts import job as facts
+    from encore import facts
     from encore.platform import schemas
 
     def event(user, when, ms=200_000):

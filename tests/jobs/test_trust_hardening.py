@@ -169,8 +169,8 @@ def race_world(spark, cfg):
 
     from pyspark.sql import functions as F
 
+    from encore import facts
     from encore.facts import catalog as fc
-    from encore.facts import job as facts
 
     c = copy.deepcopy(cfg)
     c["facts"]["catalog"] = RACE_CATALOG
@@ -206,7 +206,7 @@ def _root(tmp_path, kind: str) -> str:
 
 
 def _seed_ledger(root: str, epsilon: float) -> None:
-    from encore.facts import job as facts
+    from encore import facts
     from encore.platform import storage
 
     entry = {
@@ -229,7 +229,7 @@ def _at_once(spark, root, c, inputs, spec_lists):
     """Every release in its own thread, all started together; (results, errors)."""
     import threading
 
-    from encore.facts import job as facts
+    from encore import facts
 
     barrier = threading.Barrier(len(spec_lists))
     results, errors = {}, {}
@@ -253,7 +253,7 @@ def _at_once(spark, root, c, inputs, spec_lists):
 def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(
     spark, race_world, tmp_path, kind
 ):
-    from encore.facts import job as facts
+    from encore import facts
     from encore.platform.errors import BudgetExceeded
     from encore.platform.locks import RunLocked
 
@@ -291,7 +291,7 @@ def test_release_withdraws_when_the_ledger_moved_under_it(spark, race_world, tmp
     """A writer that did not take the lock (an older job, a hand edit) adds a ledger
     entry while the release is being evaluated: the release publishes nothing and
     leaves no spend of its own."""
-    from encore.facts import job as facts
+    from encore import facts
     from encore.platform.locks import RunLocked
 
     c, specs, inputs = race_world

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from encore import facts
 from encore.campaign.sandbox import (  # noqa: F401 - the sandbox's names, as campaign.* too
     MAX_LINE_CHARS,
     MAX_SVG_CHARS,
@@ -51,7 +52,6 @@ from encore.campaign.sandbox import (  # noqa: F401 - the sandbox's names, as ca
     sandbox,
 )
 from encore.facts import catalog as fc
-from encore.facts import job as facts_mod
 from encore.platform import config, datasets, storage
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
@@ -265,10 +265,10 @@ def market_name(market: str, locale: str) -> str:
     return Locale.parse(locale).territories.get(market, market)
 
 
-def fact_view(spec: fc.FactSpec, released: facts_mod.ReleasedFact, locale: str) -> dict | None:
+def fact_view(spec: fc.FactSpec, released: facts.ReleasedFact, locale: str) -> dict | None:
     """What a template sees of a fact: rounded, localised strings, never raw noisy values.
     None when nothing of the fact was released (suppressed)."""
-    lines = facts_mod.answer(spec, released.rows)
+    lines = facts.answer(spec, released.rows)
     if not lines:
         return None
     shares = spec.kind == "average" and spec.metric == "work_hours_share"
@@ -344,7 +344,7 @@ class Export:
 def render_campaign(
     camp: Campaign,
     specs: dict[str, fc.FactSpec],
-    released: dict[str, facts_mod.ReleasedFact],
+    released: dict[str, facts.ReleasedFact],
     *,
     year: int,
     locales: list[str],
@@ -537,7 +537,7 @@ def billboard_layout(text: str) -> dict:
     }
 
 
-def _fact_used(spec: fc.FactSpec, released: facts_mod.ReleasedFact) -> dict:
+def _fact_used(spec: fc.FactSpec, released: facts.ReleasedFact) -> dict:
     return {
         "id": spec.id,
         "title": spec.title,
@@ -548,7 +548,7 @@ def _fact_used(spec: fc.FactSpec, released: facts_mod.ReleasedFact) -> dict:
         "released_at": released.released_at,
         "values": [
             {"key": ln["key"], "value": ln["value"], "share": ln["share"], "error95": ln["error95"]}
-            for ln in facts_mod.answer(spec, released.rows)
+            for ln in facts.answer(spec, released.rows)
         ],
     }
 
@@ -639,7 +639,7 @@ def export_campaign(
             f"campaign {name}: no market: pass --market CC or set markets in the manifest"
         )
     specs = camp.specs(cfg)
-    stored = {r["signature"] for r in facts_mod.load_released(root, year)}
+    stored = {r["signature"] for r in facts.load_released(root, year)}
     missing = [s for s in specs.values() if s.signature not in stored]
     spark = None
     if missing:
@@ -652,7 +652,7 @@ def export_campaign(
                 f"campaign {name}: facts {', '.join(s.id for s in missing)} are not released yet "
                 "and no Spark session was given"
             )
-    released = facts_mod.release(spark, root, year, list(specs.values()), cfg, run_id, say=say)
+    released = facts.release(spark, root, year, list(specs.values()), cfg, run_id, say=say)
     export = render_campaign(camp, specs, released, year=year, locales=locales, markets=markets)
     folder = write_export(root, year, camp, export, run_id, png=png)
     return folder, export

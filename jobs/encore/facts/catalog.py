@@ -49,7 +49,7 @@ DIMENSIONS: dict[str, dict[str, Any]] = {
     "show": {"columns": ("show_name",), "sources": ("episodes",), "keys": "private"},
     "title": {"columns": ("title",), "sources": ("playlists",), "keys": "private"},
 }
-# Per-listener metrics of the `listeners` source (jobs/encore/facts/job.py builds them).
+# Per-listener metrics of the `listeners` source (jobs/encore/facts/population.py builds them).
 METRICS = ("minutes", "work_hours_share")
 
 _ID = re.compile(r"[a-z][a-z0-9_]{0,63}")

@@ -1,0 +1,49 @@
+"""What the library says about its noise: the one adapter over Tumult Analytics'
+private API.
+
+Encore computes no noise, sensitivity or selection itself; the report's error figures
+come from the library's own description of the noise a query draws. Tumult exposes
+that description only as the private ``Session._noise_info``: this module is the one
+place that calls it (or any other private ``tmlt`` name), so a library upgrade that
+moves it breaks here and nowhere else. The rest of the package reads the result
+through ``describe`` and ``error95``.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def noise_info(session, query, budget) -> list[dict]:
+    """The noise ``session`` would add to ``query`` evaluated at ``budget``: one dict per
+    draw, with ``noise_mechanism`` (an enum, read by its ``name``) and
+    ``noise_parameter`` (a scale; the variance for Gaussian mechanisms)."""
+    # the one call of a private tmlt name (see the module's docstring)
+    return session._noise_info(query, budget)  # noqa: SLF001
+
+
+def describe(info: list[dict]) -> str:
+    """The noise in a few words for the ledger and the report, e.g. ``geometric(scale=3.333)``."""
+    parts = []
+    for i in info:
+        mech = getattr(i.get("noise_mechanism"), "name", str(i.get("noise_mechanism"))).lower()
+        parts.append(f"{mech}(scale={i.get('noise_parameter'):.4g})")
+    return " + ".join(parts)
+
+
+def error95(info: dict) -> float | None:
+    """Half-width of the 95 % interval of one noise draw, from the library's noise info."""
+    mech = getattr(info.get("noise_mechanism"), "name", "")
+    b = float(info.get("noise_parameter") or 0)
+    if b <= 0:
+        return 0.0
+    if mech == "LAPLACE":
+        return b * math.log(20)
+    if mech == "GEOMETRIC":  # two-sided geometric, P(k) ∝ exp(-|k|/b)
+        a = math.exp(-1 / b)
+        # P(|X| > t) = 2 a^(t+1) / (1 + a) <= 0.05
+        t = math.log(0.05 * (1 + a) / 2) / math.log(a) - 1
+        return float(max(0, math.ceil(t)))
+    if mech in ("GAUSSIAN", "DISCRETE_GAUSSIAN"):
+        return 1.96 * math.sqrt(b)  # the library reports the variance
+    return None
