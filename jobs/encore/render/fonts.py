@@ -13,6 +13,11 @@ The set (``FAMILIES``) comes from Debian's ``fonts-noto-core``, ``fonts-noto-cjk
 ``fonts-noto-color-emoji`` (SIL Open Font License 1.1); DejaVu Sans from the repository
 is the last resort. ``ENCORE_FONT_DIRS`` (os.pathsep-separated) replaces the Debian
 folders, e.g. on a cluster whose workers keep the fonts elsewhere.
+
+Why one module: the family table, the coverage sets, run itemizing, HarfBuzz
+measuring and the per-card subsets all read the same per-process caches of loaded
+faces (``face``, ``_coverage``, ``_hb_font``); split, each part would import the
+others' private caches. It is ~500 lines because it is one table and one algorithm.
 """
 
 from __future__ import annotations
