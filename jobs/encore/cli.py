@@ -55,7 +55,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
         if name == command:
             mod = importlib.import_module(module)
             hook = getattr(mod, "add_arguments_for", None)
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             args.data = cfg["paths"]["data_root"]
         if getattr(args, "demo", False) is True:
             config.check_demo_root(args.data)  # the public demo secret: generated data only
-        mod = importlib.import_module(args._module)
+        mod = importlib.import_module(COMMANDS[args.command][0])
         with _lock_for(args):
             if hasattr(mod, "main_for"):
                 code = mod.main_for(args.command, args, cfg)

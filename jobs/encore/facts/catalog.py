@@ -148,6 +148,39 @@ _ALLOWED = {
 def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> FactSpec:
     """Validate one fact declaration; ConfigError names the bad key (``<where>.<key>``)."""
     where = where or fact_id
+    _check_shape(where, fact_id, body)
+    kind, source, keys = body["kind"], body["source"], body["keys"]
+    weight, private_keys = _check_what(where, body, kind, source, keys)
+    date, phrases, tracks, markets = _check_filters(where, body, source, keys)
+    unit, max_groups, max_rows, metric, low, high, top, per, share_per = _check_measure(
+        where, body, kind, source, keys
+    )
+    return FactSpec(
+        id=fact_id,
+        kind=kind,
+        source=source,
+        keys=tuple(keys),
+        weight=weight,
+        title=body.get("title", fact_id.replace("_", " ")),
+        private_keys=private_keys,
+        date=date,
+        phrases=tuple(phrases),
+        tracks=tuple(tuple(t) for t in tracks),
+        markets=tuple(sorted(markets)),
+        unit=unit,
+        max_groups=max_groups,
+        max_rows_per_group=max_rows,
+        metric=metric,
+        low=None if low is None else float(low),
+        high=None if high is None else float(high),
+        top=top,
+        per=tuple(per),
+        share_per=share_per,
+    )
+
+
+def _check_shape(where: str, fact_id: str, body: dict) -> None:
+    """The id, the known keys and their types, the required keys."""
     if not isinstance(fact_id, str) or not _ID.fullmatch(fact_id):
         raise ConfigError(
             f"{where}: fact id must be lower-case letters, digits and _, got {fact_id!r}"
@@ -162,12 +195,14 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
     for k in ("kind", "source", "keys", "weight"):
         if k not in body:
             raise ConfigError(f"{where}.{k}: missing")
-    kind, source = body["kind"], body["source"]
+
+
+def _check_what(where: str, body: dict, kind: str, source: str, keys: list) -> tuple:
+    """What is counted over which dimensions: (weight, private_keys)."""
     if kind not in KINDS:
         raise ConfigError(f"{where}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
     if source not in SOURCES:
         raise ConfigError(f"{where}.source: must be one of {', '.join(SOURCES)}, got {source!r}")
-    keys = body["keys"]
     if not keys or any(k not in DIMENSIONS for k in keys) or len(set(keys)) != len(keys):
         raise ConfigError(
             f"{where}.keys: must be distinct dimensions from {', '.join(DIMENSIONS)}, got {keys!r}"
@@ -191,6 +226,11 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
         )
     if private_keys and kind != "count":
         raise ConfigError(f"{where}.private_keys: only count facts select keys privately")
+    return weight, private_keys
+
+
+def _check_filters(where: str, body: dict, source: str, keys: list) -> tuple:
+    """Which plays count: (date, phrases, tracks, markets)."""
     date = body.get("date")
     if date is not None:
         if not _MONTH_DAY.fullmatch(date):
@@ -223,6 +263,11 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
         bad = [m for m in markets if not isinstance(m, str) or not _COUNTRY.fullmatch(m)]
         if bad:
             raise ConfigError(f"{where}.markets: not ISO country codes: {bad!r}")
+    return date, phrases, tracks, markets
+
+
+def _check_measure(where: str, body: dict, kind: str, source: str, keys: list) -> tuple:
+    """The unit, the contribution bounds and the shape of the answer."""
     unit = body.get("unit", "plays")
     if unit not in ("plays", "listeners"):
         raise ConfigError(f"{where}.unit: must be plays or listeners, got {unit!r}")
@@ -263,28 +308,7 @@ def spec_from_dict(fact_id: str, body: dict, *, where: str | None = None) -> Fac
     share_per = body.get("share_per")
     if share_per is not None and (share_per not in keys or kind != "count"):
         raise ConfigError(f"{where}.share_per: must be a dimension of a count fact's keys")
-    return FactSpec(
-        id=fact_id,
-        kind=kind,
-        source=source,
-        keys=tuple(keys),
-        weight=weight,
-        title=body.get("title", fact_id.replace("_", " ")),
-        private_keys=private_keys,
-        date=date,
-        phrases=tuple(phrases),
-        tracks=tuple(tuple(t) for t in tracks),
-        markets=tuple(sorted(markets)),
-        unit=unit,
-        max_groups=max_groups,
-        max_rows_per_group=max_rows,
-        metric=metric,
-        low=None if low is None else float(low),
-        high=None if high is None else float(high),
-        top=top,
-        per=tuple(per),
-        share_per=share_per,
-    )
+    return unit, max_groups, max_rows, metric, low, high, top, per, share_per
 
 
 _SETTINGS = {

@@ -31,7 +31,7 @@ def _truncation_column(spec: FactSpec) -> str:
     return DIMENSIONS[spec.keys[-1]]["columns"][-1]
 
 
-def public_keys(spark, spec: FactSpec, inputs: Inputs, cfg: dict):
+def public_keys(spec: FactSpec, inputs: Inputs, cfg: dict):
     """The public KeySet of a fact (None for privately selected keys)."""
     from pyspark.sql import functions as F
     from tmlt.analytics import KeySet
@@ -183,7 +183,7 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
         keys = KeySet.from_dict({col: selected_keys})
     else:
         eps_count = eps
-        keys = public_keys(spark, spec, inputs, cfg)
+        keys = public_keys(spec, inputs, cfg)
 
     rows: list[dict] = []
     if spec.kind == "count":
@@ -281,7 +281,7 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
     return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
 
 
-def open_session(inputs: Inputs, specs: list[FactSpec], cfg: dict, epsilon: float, delta: float):
+def open_session(inputs: Inputs, specs: list[FactSpec], epsilon: float, delta: float):
     """A Tumult Analytics session over the private tables the facts need, with the
     listener as the protected unit, holding exactly the budget of this release."""
     from tmlt.analytics import AddRowsWithID, ApproxDPBudget, Session

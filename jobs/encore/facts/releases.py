@@ -112,7 +112,7 @@ def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id
         if not todo:
             return out
         need = [fc.budget_for(s, cfg) for s in todo]
-    session = open_session(inputs, todo, cfg, sum(e for e, _ in need), sum(d for _, d in need))
+    session = open_session(inputs, todo, sum(e for e, _ in need), sum(d for _, d in need))
     evaluated = []
     for spec in todo:
         say(f"evaluating {spec.id} (epsilon {fc.budget_for(spec, cfg)[0]:.4g})")
@@ -148,7 +148,7 @@ def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id
     if now_files - seen - {posixpath.basename(mine)}:
         storage.delete(mine)  # the values drawn are never published, so they spent nothing
         raise ledger_moved(year, seen, now_files - {posixpath.basename(mine)})
-    new_rows = [row for ev in evaluated for row in rows_of(ev, year, run_id, now)]
+    new_rows = [row for ev in evaluated for row in rows_of(ev, run_id, now)]
     publish_rows(root, year, stored_rows + new_rows, run_id)
     fresh = by_signature(new_rows)
     for ev in evaluated:

@@ -117,7 +117,7 @@ def as_released(spec: FactSpec, stored: list[dict], reused: bool) -> ReleasedFac
     )
 
 
-def rows_of(ev: Evaluated, year: int, run_id: str, now: str) -> list[dict]:
+def rows_of(ev: Evaluated, run_id: str, now: str) -> list[dict]:
     """The rows an evaluated fact is stored as (see FACT_ROW); suppressed values never are."""
     spec = ev.spec
     params = json.dumps(spec.query(), sort_keys=True, ensure_ascii=False)

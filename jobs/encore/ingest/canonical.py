@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from encore.platform import schemas
+from encore.platform.text import WHITESPACE, clean_text, nfc, trim  # noqa: F401 - re-exported for ingest
 
 # Reason codes, in the order they are checked: a record gets the first that applies.
 REASONS: dict[str, str] = {
@@ -67,44 +68,18 @@ TS_FORMATS = (
     "yyyy-MM-dd'T'HH:mm[:ss]",
 )
 
-# White space trimmed around text: ASCII blanks plus the Unicode spaces, NBSP and BOM.
-_WS = (
-    " \t\n\r\f\u000b\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-
 SOURCE_PLATFORM = "platform-log"
 
 
-# --- text ---------------------------------------------------------------------------
-def nfc(col: Column) -> Column:
-    """Unicode NFC. Spark has no built-in for it, so this calls ICU4J's static
-    ``Normalizer.compose(str, false)`` (= NFC; ICU ships inside Spark for collations)
-    through the ``reflect`` built-in: a JVM call, no Python. ASCII-only text is
-    already NFC and skips the call; a string is ASCII-only when it has as many
-    characters as UTF-8 bytes (two counters: much cheaper than a regex on every field)."""
-    return F.when(
-        F.length(col) != F.octet_length(col),
-        F.call_function(
-            "reflect", F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"), col, F.lit(False)
-        ),
-    ).otherwise(col)
-
-
-def clean_text(col: Column) -> Column:
-    """NFC, surrounding white space trimmed, blank -> null."""
-    trimmed = F.call_function("btrim", nfc(col), F.lit(_WS))
-    return F.when(trimmed != "", trimmed)
-
-
+# --- text (the shared rules: platform/text.py) ---------------------------------------
 def strict_bool(col: Column) -> Column:
     """true/false only (Spark's cast would also take 'yes', 'y', '1', ...)."""
-    low = F.lower(F.call_function("btrim", col, F.lit(_WS)))
+    low = F.lower(trim(col))
     return F.when(low == "true", F.lit(True)).when(low == "false", F.lit(False))
 
 
 def parse_ts(col: Column) -> Column:
-    text = F.call_function("btrim", col, F.lit(_WS))
+    text = trim(col)
     parsed = F.coalesce(*[F.try_to_timestamp(text, F.lit(fmt)) for fmt in TS_FORMATS])
     return F.when(
         text.rlike("^[0-9]{1,11}$"), F.timestamp_seconds(text.try_cast("bigint"))

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from encore.ingest import canonical
 from encore.ingest.files import RAW_SUFFIXES
 from encore.platform import datasets, localtime, schemas, storage
+from encore.platform import text as text_rules
 from encore.platform.report import Report
 
 # field -> rule. "key": required text, unique; "text"; "int"; "ms" (long >= 0);
@@ -147,7 +148,7 @@ def tag_rows(lines: DataFrame, name: str) -> DataFrame:
         raw = F.col(f"r.{field}")
         text = raw if rule == "list" else canonical.clean_text(raw)
         if rule == "list":
-            text = F.when(F.call_function("btrim", raw, F.lit(canonical._WS)) != "", raw)
+            text = F.when(text_rules.trim(raw) != "", raw)
         value, why = _check(rule, field, text)
         reason = reason.when(why.isNotNull(), why)
         values.append(
@@ -170,9 +171,7 @@ def keep_one(tagged: DataFrame, name: str) -> DataFrame:
     return tagged.where(F.col("reason").isNull()).groupBy(*keys).agg(best).select(*keys, "best.*")
 
 
-def ingest_all(
-    spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: str, report: Report
-) -> dict:
+def ingest_all(spark: SparkSession, *, root: str, run_id: str, work: str, report: Report) -> dict:
     """Ingest every dimension table found; return quarantine rows, files read, summary."""
     from encore.ingest.events import erased_flag, reconcile
     from encore.ingest.files import read_lines

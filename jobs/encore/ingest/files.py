@@ -9,8 +9,8 @@ import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from encore.ingest import canonical
 from encore.platform import storage
+from encore.platform import text as text_rules
 
 # The raw files ingest reads, under raw/events/ and beside the dimension tables: JSON
 # Lines (or a JSON array) and CSV, each optionally gzip-compressed. One list for every
@@ -27,7 +27,7 @@ PLAIN_SUFFIXES = PLAIN_TEXT_SUFFIXES + PLAIN_CSV_SUFFIXES
 def list_files(uri: str) -> list[tuple[str, str]]:
     """(full path, path relative to ``uri``) of every file below ``uri``, sorted; names
     starting with '.' or '_' are skipped at any depth, as Spark and Hadoop do."""
-    fs, base = storage._split(uri)
+    fs, base = storage.split_uri(uri)
     info = fs.get_file_info(base)
     if info.type == pafs.FileType.File:
         return [(uri, posixpath.basename(base))]
@@ -52,7 +52,7 @@ def _relative_source_file(root: str):
         prefix = str(root).rstrip("/") + "/"
     else:
         path = F.regexp_replace(path, "^file:/+", "/")
-        prefix = storage._split(root)[1].rstrip("/") + "/"
+        prefix = storage.split_uri(root)[1].rstrip("/") + "/"
     return F.when(path.startswith(prefix), F.substring(path, len(prefix) + 1, 1 << 20)).otherwise(
         path
     )
@@ -89,7 +89,7 @@ def read_lines(spark: SparkSession, root: str, files: list[str]) -> DataFrame:
     lines = parts[0]
     for p in parts[1:]:
         lines = lines.unionByName(p)
-    return lines.where(F.call_function("btrim", F.col("value"), F.lit(canonical._WS)) != "")
+    return lines.where(text_rules.trim(F.col("value")) != "")
 
 
 def supported(files: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:

@@ -19,6 +19,7 @@ import re
 import unicodedata
 
 from encore.platform.errors import EncoreError
+from encore.platform.text import WHITESPACE, clean_text
 
 # letters, digits and _ . : @ + -, 1 to 128 of them: never a path, never a filter escape
 USER_ID_PATTERN = r"[A-Za-z0-9_.:@+\-]{1,128}"
@@ -29,13 +30,6 @@ _FIELD_PATTERN = r'"(?:user_id|owner_user_id)"\s*:\s*"([^"\\]*)"'
 _FIELD_RE = re.compile(_FIELD_PATTERN.encode())
 # quarantined rows of a personal export carry the listener in source_file only
 EXPORT_PREFIX = "export:"
-
-# the white space ingest trims around text (canonical._WS, repeated here to keep
-# this module free of Spark imports)
-_WS = (
-    " \t\n\r\f\u000b\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 
 
 def check_user_id(user_id, flag: str = "--user-id") -> str:
@@ -63,7 +57,7 @@ def export_source_user(source_file: str | None) -> str | None:
 def _clean(value) -> str | None:
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", value).strip(_WS)
+    text = unicodedata.normalize("NFC", value).strip(WHITESPACE)
     return text or None
 
 
@@ -105,8 +99,6 @@ def row_ids(row: dict) -> set[str]:
 def named_ids_col(record, source_file=None):
     """Spark column: array<string> of the ids a quarantined record names (see module doc)."""
     from pyspark.sql import functions as F
-
-    from encore.ingest.canonical import clean_text
 
     schema = "user_id STRING, owner_user_id STRING, _corrupt_record STRING"
     r = F.from_json(

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 import pyarrow.fs as pafs
 
 
-def _split(uri: str) -> tuple[pafs.FileSystem, str]:
+def split_uri(uri: str) -> tuple[pafs.FileSystem, str]:
+    """(the filesystem, the path on it) of a local path or a URI (s3a:// read as s3://)."""
     uri = str(uri)
     if uri.startswith("s3a://"):
         uri = "s3://" + uri[len("s3a://") :]
@@ -44,24 +45,24 @@ def new_run_id() -> str:
 
 
 def exists(uri: str) -> bool:
-    fs, path = _split(uri)
+    fs, path = split_uri(uri)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
 def is_dir(uri: str) -> bool:
-    fs, path = _split(uri)
+    fs, path = split_uri(uri)
     return fs.get_file_info(path).type == pafs.FileType.Directory
 
 
 def listdir(uri: str) -> list[str]:
-    fs, path = _split(uri)
+    fs, path = split_uri(uri)
     if fs.get_file_info(path).type != pafs.FileType.Directory:
         return []
     return sorted(posixpath.basename(i.path) for i in fs.get_file_info(pafs.FileSelector(path)))
 
 
 def delete(uri: str) -> None:
-    fs, path = _split(uri)
+    fs, path = split_uri(uri)
     info = fs.get_file_info(path)
     if info.type == pafs.FileType.Directory:
         fs.delete_dir(path)
@@ -70,7 +71,7 @@ def delete(uri: str) -> None:
 
 
 def read_bytes(uri: str) -> bytes:
-    fs, path = _split(uri)
+    fs, path = split_uri(uri)
     with fs.open_input_stream(path) as f:
         return f.read()
 
@@ -85,7 +86,7 @@ def read_json(uri: str):
 
 def write_bytes_atomic(uri: str, data: bytes) -> None:
     """Write a file so that readers see the old content or the new, never a part."""
-    fs, path = _split(uri)
+    fs, path = split_uri(uri)
     parent = posixpath.dirname(path)
     fs.create_dir(parent, recursive=True)
     tmp = posixpath.join(parent, f".{posixpath.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
@@ -106,7 +107,7 @@ def write_json_atomic(uri: str, obj) -> None:
 
 def staging_path(final: str, run_id: str) -> str:
     """A sibling of ``final`` that no reader takes for a finished dataset."""
-    fs, path = _split(final)
+    fs, path = split_uri(final)
     parent, name = posixpath.split(path.rstrip("/"))
     staged = posixpath.join(parent, f".{name}.__staging-{run_id}")
     return _unsplit(final, staged)
@@ -123,7 +124,7 @@ def _unsplit(original: str, path: str) -> str:
 
 def recover(final: str) -> None:
     """Undo a swap that crashed between its two renames, and drop stale leftovers."""
-    fs, path = _split(final)
+    fs, path = split_uri(final)
     parent, name = posixpath.split(path.rstrip("/"))
     if fs.get_file_info(parent).type != pafs.FileType.Directory:
         return
@@ -144,8 +145,8 @@ def recover(final: str) -> None:
 def publish(staged: str, final: str, run_id: str) -> None:
     """Swap a fully written staging folder in as ``final``."""
     recover(final)
-    fs, path = _split(final)
-    _, spath = _split(staged)
+    fs, path = split_uri(final)
+    _, spath = split_uri(staged)
     parent, name = posixpath.split(path.rstrip("/"))
     fs.create_dir(parent, recursive=True)
     old = posixpath.join(parent, f".{name}.__old-{run_id}")

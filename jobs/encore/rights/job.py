@@ -643,7 +643,7 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
 
 def _read_stored_bytes(uri: str) -> bytes:
     """The file's bytes as stored (pyarrow would otherwise gunzip a .gz on the fly)."""
-    fs, path = storage._split(uri)
+    fs, path = storage.split_uri(uri)
     with fs.open_input_stream(path, compression=None) as f:
         return f.read()
 

@@ -233,7 +233,7 @@ def driver_live_heap_mb() -> float | None:
     session = SparkSession.getActiveSession()
     if session is None:
         return None
-    jvm = session.sparkContext._jvm
+    jvm = session.sparkContext._jvm  # noqa: SLF001 - py4j: the only way to the driver JVM
     jvm.java.lang.System.gc()
     rt = jvm.java.lang.Runtime.getRuntime()
     return round((rt.totalMemory() - rt.freeMemory()) / 2**20, 1)

@@ -114,7 +114,7 @@ def _facts_report(manifest: dict) -> str | None:
     return readable if os.path.exists(readable) else manifest["reports"].get("facts")
 
 
-def main(args: argparse.Namespace, cfg: dict) -> int:
+def main(args: argparse.Namespace, _cfg: dict) -> int:
     started = time.monotonic()
     data, home = os.path.abspath(args.data), os.path.abspath(args.airflow_home)
     year = args.year or default_year()
