@@ -215,7 +215,7 @@ def test_zip_bomb_is_refused(tmp_path, monkeypatch):
     bomb = _zip(tmp_path / "bomb.zip", {"StreamingHistory0.json": b"[" + b" " * (4 << 20) + b"]"})
     with pytest.raises(EncoreError, match="too large or too compressed"):
         exports.collect(str(bomb), None, "u1")
-    monkeypatch.setattr(exports, "MAX_ENTRY_BYTES", 10)
+    monkeypatch.setattr(exports.reading, "MAX_ENTRY_BYTES", 10)
     small = _zip(tmp_path / "big.zip", {"StreamingHistory0.json": b"[" + b"1," * 20 + b"1]"})
     with pytest.raises(EncoreError, match="too large"):
         exports.collect(str(small), None, "u1")
