@@ -76,8 +76,7 @@ def test_every_encore_import_resolves(name):
 
 def test_no_import_cycle():
     graph = {
-        name: set().union(*[_edges(t, ns) for t, ns, _ in _imports(name, path)] or [set()])
-        - {name}
+        name: set().union(*[_edges(t, ns) for t, ns, _ in _imports(name, path)] or [set()]) - {name}
         for name, path in MODULES.items()
     }
     # A package's __init__ re-exporting its own modules is not a cycle of theirs.
@@ -111,8 +110,11 @@ def test_private_names_stay_private():
         for target, names, line in _imports(name, path):
             if target.rpartition(".")[0] == name.rpartition(".")[0] and target != name:
                 continue  # a package's own modules may share helpers
-            bad += [f"{path.relative_to(PACKAGE.parent)}:{line}: {target}.{n}"
-                    for n in names if n.startswith("_") and n != "__version__"]
+            bad += [
+                f"{path.relative_to(PACKAGE.parent)}:{line}: {target}.{n}"
+                for n in names
+                if n.startswith("_") and n != "__version__"
+            ]
     assert not bad, "private names imported across packages:\n" + "\n".join(bad)
 
 
