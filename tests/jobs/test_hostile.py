@@ -99,7 +99,7 @@ def test_deeply_nested_export_is_quarantined_not_a_crash(tmp_path, name):
 
 
 def test_oversized_export_is_refused_with_a_clear_message(tmp_path, monkeypatch):
-    monkeypatch.setattr(exports, "MAX_ENTRY_BYTES", 1024)
+    monkeypatch.setattr(exports.reading, "MAX_ENTRY_BYTES", 1024)
     big = tmp_path / "Streaming_History_Audio_2025.json"
     big.write_text(json.dumps([GOOD] * 20))
     with pytest.raises(EncoreError, match="larger than"):

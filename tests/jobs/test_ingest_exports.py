@@ -215,7 +215,7 @@ def test_zip_bomb_is_refused(tmp_path, monkeypatch):
     bomb = _zip(tmp_path / "bomb.zip", {"StreamingHistory0.json": b"[" + b" " * (4 << 20) + b"]"})
     with pytest.raises(EncoreError, match="too large or too compressed"):
         exports.collect(str(bomb), None, "u1")
-    monkeypatch.setattr(exports, "MAX_ENTRY_BYTES", 10)
+    monkeypatch.setattr(exports.reading, "MAX_ENTRY_BYTES", 10)
     small = _zip(tmp_path / "big.zip", {"StreamingHistory0.json": b"[" + b"1," * 20 + b"1]"})
     with pytest.raises(EncoreError, match="too large"):
         exports.collect(str(small), None, "u1")
@@ -261,14 +261,7 @@ def test_bad_timezone_and_missing_user_are_one_line_errors():
     with pytest.raises(EncoreError, match="IANA"):
         exports.check_timezone("Paris")
     with pytest.raises(EncoreError, match="--user-id"):
-        exports.check_args(_args(user_id=" "))
-
-
-def _args(**kw):
-    import argparse
-
-    base = {"source": None, "input": "x", "user_id": "u1", "timezone": None}
-    return argparse.Namespace(**{**base, **kw})
+        exports.check_args(source=None, input_path="x", user_id=" ", timezone=None)
 
 
 def test_adapters_only_rename():

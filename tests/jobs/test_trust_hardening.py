@@ -67,7 +67,9 @@ def test_export_link_to_a_folder_outside_is_refused(tmp_path):
 @pytest.mark.parametrize("target", ["/proc/self/environ", "/dev/zero"])
 def test_export_link_to_a_special_file_is_refused(tmp_path, target, monkeypatch):
     monkeypatch.setenv("ENCORE_SHARE_SECRET", "secret-that-must-not-leak-0123456789")
-    monkeypatch.setattr(exports, "MAX_ENTRY_BYTES", 1 << 20)  # old code: /dev/zero reads for ever
+    monkeypatch.setattr(
+        exports.reading, "MAX_ENTRY_BYTES", 1 << 20
+    )  # old code: /dev/zero reads for ever
     mine = _export(tmp_path / "mine")
     os.symlink(target, mine / "endsong_0.json")
     with pytest.raises(EncoreError, match=r"endsong_0\.json: is a symbolic link"):
@@ -76,7 +78,7 @@ def test_export_link_to_a_special_file_is_refused(tmp_path, target, monkeypatch)
 
 @pytest.mark.parametrize("target", ["/proc/self/environ", "/dev/zero"])
 def test_special_file_given_as_the_export_is_refused(target, monkeypatch):
-    monkeypatch.setattr(exports, "MAX_ENTRY_BYTES", 1 << 20)
+    monkeypatch.setattr(exports.reading, "MAX_ENTRY_BYTES", 1 << 20)
     with pytest.raises(
         EncoreError, match=r"(gives more bytes than its size|is not a regular file)"
     ):
@@ -101,7 +103,9 @@ def test_bytes_read_per_export_are_capped(tmp_path, monkeypatch):
     for i in range(4):
         _export(mine, f"Streaming_History_Audio_202{i}.json", plays=[PLAY] * 20)
     size = (mine / "Streaming_History_Audio_2020.json").stat().st_size
-    monkeypatch.setattr(exports, "MAX_TOTAL_BYTES", 3 * size)  # each file fits, the four do not
+    monkeypatch.setattr(
+        exports.reading, "MAX_TOTAL_BYTES", 3 * size
+    )  # each file fits, the four do not
     with pytest.raises(
         EncoreError,
         match=r"--input .*mine: more than .* read by Streaming_History_Audio_2023\.json",

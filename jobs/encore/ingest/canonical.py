@@ -1,7 +1,7 @@
 """The rules that turn one raw play into a canonical event, or into a quarantine reason.
 
 This is the only implementation of those rules: the platform log (``encore ingest
---data``) and every personal-export adapter (encore/ingest/exports.py) feed lines of JSON in
+--data``) and every personal-export adapter (encore/ingest/exports/adapters.py) feed lines of JSON in
 the raw log's field names through ``parse_events``. Everything here is Spark
 built-ins under ANSI mode (``from_json`` with an all-string schema, ``try_cast``,
 ``try_to_timestamp``, ``is_valid_utf8``); no Python UDF runs per row.

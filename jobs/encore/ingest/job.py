@@ -15,7 +15,7 @@ and publishes:
 
 One pass over the input: the raw lines are parsed once into a staging Parquet file
 under the data root, and every count and output is computed from that.
-A personal export (``--source``/``--input``) goes through encore/ingest/exports.py, which
+A personal export (``--source``/``--input``) goes through encore/ingest/exports/, which
 turns the export into the same lines and calls back into this module.
 docs/ingest.md explains the rules and decisions.
 """
@@ -80,9 +80,7 @@ def run(
     if any((source, input_path, user_id, timezone)):
         from encore.ingest import exports
 
-        exports.check_args(
-            argparse.Namespace(source=source, input=input_path, user_id=user_id, timezone=timezone)
-        )
+        exports.check_args(source=source, input_path=input_path, user_id=user_id, timezone=timezone)
         return exports.ingest_export(
             ctx.session("ingest"),
             ctx.cfg,

@@ -1,0 +1,121 @@
+"""One play in two sources (data-contracts.md): a play another source of the same
+listener already holds is a duplicate. Richer first: the kept record is the one with
+the real ms_played."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from encore.ingest.exports.formats import WITHOUT_MS
+from encore.platform import datasets, schemas
+from encore.platform.report import Report
+
+RICHNESS = {"spotify-extended": 0, "spotify-account": 1, "listenbrainz": 2, "lastfm-csv": 3}
+CROSS_SOURCE_TOLERANCE_S = 60
+"""Two plays of the same track whose start times differ by at most this are one play."""
+
+
+def _same_play_key(df: DataFrame) -> DataFrame:
+    """Track plays with (artist, track) normalised and the play's start instant in
+    seconds: a Spotify ``ts`` is when playback stopped, so it started ``ms_played``
+    earlier; ListenBrainz ``listened_at`` and Last.fm ``uts`` are the start itself."""
+
+    def norm(c):
+        return F.lower(F.regexp_replace(F.trim(F.col(c)), r"\s+", " "))
+
+    rich = F.coalesce(
+        *[F.when(F.col("source") == k, F.lit(v)) for k, v in RICHNESS.items()], F.lit(None)
+    )
+    start = F.when(F.col("source").isin(*sorted(WITHOUT_MS)), F.unix_seconds("ts")).otherwise(
+        F.unix_seconds("ts") - F.floor(F.coalesce(F.col("ms_played"), F.lit(0)) / 1000)
+    )
+    return (
+        df.where(
+            (F.col("kind") == "track")
+            & F.col("artist_name").isNotNull()
+            & F.col("track_name").isNotNull()
+        )
+        .select(
+            "event_id",
+            "user_id",
+            "year",
+            "month",
+            norm("artist_name").alias("k_artist"),
+            norm("track_name").alias("k_track"),
+            rich.alias("rich"),
+            start.alias("start_s"),
+        )
+        .where(F.col("rich").isNotNull())
+    )
+
+
+def cross_source_duplicates(
+    events: DataFrame, tolerance_s: int = CROSS_SOURCE_TOLERANCE_S
+) -> DataFrame:
+    """(event_id, year, month) of the poorer copy of every play two sources of one
+    listener both hold: same normalised artist and track, starts at most
+    ``tolerance_s`` apart. Matching is one to one (each play pairs with its nearest
+    counterpart, both ways), so a real repeat one track-length later counts twice."""
+    from pyspark.sql import Window
+
+    k = _same_play_key(events)
+    a, b = k.alias("a"), k.alias("b")
+    pairs = a.join(
+        b,
+        (F.col("a.user_id") == F.col("b.user_id"))
+        & (F.col("a.k_artist") == F.col("b.k_artist"))
+        & (F.col("a.k_track") == F.col("b.k_track"))
+        & (F.col("a.rich") < F.col("b.rich"))
+        & (F.abs(F.col("a.start_s") - F.col("b.start_s")) <= tolerance_s),
+    )
+    pairs = pairs.select(
+        F.col("a.event_id").alias("keep"),
+        F.col("b.event_id").alias("drop"),
+        F.col("b.year").alias("year"),
+        F.col("b.month").alias("month"),
+        F.col("b.rich").alias("drop_rich"),
+        F.abs(F.col("a.start_s") - F.col("b.start_s")).alias("gap"),
+    )
+    by_drop = Window.partitionBy("drop").orderBy("gap", "keep")
+    by_keep = Window.partitionBy("keep", "drop_rich").orderBy(
+        "gap", "drop"
+    )  # one partner per source
+    return (
+        pairs.withColumn("r1", F.row_number().over(by_drop))
+        .withColumn("r2", F.row_number().over(by_keep))
+        .where((F.col("r1") == 1) & (F.col("r2") == 1))
+        .select(F.col("drop").alias("event_id"), "year", "month")
+    )
+
+
+def drop_cross_source_duplicates(
+    spark: SparkSession, root: str, user_id: str, run_id: str, report: Report
+) -> int:
+    """Remove from events/ the poorer copy of each of the listener's plays that two of
+    their sources hold; returns how many. Idempotent: a second run finds none."""
+    from encore.ingest.events import month_filter, replace_months
+
+    events = datasets.read_events(spark, root, required=False)
+    if "year" not in events.columns:  # no events/ yet (e.g. every play was quarantined)
+        report.set("cross_source_duplicates", 0)
+        return 0
+    mine = events.where(F.col("user_id") == user_id)
+    drops = cross_source_duplicates(mine).collect()
+    report.set("cross_source_duplicates", len(drops))
+    if not drops:
+        return 0
+    months = sorted({(r["year"], r["month"]) for r in drops})
+    ids = spark.createDataFrame([(r["event_id"],) for r in drops], "event_id string")
+    cols = schemas.column_names(schemas.EVENT) + ["year", "month"]
+    kept = (
+        events.where(month_filter(months))
+        .join(F.broadcast(ids), "event_id", "left_anti")
+        .select(*cols)
+    )
+    replace_months(root, kept, months, run_id)
+    report.say(
+        f"{len(drops)} play(s) were already in another of your sources (same track within "
+        f"{CROSS_SOURCE_TOLERANCE_S} s): counted once, the richer record kept"
+    )
+    return len(drops)

@@ -1,0 +1,168 @@
+"""The recap rows: every column group joined on ``user_id``, cast to exactly
+``schemas.RECAP`` and checked; and the benchmark's core columns from the same functions."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from encore.platform import schemas
+from encore.recaps.percentile import top_artist_percent
+from encore.recaps.personality import common_streams, new_artists, personality, release_year_median
+from encore.recaps.plays import earlier_streams, window_plays
+from encore.recaps.ranking import stream_stats
+from encore.recaps.tops import (
+    monthly_top_artist,
+    ranked_artists,
+    top_albums,
+    top_artists,
+    top_genres,
+    top_podcasts,
+    top_tracks_and_songs,
+)
+from encore.recaps.totals import days, minutes_change_pct, totals_and_clock
+
+
+def core_columns(plays: DataFrame, rules: dict) -> DataFrame:
+    """Only the benchmark's core columns (bench.CORE_COLUMNS), from the same column-group
+    functions the recap uses: what `encore bench` times against DuckDB."""
+    artist_stats = stream_stats(plays, ["artist_name"])
+    track_stats = stream_stats(plays, ["artist_name", "track_name"])
+    base = totals_and_clock(plays, artist_stats, track_stats, rules)
+    out = (
+        base.select("user_id", "listening_minutes", "streams", "peak_hour")
+        .join(top_artists(ranked_artists(artist_stats), rules), "user_id", "left")
+        .join(
+            top_tracks_and_songs(track_stats, rules).select("user_id", "top_tracks"),
+            "user_id",
+            "left",
+        )
+        .join(
+            days(plays).select("user_id", "busiest_day", "longest_streak_days"), "user_id", "left"
+        )
+    )
+    return out.select(
+        "user_id",
+        "listening_minutes",
+        "streams",
+        F.coalesce("top_artists", F.array()).alias("top_artists"),
+        F.coalesce("top_tracks", F.array()).alias("top_tracks"),
+        "peak_hour",
+        "busiest_day",
+        F.coalesce("longest_streak_days", F.lit(0)).alias("longest_streak_days"),
+    )
+
+
+def recaps_from_plays(
+    plays: DataFrame,
+    earlier: DataFrame,
+    tracks: DataFrame | None,
+    artists: DataFrame | None,
+    previous: DataFrame | None,
+    *,
+    year: int,
+    rules: dict,
+) -> DataFrame:
+    """Every recap column from the (cached) window plays; see build_recaps."""
+    artist_stats = stream_stats(plays, ["artist_name"])
+    track_stats = stream_stats(plays, ["artist_name", "track_name"])
+    # cached: the recap row's base and, through ``eligible``, the percentile's population;
+    # the input being partitioned by listener already, there is no shuffle output for
+    # Spark to reuse, and it would compute the totals twice
+    base = totals_and_clock(plays, artist_stats, track_stats, rules).cache()
+    artists_ranked = ranked_artists(artist_stats)
+    eligible = base.where(F.col("eligible")).select("user_id")
+    parts: list[DataFrame | None] = [
+        top_tracks_and_songs(track_stats, rules),
+        top_artists(artists_ranked, rules),
+        top_albums(plays, rules),
+        top_genres(artist_stats, artists, rules),
+        top_podcasts(plays, rules),
+        top_artist_percent(artists_ranked, eligible, rules),
+        days(plays),
+        monthly_top_artist(plays),
+        new_artists(artist_stats, earlier),
+        release_year_median(plays, tracks),
+        common_streams(artist_stats, rules),
+    ]
+    last, change = minutes_change_pct(previous)
+    parts.append(last)
+    recap = base
+    for part in parts:
+        if part is not None:
+            recap = recap.join(part, "user_id", "left")
+    names = {c for p in parts if p is not None for c in p.columns}
+    missing = lambda c: F.col(c) if c in names else F.lit(None)  # noqa: E731
+    empty = lambda c: F.coalesce(missing(c), F.array())  # noqa: E731
+    recap = recap.select(
+        "*",
+        *[
+            empty(c).alias(f"_{c}")
+            for c in (
+                "top_tracks",
+                "top_artists",
+                "top_albums",
+                "top_genres",
+                "top_podcasts",
+                "top_songs",
+            )
+        ],
+    )
+    for c in ("top_tracks", "top_artists", "top_albums", "top_genres", "top_podcasts", "top_songs"):
+        recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
+    for c in ("dated_streams", "median_release_year", "common_streams", "new_artists"):
+        if c not in recap.columns:
+            recap = recap.withColumn(c, F.lit(None).cast("long"))
+    if "top_artist_percent" not in recap.columns:
+        recap = recap.withColumn("top_artist_percent", F.lit(None).cast("double"))
+    recap = recap.select(
+        "*",
+        F.lit(year).alias("year"),
+        F.coalesce(
+            F.col("monthly_top_artist"), F.array_repeat(F.lit(None).cast("string"), 12)
+        ).alias("_monthly_top_artist"),
+        F.coalesce(F.col("longest_streak_days"), F.lit(0)).alias("_longest_streak_days"),
+        F.when(F.col("eligible"), F.col("top_artist_percent")).alias("_top_artist_percent"),
+        personality(year, rules).alias("personality"),
+        change.alias("minutes_change_pct"),
+    )
+    for c in ("monthly_top_artist", "longest_streak_days", "top_artist_percent"):
+        recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
+    return conform(recap)
+
+
+def conform(recap: DataFrame) -> DataFrame:
+    """Exactly schemas.RECAP's columns, in order, with its types; checked."""
+    target = schemas.spark_schema(schemas.RECAP)
+    out = recap.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in target.fields])
+    got = [(f.name, f.dataType.simpleString()) for f in out.schema.fields]
+    want = [(f.name, f.dataType.simpleString()) for f in target.fields]
+    if got != want:
+        raise AssertionError(f"recap schema drifted from schemas.RECAP: {got} != {want}")
+    return out
+
+
+def build_recaps(
+    events: DataFrame,
+    users: DataFrame | None,
+    tracks: DataFrame | None,
+    artists: DataFrame | None,
+    erased: DataFrame,
+    previous_recaps: DataFrame | None,
+    *,
+    year: int,
+    rules: dict,
+    timezone: str | None = None,
+) -> DataFrame:
+    """recaps/year=Y: one row per non-erased listener with any play in the window.
+
+    ``events`` in schemas.EVENT (optionally with the year/month partition columns),
+    ``users``/``tracks``/``artists`` the dimension tables or None when absent, ``erased`` a
+    user_id column, ``previous_recaps`` last year's recaps or None; ``rules`` = cfg["recaps"].
+    The window plays and the per-listener totals are cached (the caller may
+    ``spark.catalog.clearCache()`` after writing)."""
+    plays = window_plays(events, users, erased, year=year, rules=rules, timezone=timezone).cache()
+    earlier = earlier_streams(events, erased, year=year, rules=rules)
+    return recaps_from_plays(
+        plays, earlier, tracks, artists, previous_recaps, year=year, rules=rules
+    )
