@@ -12,9 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import render_samples as S
 
-from encore import cli
+from encore import cli, render
 from encore.platform import config, datasets, schemas, share
-from encore.render import job as render
 from encore.render import settings as render_conf
 from encore.tools import generate
 
