@@ -269,7 +269,7 @@ def _page_of(root: str, year: int) -> str | None:
     """The listener's page folder of ``year`` under the current secret, if it exists."""
     from encore.platform import share
     from encore.platform.config import share_secret
-    from encore.render.job import site_path
+    from encore.render import site_path
 
     folder = os.path.join(
         site_path(root, year), share.share_token(share_secret(demo=False), ME, year)
@@ -290,7 +290,7 @@ def _tile(row: dict) -> dict:
 
 def write_index(root: str, years: dict[str, dict], cfg: dict) -> str:
     """``index.html`` at the data root: one tile per year (newest first), from file://."""
-    from encore.render.job import make_env
+    from encore.render import make_env
 
     env = make_env("en")
     tiles = [

@@ -148,7 +148,7 @@ def test_share_token_shape_and_stability():
 def test_tokens_of_different_purposes_never_collide():
     """Issue 15 item 10: export_token(s, "2025") was share_token(s, "export", 2025)."""
     from encore.platform.share import share_token
-    from encore.rights.job import export_token  # = share.export_token
+    from encore.rights import export_token  # = share.export_token
 
     secret = b"0123456789abcdef-secret"
     assert export_token(secret, "2025") != share_token(secret, "export", 2025)

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from scanning import find, find_ipv4, tree_digest
 
+from encore import rights as data_rights
 from encore.platform import datasets, schemas, share
 from encore.platform.errors import EncoreError
-from encore.rights import job as data_rights
 
 SECRET = b"test-secret-0123456789"
 ALICE, BOB, CAROL = "usr_alice0001", "usr_bob000002", "usr_carol0003"

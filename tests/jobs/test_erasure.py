@@ -18,10 +18,10 @@ import pytest
 from scanning import file_texts, tree_digest
 
 from encore import cli
+from encore import rights as data_rights
 from encore.ingest import job as ingest
 from encore.platform import locks, schemas, share
 from encore.platform.errors import EncoreError
-from encore.rights import job as data_rights
 
 SECRET = b"test-secret-0123456789"
 OLD_SECRET = b"rotated-away-secret-0123"

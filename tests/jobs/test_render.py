@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import render_samples as S
 
+from encore import render
 from encore.platform import share
 from encore.platform.config import ConfigError
 from encore.render import fonts
-from encore.render import job as render
 from encore.render import settings as render_conf
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -523,6 +523,61 @@ def test_render_settings_from_the_shipped_config(cfg):
     assert (
         s.locale_for("BR") == "pt_BR" and s.locale_for("DE") == "de" and s.locale_for("MX") == "es"
     )
+
+
+def _with_top_n(cfg: dict, top_n: int) -> dict:
+    return {**cfg, "recaps": {**cfg["recaps"], "top_n": top_n}}
+
+
+def _many_entries(n: int = 7) -> dict:
+    return S.recap(
+        top_artists=[
+            {"artist_name": f"Artist {i}", "streams": 90 - i, "minutes": 9} for i in range(n)
+        ],
+        top_tracks=[
+            {"track_name": f"Song {i}", "artist_name": "Velvet", "streams": 90 - i, "minutes": 9}
+            for i in range(n)
+        ],
+        top_genres=[{"genre": f"genre {i}", "streams": 90 - i} for i in range(n)],
+    )
+
+
+def test_top_lists_follow_the_configured_top_n(cfg):
+    """How many entries a top list shows is [recaps] top_n (one place, read by settings):
+    render cuts every list to it, never to a number of its own."""
+    assert render_conf.settings(cfg).top_n == cfg["recaps"]["top_n"]
+    for top_n in (1, 3, render_conf.CARD_ROWS):
+        settings = render_conf.settings(_with_top_n(cfg, top_n))
+        view = render.listener_view(_many_entries(), top_n=settings.top_n)
+        assert [len(view[k]) for k in ("top_artists", "top_tracks", "top_genres")] == [top_n] * 3
+        assert [t["track_name"] for t in view["top_tracks"]] == [f"Song {i}" for i in range(top_n)]
+
+
+def test_a_top_n_the_cards_cannot_hold_is_a_config_error(cfg):
+    with pytest.raises(ConfigError, match=r"recaps\.top_n: the cards have room for 5 entries"):
+        render_conf.settings(_with_top_n(cfg, render_conf.CARD_ROWS + 1))
+
+
+def test_the_cards_show_top_n_rows(cfg):
+    settings = render_conf.settings(_with_top_n(cfg, 2))
+    _, files = render.Renderer(secret=SECRET, settings=settings, png=False).render(_many_entries())
+    songs = [t for t in _texts(files["top-songs.svg"]) if t.startswith("Song ")]
+    assert songs == ["Song 0", "Song 1"]
+    summary = _texts(files["summary.svg"])
+    assert [t for t in summary if t.startswith("Artist ")] == ["Artist 0", "Artist 1"]
+
+
+def test_one_jinja_setup_for_cards_pages_emails_and_campaigns():
+    """Render, publish and campaign get their Jinja environments from
+    platform/templating.py: nobody else builds one or installs gettext."""
+    package = Path(render.__file__).resolve().parents[1]
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for needle in ("Environment(", "select_autoescape", "install_gettext", "read_po"):
+            if needle in text and path.name != "templating.py":
+                found.append(f"{path.relative_to(package)}: {needle}")
+    assert found == []
 
 
 # --- Top Songs as playlist files ----------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 import render_samples as S
 from test_render_fonts import _pixels, world_recap
 
-from encore.render import job as render
+from encore import render
 from encore.render import settings as render_conf
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import render_samples as S
 
+from encore import render
 from encore.platform.errors import EncoreError
 from encore.render import fonts
-from encore.render import job as render
 from encore.render import settings as render_conf
 
 GOLDEN = Path(__file__).parent / "golden"

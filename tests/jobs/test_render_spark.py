@@ -12,9 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import render_samples as S
 
-from encore import cli
+from encore import cli, render
 from encore.platform import config, datasets, schemas, share
-from encore.render import job as render
 from encore.render import settings as render_conf
 from encore.tools import generate
 
@@ -141,7 +140,6 @@ def test_build_site_counts_come_back_per_partition_and_sum(spark, data_root, tmp
     recaps = spark.read.parquet(datasets.recaps_path(data_root, YEAR)).repartition(3)
     out = str(tmp_path / "staged")
     totals = render.build_site(
-        spark,
         recaps,
         out_dir=out,
         secret=b"s" * 20,

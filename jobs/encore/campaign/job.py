@@ -14,7 +14,7 @@ The command asks the facts job for any fact not yet released (budget-checked; a
 request that does not fit fails with ``BudgetExceeded`` and nothing is exported),
 then renders every line for every (market, locale) in Jinja's
 ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``, autoescape for SVG/HTML,
-in a child process with a memory cap and a hard time limit (campaign_sandbox.py). A
+in a child process with a memory cap and a hard time limit (sandbox.py). A
 line sees only the facts it names, as numbers already rounded for people per locale
 (Babel); a line whose fact is suppressed or missing is dropped, and one that hits a
 limit is refused, the reason recorded in the notes.
@@ -351,7 +351,7 @@ def render_campaign(
     markets: list[str],
 ) -> Export:
     """Every line for every (market, locale), rendered in a child process under memory
-    and time limits (campaign_sandbox.Renderer); no I/O besides the templates.
+    and time limits (sandbox.Renderer); no I/O besides the templates.
 
     A line that hits a limit is refused with the reason in the notes; a broken
     template (syntax, TypeError, ZeroDivisionError...) or one the sandbox refuses is a

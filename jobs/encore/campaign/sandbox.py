@@ -15,8 +15,9 @@ by a signal handler; a kill always works). A render that hits a limit comes back
 template error (a syntax error, a TypeError, a division by zero) comes back as
 ``("error", reason)``: a bad input the campaign's author must fix.
 
-Only the standard library, Jinja and this package's errors are imported here: the
-child starts fast and never sees Spark.
+Only the standard library, Jinja, this package's errors and the shared template
+options (platform/templating.py, standard library only) are imported here: the child
+starts fast and never sees Spark.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import re
 import signal
 import threading
 
+from encore.platform import templating
 from encore.platform.errors import EncoreError
 
 MAX_LINE_CHARS = 600  # a rendered line longer than this is refused
@@ -196,7 +198,6 @@ def _size_filters(filters: dict) -> dict:  # noqa: C901 - small wrappers; mccabe
 def sandbox(*, autoescape: bool = False):
     """Jinja's immutable sandbox with StrictUndefined, capped operators, wrapped
     size-producing filters, no padding str methods, no namespace()/lipsum()."""
-    from jinja2 import StrictUndefined, select_autoescape
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -226,14 +227,9 @@ def sandbox(*, autoescape: bool = False):
                 return False
             return super().is_safe_attribute(obj, attr, value)
 
-    env = CampaignSandbox(
-        undefined=StrictUndefined,
-        autoescape=select_autoescape(
-            ["html", "htm", "xml", "svg"], default_for_string=autoescape, default=autoescape
-        ),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    # Encore's shared set-up (templating.options): the same escaping, StrictUndefined,
+    # trimming; a campaign template is a string, escaped when its output is SVG/HTML.
+    env = CampaignSandbox(**templating.options(for_string=autoescape, default=autoescape))
     for name in ("namespace", "lipsum"):  # a mutable object (doubling loops); free text of any size
         env.globals.pop(name, None)
     env.filters.update(_size_filters(env.filters))

@@ -70,9 +70,10 @@ def delete(uri: str) -> None:
         fs.delete_file(path)
 
 
-def read_bytes(uri: str) -> bytes:
+def read_bytes(uri: str, *, as_stored: bool = False) -> bytes:
+    """The file's bytes; ``as_stored``: a .gz file's own bytes (else pyarrow gunzips it)."""
     fs, path = split_uri(uri)
-    with fs.open_input_stream(path) as f:
+    with fs.open_input_stream(path, compression=None if as_stored else "detect") as f:
         return f.read()
 
 

@@ -22,11 +22,9 @@ import argparse
 import os
 import re
 from collections.abc import Iterator
-from functools import cache
-from io import BytesIO
 from pathlib import Path
 
-from encore.platform import config, datasets, share, storage
+from encore.platform import config, datasets, share, storage, templating
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 from encore.render import settings as render_conf
@@ -38,6 +36,7 @@ DELIVERY_SCHEMA = (
     "subject string, body_text string, body_html string"
 )
 EMAIL_TEMPLATES = ("subject.txt", "body.txt", "body.html")
+EMAIL_CATALOG = "email"  # templates/email/locales/<locale>/LC_MESSAGES/email.po
 
 
 def deliveries_path(root: str, year: int) -> str:
@@ -61,26 +60,7 @@ def email_dir() -> Path:
 
 def email_locales() -> tuple[str, ...]:
     """English (the templates' language) plus every locale with an email catalog."""
-    found = sorted(
-        p.parent.parent.name for p in (email_dir() / "locales").glob("*/LC_MESSAGES/email.po")
-    )
-    return (render_conf.SOURCE_LOCALE, *[x for x in found if x != render_conf.SOURCE_LOCALE])
-
-
-@cache
-def _translations(locale: str):
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    from babel.support import NullTranslations, Translations
-
-    if locale == render_conf.SOURCE_LOCALE:
-        return NullTranslations()
-    with open(email_dir() / "locales" / locale / "LC_MESSAGES" / "email.po", "rb") as f:
-        catalog = read_po(f, locale=locale)
-    buf = BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    return Translations(fp=buf, domain="email")
+    return templating.catalog_locales(email_dir() / "locales", EMAIL_CATALOG)
 
 
 # Line breaks (CR, LF and Unicode's), other control characters and the bidi controls
@@ -105,28 +85,17 @@ class EmailRenderer:
 
     def _for(self, locale: str) -> dict:
         if locale not in self._templates:
-            from babel import Locale
-            from babel.numbers import format_decimal
-            from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-            env = Environment(
-                loader=FileSystemLoader(str(email_dir())),
-                autoescape=select_autoescape(["html"]),
-                undefined=StrictUndefined,
-                extensions=["jinja2.ext.i18n"],
-                trim_blocks=True,
-                lstrip_blocks=True,
-                auto_reload=False,
+            env = templating.environment(
+                email_dir(),
+                locale=locale,
+                locales_dir=email_dir() / "locales",
+                domain=EMAIL_CATALOG,
             )
-            env.install_gettext_translations(_translations(locale), newstyle=True)
-            loc = Locale.parse(locale)
-            env.filters["number"] = lambda n: format_decimal(n, locale=loc)
-            env.globals["lang"] = locale.replace("_", "-")
             self._templates[locale] = {name: env.get_template(name) for name in EMAIL_TEMPLATES}
         return self._templates[locale]
 
     def locale_for(self, wanted: str) -> str:
-        return wanted if wanted in self.locales else render_conf.SOURCE_LOCALE
+        return wanted if wanted in self.locales else templating.SOURCE_LOCALE
 
     def render(
         self, *, locale: str, year: int, minutes: int, top_artist: str | None, page_url: str
@@ -199,7 +168,6 @@ def _arrow_schema():
 
 
 def build_deliveries(
-    spark,
     recaps,
     *,
     secret: bytes,
@@ -211,9 +179,9 @@ def build_deliveries(
     """The delivery list: who gets a page is render's rule (``eligible_recaps``)."""
     from pyspark.sql import functions as F
 
-    from encore.render.job import eligible_recaps
+    from encore.render import eligible_recaps
 
-    listeners = eligible_recaps(spark, recaps, users, erased).select(
+    listeners = eligible_recaps(recaps, users, erased).select(
         "user_id",
         "year",
         "listening_minutes",
@@ -315,7 +283,7 @@ def run(ctx: RunContext, *, demo: bool = False) -> int:
     erased = datasets.erased_user_ids(spark, root)
     report.read("recaps", recaps_uri)
     deliveries = build_deliveries(
-        spark, recaps, secret=secret, settings=settings, base=base, users=users, erased=erased
+        recaps, secret=secret, settings=settings, base=base, users=users, erased=erased
     )
     final = deliveries_path(root, year)
     datasets.write_dataset(deliveries, final, run_id=report.run_id)

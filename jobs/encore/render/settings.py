@@ -10,6 +10,11 @@ written in, and where the pages will be hosted.
 A locale is supported when templates/locales/<locale>/LC_MESSAGES/encore.po exists
 (English is the templates' source language and needs no catalog). Importing this module
 registers the section with ``config``; ``settings(cfg)`` gives the filled-in values.
+
+How many entries a top list shows is not a [render] key: it is ``[recaps] top_n``, the
+rule the recaps were computed with, read here once. The cards have room for
+``CARD_ROWS`` entries, so a larger ``top_n`` stops render with a ConfigError instead of
+drawing rows off the card.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from encore.platform import config
+from encore.platform import config, templating
 from encore.platform.config import ConfigError
 
-SOURCE_LOCALE = "en"
+SOURCE_LOCALE = templating.SOURCE_LOCALE
+# The most entries a top list's card lays out (templates/cards/top_songs.svg and
+# summary.svg: five rows). A layout limit, not the rule: the rule is [recaps] top_n.
+CARD_ROWS = 5
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 KEYS = ("default_locale", "base_url", "country_locales")
 
@@ -32,9 +40,7 @@ def templates_dir() -> Path:
 
 def supported_locales() -> tuple[str, ...]:
     """English plus every locale that has a catalog under templates/locales/."""
-    root = templates_dir() / "locales"
-    found = sorted(p.parent.parent.name for p in root.glob("*/LC_MESSAGES/encore.po"))
-    return (SOURCE_LOCALE, *[x for x in found if x != SOURCE_LOCALE])
+    return templating.catalog_locales(templates_dir() / "locales", "encore")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class RenderSettings:
     default_locale: str = SOURCE_LOCALE
     base_url: str = ""
     country_locales: dict[str, str] = field(default_factory=dict)
+    top_n: int = CARD_ROWS  # settings(cfg) gives [recaps] top_n
 
     def locale_for(self, country: str | None) -> str:
         if country:
@@ -79,11 +86,17 @@ def settings(cfg: dict) -> RenderSettings:
     """The render settings of a validated config (defaults when [render] is absent)."""
     body = cfg.get("render", {})
     _validate(body)
+    top_n = cfg["recaps"]["top_n"]
+    if top_n > CARD_ROWS:
+        raise ConfigError(
+            f"recaps.top_n: the cards have room for {CARD_ROWS} entries of a top list, got {top_n}"
+        )
     base = body.get("base_url", "")
     return RenderSettings(
         default_locale=body.get("default_locale", SOURCE_LOCALE),
         base_url=(base.rstrip("/") + "/") if base else "",
         country_locales=dict(body.get("country_locales", {})),
+        top_n=top_n,
     )
 
 

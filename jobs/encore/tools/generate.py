@@ -367,7 +367,7 @@ def parse_years(text: str) -> list[int]:
     return years
 
 
-def main(args: argparse.Namespace, cfg: dict) -> int:
+def main(args: argparse.Namespace, _cfg: dict) -> int:
     years = parse_years(args.years)
     if args.users < 1:
         raise EncoreError("--users must be at least 1")

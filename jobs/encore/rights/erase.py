@@ -1,0 +1,466 @@
+"""``encore erase-user``: remove a listener from everything Encore holds (privacy.md,
+"The listener's controls"; docs/data-rights.md).
+
+The request is recorded in ``privacy/erasures/`` first; then every dataset that holds
+the listener is rewritten without them, only the partitions and files that do, each
+swapped in atomically: the Parquet datasets, the quarantine, their pages and export
+packages, the raw input files and the reports. Idempotent: a second erasure changes
+nothing. Later runs exclude the listener because every job filters erasures first.
+Released facts are not re-drawn (the export's README says why).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import posixpath
+import re
+import zipfile
+from datetime import UTC, datetime
+
+from encore.platform import datasets, identity, locks, schemas, share, storage
+from encore.platform.identity import check_user_id
+from encore.platform.report import Report
+from encore.platform.share import export_token
+
+# The Parquet datasets that hold rows about a listener: (path under the data root, the
+# column holding the user id). Partitioned ones are rewritten partition by partition.
+USER_DATASETS: list[tuple[str, str]] = [
+    ("events", "user_id"),
+    ("recaps", "user_id"),
+    ("deliveries", "user_id"),
+    ("users", "user_id"),
+    ("playlists", "owner_user_id"),
+]
+
+
+def is_erased(spark, root: str, user_id: str) -> bool:
+    """Whether the listener's erasure request is recorded (privacy/erasures/)."""
+    from pyspark.sql import functions as F
+
+    return (
+        datasets.erased_user_ids(spark, root).where(F.col("user_id") == user_id).limit(1).count()
+        > 0
+    )
+
+
+# a page URL on the delivery list ends in <year>/<token>/ (or .../index.html for file://)
+_PAGE_URL = re.compile(r"/(\d{4})/([a-z2-7]{" + str(share.TOKEN_LENGTH) + r"})/(?:index\.html)?$")
+
+
+def erase_user(spark, root: str, user_id: str, secret: bytes, *, run_id: str | None = None) -> dict:
+    """Erase a listener everywhere; returns {what: count removed}.
+
+    Holds the data root's erasure lock (locks.hold_exclusive): no ingest, recaps,
+    render, publish or export runs while it works, and it refuses while one does."""
+    check_user_id(user_id)
+    report = Report("erase-user", root, run_id)
+    with locks.hold_exclusive(root, report.run_id):
+        return _erase(spark, root, user_id, secret, report)
+
+
+def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dict:
+    from pyspark.sql import functions as F
+
+    removed: dict[str, int] = {}
+
+    report.phase("recording the request")
+    if is_erased(spark, root, user_id):
+        report.note("the erasure request was already recorded")
+    else:
+        erasures = datasets.read_dimension(spark, root, "privacy/erasures")
+        new = spark.createDataFrame(
+            [(user_id, datetime.now(UTC))], schemas.spark_schema(schemas.ERASURES)
+        )
+        merged = new if erasures is None else erasures.unionByName(new)
+        datasets.write_dataset(
+            merged.coalesce(1), datasets.path(root, "privacy", "erasures"), run_id=report.run_id
+        )
+        report.wrote("privacy/erasures", "1 request recorded")
+
+    # Before the delivery rows go: they record every page the listener had, whatever
+    # secret made it (a rotated secret would otherwise leave old pages online).
+    report.phase("finding the listener's pages")
+    pages = _pages_on_delivery_list(spark, root, user_id)
+    site = datasets.path(root, "site")
+    for year in storage.listdir(site):
+        if year.isdigit():
+            pages.add((year, share.share_token(secret, user_id, int(year))))
+
+    report.phase("removing the listener's rows")
+    for rel, column in USER_DATASETS:
+        base = datasets.path(root, rel)
+        for part in _leaf_partitions(base):
+            df = spark.read.parquet(part)
+            if column not in df.columns:
+                continue
+            hits = df.where(F.col(column) == user_id).limit(1).count()
+            if not hits:
+                continue
+            n = df.where(F.col(column) == user_id).count()
+            kept = df.where((F.col(column) != user_id) | F.col(column).isNull())
+            datasets.write_dataset(
+                kept.coalesce(max(1, df.rdd.getNumPartitions())), part, run_id=report.run_id
+            )
+            rel_part = posixpath.relpath(part, root) if "://" not in root else part
+            removed[rel_part] = n
+            report.wrote(f"rewrote {rel_part}", f"-{n} rows")
+
+    report.phase("removing quarantined records")
+    removed.update(_scrub_quarantine(spark, root, user_id, report))
+
+    report.phase("removing pages, cards and exports")
+    deleted_pages = 0
+    for year, token in sorted(pages):
+        page = storage.join(site, year, token)
+        if storage.is_dir(page):
+            storage.delete(page)
+            deleted_pages += 1
+            removed[f"site/{year}/<token>"] = removed.get(f"site/{year}/<token>", 0) + 1
+    if deleted_pages:
+        report.wrote("deleted pages", deleted_pages)
+    exports = _export_packages(root, user_id, secret)
+    for folder in exports:
+        storage.delete(folder)
+    if exports:
+        removed["exports/<token>"] = len(exports)
+        report.wrote("deleted export packages", len(exports))
+
+    report.phase("scrubbing raw input files")
+    removed.update(_scrub_raw(root, user_id, report))
+
+    report.phase("scrubbing reports")
+    removed.update(_scrub_reports(root, user_id, report))
+
+    if not removed:
+        report.note(
+            "nothing held this listener: the request is recorded, so later runs exclude them"
+        )
+    report.set("removed", removed)
+    report.finish()
+    return removed
+
+
+def _pages_on_delivery_list(spark, root: str, user_id: str) -> set[tuple[str, str]]:
+    """(year, token) of every page the delivery lists give the listener."""
+    from pyspark.sql import functions as F
+
+    found: set[tuple[str, str]] = set()
+    for part in _leaf_partitions(datasets.path(root, "deliveries")):
+        df = spark.read.parquet(part)
+        if not {"user_id", "page_url"} <= set(df.columns):
+            continue
+        for row in (
+            df.where(F.col("user_id") == user_id).select("page_url").collect()
+        ):  # one listener's rows
+            match = _PAGE_URL.search(row.page_url or "")
+            if match:
+                found.add((match.group(1), match.group(2)))
+    return found
+
+
+def _export_packages(root: str, user_id: str, secret: bytes) -> list[str]:
+    """The listener's export folders: the current secret's, and any other package whose
+    content says it is theirs (a package made under an earlier secret)."""
+    base = datasets.path(root, "exports")
+    found = []
+    for name in storage.listdir(base):
+        folder = storage.join(base, name)
+        if name == export_token(secret, user_id):
+            found.append(folder)
+            continue
+        package = storage.join(folder, "encore-export.zip")
+        if storage.exists(package) and _package_owner(storage.read_bytes(package)) == user_id:
+            found.append(folder)
+    return found
+
+
+def _package_owner(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for name in sorted(zf.namelist()):
+                if name.startswith(("listening_history/", "recaps/")):
+                    text = zf.read(name).decode("utf-8", "replace")
+                    first = text.splitlines()[0] if name.endswith(".jsonl") else text
+                    owner = json.loads(first).get("user_id")
+                    if owner:
+                        return owner
+    except (zipfile.BadZipFile, ValueError, IndexError, AttributeError):
+        return None
+    return None
+
+
+def _scrub_quarantine(spark, root: str, user_id: str, report: Report) -> dict[str, int]:
+    """Drop the quarantined records whose user field names the listener exactly
+    (identity.named_ids_col); records that do not parse are matched by pattern."""
+    from pyspark.sql import functions as F
+
+    removed: dict[str, int] = {}
+    qpath = datasets.path(root, "quarantine")
+    by_pattern = kept_mentions = 0
+    for part in _leaf_partitions(qpath):
+        df = spark.read.parquet(part)
+        tagged = df.select(
+            "*",
+            identity.names_any(
+                identity.named_ids_col(F.col("record"), F.col("source_file")), [user_id]
+            ).alias("_named"),
+            F.from_json(
+                "record",
+                "x STRING, _corrupt_record STRING",
+                {"columnNameOfCorruptRecord": "_corrupt_record"},
+            ).alias("_r"),
+        )
+        broken = F.col("_r").isNull() | F.col("_r._corrupt_record").isNotNull()
+        counts = tagged.agg(
+            F.count_if("_named").alias("named"),
+            F.count_if(F.col("_named") & broken).alias("by_pattern"),
+            F.count_if(~F.col("_named") & broken & F.col("record").contains(user_id)).alias(
+                "kept_mentions"
+            ),
+        ).first()
+        kept_mentions += counts.kept_mentions
+        if not counts.named:
+            continue
+        by_pattern += counts.by_pattern
+        datasets.write_dataset(
+            tagged.where(~F.col("_named")).select(*df.columns).coalesce(1),
+            part,
+            run_id=report.run_id,
+        )
+        rel = "quarantine" if part == qpath else f"quarantine/{posixpath.relpath(part, qpath)}"
+        removed[rel if "://" not in qpath else part] = counts.named
+        report.wrote("rewrote quarantine", f"-{counts.named} records")
+    if by_pattern:
+        report.note(
+            f"{by_pattern} quarantined records that are not valid JSON named the listener in their "
+            "user_id field (read by pattern): removed"
+        )
+    if kept_mentions:
+        report.note(
+            f"{kept_mentions} quarantined records that are not valid JSON contain the id's text but not "
+            "as their user_id: kept (another listener's, or unknown)"
+        )
+    report.set(
+        "quarantine_unparseable",
+        {"removed_by_pattern": by_pattern, "kept_mentioning_text": kept_mentions},
+    )
+    return removed
+
+
+def _leaf_partitions(base: str) -> list[str]:
+    """The folders under ``base`` that hold Parquet files directly (partition leaves)."""
+    storage.recover(base)
+    if not storage.is_dir(base):
+        return []
+    names = storage.listdir(base)
+    subdirs = [n for n in names if "=" in n and not n.startswith((".", "_"))]
+    if not subdirs:
+        return [base] if any(n.endswith(".parquet") for n in names) else []
+    out: list[str] = []
+    for n in subdirs:
+        out.extend(_leaf_partitions(storage.join(base, n)))
+    return out
+
+
+def scrub_lines(data: bytes, user_id: str, *, is_csv: bool) -> tuple[bytes, dict[str, int]]:
+    """The file without the records that name the listener in their user field
+    (exactly); every other byte unchanged. Counts: removed, removed_by_pattern (lines
+    that do not parse, matched by the ``"user_id": "<id>"`` pattern), kept_unparseable."""
+    counts = {"removed": 0, "removed_by_pattern": 0, "kept_unparseable": 0}
+    lines = data.splitlines(keepends=True)
+    if is_csv:
+        return _scrub_csv(lines, user_id, counts)
+    kept = []
+    for line in lines:
+        if not line.strip():
+            kept.append(line)
+            continue
+        ids, parsed = identity.named_ids(line)
+        if user_id in ids:
+            counts["removed"] += 1
+            counts["removed_by_pattern"] += 0 if parsed else 1
+            continue
+        counts["kept_unparseable"] += 0 if parsed else 1
+        kept.append(line)
+    return b"".join(kept), counts
+
+
+def _scrub_csv(lines: list[bytes], user_id: str, counts: dict) -> tuple[bytes, dict[str, int]]:
+    # csv.reader pulls one physical line at a time, so each record's own lines (a
+    # quoted field may span several) are known and kept byte for byte
+    consumed: list[int] = []
+
+    def feed():
+        for i, line in enumerate(lines):
+            consumed.append(i)
+            yield line.decode("utf-8", "surrogateescape")
+
+    out: list[bytes] = []
+    header = None
+    start = 0
+    for row in csv.reader(feed()):
+        end = len(consumed)
+        raw = lines[start:end]
+        start = end
+        if header is None:
+            header = [h.lstrip("\ufeff") for h in row]
+            out += raw
+            continue
+        if user_id in identity.row_ids(dict(zip(header, row, strict=False))):
+            counts["removed"] += 1
+            continue
+        out += raw
+    out += lines[start:]
+    return b"".join(out), counts
+
+
+def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
+    """Rewrite the raw inputs (JSON Lines / CSV, gzip'd or not, on any root storage can
+    write) without the listener's records, so a later ingest cannot bring them back.
+    raw/privacy/ stays: the erasure requests are what keeps the listener out."""
+    from encore.ingest.files import RAW_SUFFIXES, list_files
+
+    removed: dict[str, int] = {}
+    raw_root = datasets.path(root, "raw")
+    totals = {"removed": 0, "removed_by_pattern": 0, "kept_unparseable": 0}
+    try:
+        files = list_files(raw_root)
+    except (OSError, ValueError) as err:  # e.g. no filesystem driver for the scheme
+        report.note(
+            f"raw/ could not be listed ({err.__class__.__name__}: {err}); raw files were NOT scrubbed: "
+            "ingest still drops the listener's records (privacy/erasures/), delete them at the source"
+        )
+        report.set("raw_scrubbed", False)
+        return removed
+    for full, rel in files:
+        if rel.split("/", 1)[0] == "privacy":
+            continue
+        name = rel.lower()
+        gz = name.endswith(".gz")
+        if not name.endswith(RAW_SUFFIXES):
+            continue
+        data = storage.read_bytes(full, as_stored=True)
+        if gz:
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError):
+                report.note(f"raw/{rel} is not a readable gzip file: not scrubbed")
+                continue
+        if user_id.encode("utf-8") not in data:
+            continue  # cheap: a file that does not contain the id's text cannot name it
+        body, counts = scrub_lines(data, user_id, is_csv=name.removesuffix(".gz").endswith(".csv"))
+        for k, v in counts.items():
+            totals[k] += v
+        if not counts["removed"]:
+            continue
+        if gz:
+            bio = io.BytesIO()
+            with gzip.GzipFile(filename="", mode="wb", fileobj=bio, mtime=0) as f:
+                f.write(body)
+            body = bio.getvalue()
+        storage.write_bytes_atomic(full, body)
+        removed[f"raw/{rel}"] = counts["removed"]
+        report.wrote(f"scrubbed raw/{rel}", f"-{counts['removed']} records")
+    if totals["removed_by_pattern"]:
+        report.note(
+            f"{totals['removed_by_pattern']} raw lines that are not valid JSON named the listener in their "
+            "user_id field (read by pattern): removed"
+        )
+    if totals["kept_unparseable"]:
+        report.note(
+            f"{totals['kept_unparseable']} raw lines that are not valid JSON contain the id's text but do "
+            "not name it in a user_id field: kept"
+        )
+    report.set("raw_scrubbed", True)
+    report.set(
+        "raw_unparseable", {k: totals[k] for k in ("removed_by_pattern", "kept_unparseable")}
+    )
+    return removed
+
+
+def _mentions(user_id: str):
+    # the id as a whole word: erasing usr_1 never rewrites a mention of usr_10
+    return re.compile(r"(?<![A-Za-z0-9_.@+\-])" + re.escape(user_id) + r"(?![A-Za-z0-9_.@+\-])")
+
+
+def _scrub_reports(root: str, user_id: str, report: Report) -> dict[str, int]:
+    """reports/ keeps no identifier of the listener: the ingest report of their own
+    export is deleted (all of it is about them: files, dates, time zone), and so is any
+    copy of its summary in another report (a run report gathers its stages'); any other
+    report that names them has the id replaced by "<erased>"."""
+    removed: dict[str, int] = {}
+    base = datasets.path(root, "reports")
+    pattern = _mentions(user_id)
+    bodies: dict[str, tuple[str, object]] = {}
+    for name in storage.listdir(base):
+        if name.endswith(".json"):
+            text = storage.read_text(storage.join(base, name))
+            try:
+                bodies[name] = (text, json.loads(text))
+            except ValueError:
+                bodies[name] = (text, None)
+    own = sorted(
+        n
+        for n, (_, body) in bodies.items()
+        if isinstance(body, dict) and _is_own_export_report(body, user_id)
+    )
+    for name in own:
+        storage.delete(storage.join(base, name))
+    rewritten = 0
+    for name, (text, body) in bodies.items():
+        if name in own:
+            continue
+        if body is None:
+            if pattern.search(text):
+                storage.write_text_atomic(storage.join(base, name), pattern.sub("<erased>", text))
+                rewritten += 1
+            continue
+        cleaned = _replace(_without_summaries_of(body, own), pattern)
+        if cleaned != body:
+            storage.write_json_atomic(storage.join(base, name), cleaned)
+            rewritten += 1
+    if own:
+        removed["reports/<ingest reports of their exports>"] = len(own)
+        report.wrote("deleted reports", len(own))
+    if rewritten:
+        removed["reports/<reports naming them>"] = rewritten
+        report.wrote("rewrote reports", rewritten)
+    return removed
+
+
+def _without_summaries_of(value, names: list[str]):
+    """``value`` with every dict that summarises one of the reports ``names`` (it holds
+    their path) replaced by a note."""
+    if not names:
+        return value
+    if isinstance(value, dict):
+        if any(
+            isinstance(v, str) and v.endswith(tuple(f"/{n}" for n in names)) for v in value.values()
+        ):
+            return {"erased": "a listener's own export: removed at their erasure"}
+        return {k: _without_summaries_of(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_summaries_of(v, names) for v in value]
+    return value
+
+
+def _is_own_export_report(body: dict, user_id: str) -> bool:
+    files = (body.get("reconciliation") or {}).get("files") or {}
+    return (
+        "export" in body
+        and bool(files)
+        and all(identity.export_source_user(f) == user_id for f in files)
+    )
+
+
+def _replace(value, pattern):
+    if isinstance(value, dict):
+        return {pattern.sub("<erased>", k): _replace(v, pattern) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, pattern) for v in value]
+    if isinstance(value, str):
+        return pattern.sub("<erased>", value)
+    return value
