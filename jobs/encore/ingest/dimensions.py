@@ -170,9 +170,7 @@ def keep_one(tagged: DataFrame, name: str) -> DataFrame:
     return tagged.where(F.col("reason").isNull()).groupBy(*keys).agg(best).select(*keys, "best.*")
 
 
-def ingest_all(
-    spark: SparkSession, cfg: dict, *, root: str, run_id: str, work: str, report: Report
-) -> dict:
+def ingest_all(spark: SparkSession, *, root: str, run_id: str, work: str, report: Report) -> dict:
     """Ingest every dimension table found; return quarantine rows, files read, summary."""
     from encore.ingest.events import erased_flag, reconcile
     from encore.ingest.files import read_lines

@@ -588,7 +588,7 @@ def ingest_export(
         save_listener(spark, root, user_id, timezone, run_id, report, cfg=cfg)
     finally:
         storage.delete(work)
-    _listener_summary(report, result, fmt)
+    _listener_summary(report, result)
     report.finish()
     return 0
 
@@ -787,7 +787,7 @@ def drop_cross_source_duplicates(
     return len(drops)
 
 
-def _listener_summary(report: Report, result: dict, fmt: str) -> None:
+def _listener_summary(report: Report, result: dict) -> None:
     from encore.ingest.canonical import REASONS
 
     t = result["reconciliation"]["total"]

@@ -106,7 +106,7 @@ def ingest_platform(
     work = datasets.path(root, f".ingest-{run_id}")
     try:
         report.phase("dimension tables")
-        dim = dimensions.ingest_all(spark, cfg, root=root, run_id=run_id, work=work, report=report)
+        dim = dimensions.ingest_all(spark, root=root, run_id=run_id, work=work, report=report)
 
         report.phase("listening log")
         found, other = supported(list_files(datasets.path(root, "raw", "events")))
