@@ -21,20 +21,28 @@ import tomllib
 from datetime import UTC, datetime
 
 from airflow.sdk import Param, dag, task
-from encore_common import BUDGET_POOL, DEFAULT_ARGS, ENCORE_HOME, EncoreSparkJob
+from encore_common import (
+    BUDGET_POOL,
+    DEFAULT_ARGS,
+    ENCORE_HOME,
+    FIRST_YEAR,
+    LAST_YEAR,
+    EncoreSparkJob,
+)
 
+# The name of each language the shipped campaigns are written in, in that language:
+# exactly the locales of templates/campaign/*/copy.<locale>.toml (tests/jobs/test_rules.py
+# keeps this list equal to them, and each of them has a catalog under templates/locales/).
 LANGUAGES = {
     "en": "English",
     "de": "Deutsch",
-    "es": "Español",
-    "fr": "Français",
-    "pt_BR": "Português (Brasil)",
 }
 
 
 def shipped_campaigns() -> dict[str, dict]:
-    """templates/campaign/<name>/manifest.toml, read cheaply at parse time (a few small
-    files): name -> {title, locales, markets}."""
+    """templates/campaign/<name>/manifest.toml and its copy files, read cheaply at parse
+    time (a few small files): name -> {title, locales, markets}. A campaign's locales are
+    those it has copy for (copy.<locale>.toml): what `encore campaign --locale` accepts."""
     found = {}
     for manifest in sorted((ENCORE_HOME / "templates" / "campaign").glob("*/manifest.toml")):
         try:
@@ -43,7 +51,9 @@ def shipped_campaigns() -> dict[str, dict]:
             continue  # a broken campaign is not offered; `encore campaign` names the problem
         found[manifest.parent.name] = {
             "title": str(body.get("title") or manifest.parent.name.replace("_", " ").capitalize()),
-            "locales": [str(x) for x in body.get("locales", [])],
+            "locales": sorted(
+                p.name[len("copy.") : -len(".toml")] for p in manifest.parent.glob("copy.*.toml")
+            ),
             "markets": [str(x) for x in body.get("markets", [])],
         }
     return found
@@ -67,8 +77,8 @@ MARKETS = sorted({x for c in CAMPAIGNS.values() for x in c["markets"]}) or ["US"
         "year": Param(
             None,
             type=["null", "integer"],
-            minimum=2006,
-            maximum=2100,
+            minimum=FIRST_YEAR,
+            maximum=LAST_YEAR,
             title="Year",
             description="Whose facts to use. Leave empty for the latest year that has had its yearly run "
             "(from 1 December: this year; before: last year).",

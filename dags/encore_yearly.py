@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.sdk import Asset, Param, dag, task
-from encore_common import BUDGET_POOL, DEFAULT_ARGS, EncoreSparkJob
+from encore_common import BUDGET_POOL, DEFAULT_ARGS, FIRST_YEAR, LAST_YEAR, EncoreSparkJob
 
 EVENTS = Asset(name="encore_events", uri="x-encore://events")
 RECAPS = Asset(name="encore_recaps", uri="x-encore://recaps")
@@ -40,8 +40,8 @@ SITE = Asset(name="encore_site", uri="x-encore://site")
         "year": Param(
             None,
             type=["null", "integer"],
-            minimum=2006,
-            maximum=2100,
+            minimum=FIRST_YEAR,
+            maximum=LAST_YEAR,
             title="Recap year",
             description="Leave empty for the run's own year (the scheduled run on 1 December). "
             "Set it to re-run a past year.",

@@ -58,10 +58,17 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 # `encore <command>: error: <one line>` is how every job reports a problem a person
 # must fix: bad input, a missing stage (exit code 2), privacy budget exhausted (3).
-# Retrying cannot help.
+# Retrying cannot help. The codes are encore.platform.errors.PERSON_MUST_FIX, repeated
+# here because this environment cannot import encore (tests/jobs/test_rules.py keeps
+# the two equal).
 _JOB_ERROR = re.compile(r"(encore [\w-]+: error: .+)")
 _EXIT_CODE = re.compile(r"Error code is: (\d+)")
 PERSON_MUST_FIX = {"2", "3"}  # errors.EncoreError, errors.BudgetExceeded
+
+# The years a form's `year` Param accepts: encore.platform.years.FIRST_YEAR..LAST_YEAR,
+# repeated here for the same reason (tests/jobs/test_rules.py keeps them equal).
+FIRST_YEAR = 2002
+LAST_YEAR = 2100
 
 
 def default_data_root() -> str:

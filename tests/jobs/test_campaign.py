@@ -13,6 +13,8 @@ import pytest
 from test_facts import CATALOG, EPS, SECRET_TITLE, YEAR, _cfg, world  # noqa: F401 - fixture
 
 from encore import facts
+from encore.campaign import definition, numbers, rendering
+from encore.campaign import export as campaign_export
 from encore.campaign import job as campaign
 from encore.facts import catalog as fc
 from encore.platform.errors import BudgetExceeded, EncoreError
@@ -64,8 +66,8 @@ def specs(cfg):
 
 
 def _render(tmp_path, specs, lines, released, markets=("FR",), locales=("en",)):
-    camp = campaign.load_campaign("test_camp", _campaign(tmp_path, lines))
-    return campaign.render_campaign(
+    camp = definition.load_campaign("test_camp", _campaign(tmp_path, lines))
+    return rendering.render_campaign(
         camp,
         {k: specs[k] for k in ("titled", "artists", "minutes")},
         released,
@@ -76,13 +78,44 @@ def _render(tmp_path, specs, lines, released, markets=("FR",), locales=("en",)):
 
 
 def test_locale_formatting():
-    assert campaign.format_about(28802, 999, "en") == "about 28,800"
-    assert campaign.format_about(28802, 999, "de") == "rund 28.800"
-    assert campaign.format_about(9, 0, "en") == "9"  # exact when the noise allows it
-    assert campaign.format_about(2438, 999, "en") == "about 2,400"  # never finer than the noise
-    assert campaign.format_percent(0.312, "en") == "31%"
-    assert campaign.format_percent(0.312, "de") == "31\xa0%"
-    assert campaign.market_name("DE", "de") == "Deutschland"
+    assert numbers.format_about(28802, 999, "en") == "about 28,800"
+    assert numbers.format_about(28802, 999, "de") == "rund 28.800"
+    assert numbers.format_about(9, 0, "en") == "9"  # exact when the noise allows it
+    assert numbers.format_about(2438, 999, "en") == "about 2,400"  # never finer than the noise
+    assert numbers.format_percent(0.312, "en") == "31%"
+    assert numbers.format_percent(0.312, "de") == "31\xa0%"
+    assert numbers.market_name("DE", "de") == "Deutschland"
+
+
+def test_the_words_around_numbers_come_from_the_catalogs():
+    """ "about 28,800" is a catalog message (templates/locales), translated in every
+    shipped locale, extracted from the code the way docs/render.md extracts it."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    from encore.render.settings import supported_locales, templates_dir
+
+    code = Path(numbers.__file__).parent
+    wanted = {m[2] for m in extract_from_dir(str(code), [("**.py", "python")])}
+    assert "about %(n)s" in wanted
+    for locale in supported_locales()[1:]:
+        po = templates_dir() / "locales" / locale / "LC_MESSAGES" / "encore.po"
+        catalog = read_po(po.open("rb"), locale=locale)
+        for msgid in wanted:
+            message = catalog.get(msgid)
+            assert message and message.string and not message.fuzzy, (locale, msgid)
+        word = catalog.get("about %(n)s").string
+        number = numbers.format_number(28800, locale)
+        assert numbers.format_about(28802, 999, locale) == word % {"n": number}
+    assert numbers.format_about(28802, 999, "de_AT") == "rund 28.800"  # the language's catalog
+
+
+def test_a_locale_without_a_catalog_is_refused(tmp_path):
+    root = _campaign(tmp_path, {"x": (["titled"], "{{ f.titled.about }}")}, locales=("en", "fr"))
+    with pytest.raises(EncoreError, match=r"copy\.fr\.toml: locale 'fr' has no catalog"):
+        definition.load_campaign("test_camp", root)
+    with pytest.raises(EncoreError, match=r"--locale: locale 'it' has no catalog"):
+        definition.check_locale("it", "--locale")
 
 
 def test_sandbox_refuses_internals_and_oversized_output(tmp_path, specs):
@@ -153,13 +186,13 @@ def test_suppressed_fact_drops_its_line_and_formula_injection_is_neutralised(tmp
     assert texts[("FR", "en", "top")] == '=HYPERLINK("http://x") wins 2025 with about 9,000 plays.'
     for r in out.copy:
         assert "None" not in r["text"]
-    csv_text = campaign.to_csv(out.copy, ["market", "locale", "line", "text"])
+    csv_text = campaign_export.to_csv(out.copy, ["market", "locale", "line", "text"])
     cells = [row.split(",", 3)[3] for row in csv_text.splitlines()[1:]]
     assert any(c.startswith("\"'=HYPERLINK") for c in cells)
     assert not any(c.startswith(("=", '"=', "+", "-", "@")) for c in cells)
     for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1"):
-        assert campaign.neutralise_cell(bad) == "'" + bad
-    assert campaign.neutralise_cell("fine") == "fine"
+        assert campaign_export.neutralise_cell(bad) == "'" + bad
+    assert campaign_export.neutralise_cell("fine") == "fine"
     # user-derived text is escaped in the billboard SVG
     svg = out.billboards["FR-en-top"]
     assert "&#34;http://x&#34;" in svg or "&quot;http://x&quot;" in svg
@@ -230,7 +263,7 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
         if r["value"] is not None:
             for loc in ("en", "de"):
                 err = None if r["kind"] == "median" else r["error95"]
-                rounded.add(campaign.format_number(campaign.round_for_people(r["value"], err), loc))
+                rounded.add(numbers.format_number(numbers.round_for_people(r["value"], err), loc))
     for r in export.copy:
         for number in re.findall(r"\d[\d.,]*\d|\d", r["text"]):
             assert number in rounded or number == str(YEAR), (number, r["text"])
@@ -264,7 +297,7 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
 
 def test_shipped_campaigns_load_and_name_only_declared_facts(cfg):
     for name in ("year_end_billboards", "press_kit"):
-        camp = campaign.load_campaign(name)
+        camp = definition.load_campaign(name)
         specs = camp.specs(cfg)
         assert set(camp.copy) >= {"en", "de"}
         for locale, lines in camp.copy.items():
@@ -272,4 +305,4 @@ def test_shipped_campaigns_load_and_name_only_declared_facts(cfg):
             for line in lines:
                 assert set(line.facts) <= set(specs), (name, locale, line.id)
     with pytest.raises(EncoreError, match="--campaign"):
-        campaign.load_campaign("../etc")
+        definition.load_campaign("../etc")

@@ -13,6 +13,7 @@ from scanning import tree_digest
 from encore.platform import schemas
 from encore.platform.errors import EncoreError
 from encore.tools import generate as gen
+from encore.tools import listening, world
 
 YEARS = [2025, 2026]
 
@@ -97,7 +98,7 @@ def test_shares_look_like_a_real_service(generated):
 
 def test_time_zones_match_countries(generated):
     out, _ = generated
-    allowed = {c: set(tzs) for c, tzs, _ in gen.COUNTRIES}
+    allowed = {c: set(tzs) for c, tzs, _ in world.COUNTRIES}
     users = [json.loads(x) for x in open(out / "raw/users/users.jsonl")]
     for u in users:
         assert u["timezone"] is None or u["timezone"] in allowed[u["country"]], u
@@ -121,7 +122,7 @@ def test_dirty_records_are_planted_and_keyed(generated):
     assert len(planted) == s["dirty"]
     share = s["dirty"] / s["plays"]
     assert 0.002 <= share <= 0.007, share
-    assert {p["reason"] for p in planted} == set(gen.DIRTY_KINDS)
+    assert {p["reason"] for p in planted} == set(listening.DIRTY_KINDS)
     lines = {(f, i): line for f, i, line in _events(out)}
     for p in planted:
         raw = lines[(p["file"], p["line"])]
@@ -145,15 +146,15 @@ def test_seed_playlist_example_present(generated):
     with gzip.open(out / "raw/playlists/playlists.jsonl.gz", "rt", encoding="utf-8") as f:
         playlists = [json.loads(x) for x in f]
     titles = Counter(p["title"] for p in playlists)
-    assert titles[gen.SEED_TITLE] >= 1  # rare
-    assert titles["chill"] > titles[gen.SEED_TITLE]  # common titles are used by many
+    assert titles[world.SEED_TITLE] >= 1  # rare
+    assert titles["chill"] > titles[world.SEED_TITLE]  # common titles are used by many
     tracks = {
         json.loads(x)["track_uri"]: json.loads(x) for x in open(out / "raw/catalog/tracks.jsonl")
     }
-    god_uri = next(u for u, t in tracks.items() if t["track_name"] == gen.SEED_TRACK[0])
+    god_uri = next(u for u, t in tracks.items() if t["track_name"] == world.SEED_TRACK[0])
     with_god = sum(god_uri in p["track_uris"] for p in playlists)
     assert with_god > 0.15 * len(playlists)  # on many playlists
-    assert with_god > titles[gen.SEED_TITLE]
+    assert with_god > titles[world.SEED_TITLE]
 
 
 def test_catalog_popularity_is_zipf_like(generated):

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from encore.ingest import canonical
 from encore.ingest import job as ingest
 from encore.tools import generate as gen
+from encore.tools import listening
 
 BASE = {
     "ts": "2025-01-15T10:00:00Z",
@@ -426,7 +427,7 @@ def test_every_planted_dirty_record_is_quarantined_with_its_reason(generated_ing
     root, summary, result = generated_ingest
     planted = [json.loads(x) for x in open(root / "raw" / "_planted" / "dirty.jsonl")]
     assert len(planted) == summary["dirty"] > 20
-    assert {p["reason"] for p in planted} == set(gen.DIRTY_KINDS)  # every kind was planted
+    assert {p["reason"] for p in planted} == set(listening.DIRTY_KINDS)  # every kind was planted
     erased = {r.user_id for r in spark.read.parquet(str(root / "privacy" / "erasures")).collect()}
     quarantine = {
         (r["source_file"], r["record"], r["reason"])

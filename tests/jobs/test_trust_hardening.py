@@ -501,20 +501,20 @@ def _unescape_markdown(text: str) -> str:
 
 
 def test_copy_md_escapes_markdown_and_html_from_fact_labels(tmp_path, cspecs):
-    from encore.campaign import job as campaign
+    from encore.campaign import definition, export, rendering
 
     released = {"artists": _released(cspecs["artists"], [({"artist_name": EVIL_LABEL}, 9000, 40)])}
-    lines = {
+    copy = {
         "top": (
             ["artists"],
             "{{ f.artists.top[0].label }} wins with {{ f.artists.top[0].about }} plays.",
         )
     }
-    camp = campaign.load_campaign("test_camp", _campaign_folder(tmp_path, lines))
-    out = campaign.render_campaign(
+    camp = definition.load_campaign("test_camp", _campaign_folder(tmp_path, copy))
+    out = rendering.render_campaign(
         camp, {"artists": cspecs["artists"]}, released, year=YEAR, locales=["en"], markets=["FR"]
     )
-    folder = campaign.write_export(str(tmp_path / "data"), YEAR, camp, out, "run-md", png=False)
+    folder = export.write_export(str(tmp_path / "data"), YEAR, camp, out, "run-md", png=False)
     md = (Path(folder) / "copy.md").read_text()
     [line] = [ln for ln in md.splitlines() if "wins with" in ln]
     body = line.split("**: ", 1)[1]
@@ -561,7 +561,7 @@ def _red_png(path: Path) -> None:
     "href", ["ABS", "secret.png", "file:///etc/hostname", "data:image/svg+xml;base64,PHN2Zy8+"]
 )
 def test_billboard_that_embeds_a_local_image_is_refused(tmp_path, cspecs, href, monkeypatch):
-    from encore.campaign import job as campaign
+    from encore.campaign import definition, rendering
 
     _red_png(tmp_path / "secret.png")
     monkeypatch.chdir(tmp_path)
@@ -571,10 +571,10 @@ def test_billboard_that_embeds_a_local_image_is_refused(tmp_path, cspecs, href, 
         f'<image xlink:href="{href}" width="800" height="200"/>{{% for l in lines %}}<text>{{{{ l }}}}</text>'
         "{% endfor %}</svg>"
     )
-    camp = campaign.load_campaign(
+    camp = definition.load_campaign(
         "test_camp", _campaign_folder(tmp_path / "c", {"god": GOOD_LINE}, svg)
     )
-    out = campaign.render_campaign(
+    out = rendering.render_campaign(
         camp,
         {"titled": cspecs["titled"]},
         _titled(cspecs),
@@ -592,13 +592,13 @@ def test_billboard_that_embeds_a_local_image_is_refused(tmp_path, cspecs, href, 
 
 def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monkeypatch):
     """Even an SVG that reached the rasteriser cannot pull in a file next to where the job runs."""
-    from encore.campaign import job as campaign
+    from encore.campaign import definition, export, rendering
 
     _red_png(tmp_path / "secret.png")
     monkeypatch.chdir(tmp_path)
-    camp = campaign.Campaign("c", "T", "", ["en"], ["FR"], [], [])
+    camp = definition.Campaign("c", "T", "", ["en"], ["FR"], [], [])
     head = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-    export = campaign.Export(
+    made = rendering.Export(
         [],
         [],
         {
@@ -607,7 +607,7 @@ def test_billboards_are_rasterised_with_an_empty_resources_folder(tmp_path, monk
         },
         {},
     )
-    folder = Path(campaign.write_export(str(tmp_path / "data"), YEAR, camp, export, "run-png"))
+    folder = Path(export.write_export(str(tmp_path / "data"), YEAR, camp, made, "run-png"))
     assert (folder / "billboards" / "with.png").read_bytes() == (
         folder / "billboards" / "blank.png"
     ).read_bytes()

@@ -219,7 +219,7 @@ def sandbox(*, autoescape: bool = False):
                 _check_printf(left, right)
             return super().call_binop(context, operator, left, right)
 
-        def wrap_str_format(self, value):  # noqa: ARG002 - Jinja's signature
+        def wrap_str_format(self, value):  # noqa: ARG002 - Jinja's hook, called with the value
             return None  # str.format / format_map are refused below, not wrapped: '{:>400000000}'
 
         def is_safe_attribute(self, obj, attr, value):
@@ -243,7 +243,7 @@ def _time_limit(seconds: float, what: str):
         yield
         return
 
-    def _expired(_signum, _frame):
+    def _expired(signum, frame):  # noqa: ARG001 - the signature of a signal handler
         raise RenderLimit(f"{what}: rendering took longer than {seconds:g} s")
 
     old = signal.signal(signal.SIGALRM, _expired)

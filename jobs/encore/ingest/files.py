@@ -20,7 +20,6 @@ PLAIN_CSV_SUFFIXES = (".csv",)
 TEXT_SUFFIXES = tuple(s + z for s in PLAIN_TEXT_SUFFIXES for z in ("", ".gz"))
 CSV_SUFFIXES = tuple(s + z for s in PLAIN_CSV_SUFFIXES for z in ("", ".gz"))
 RAW_SUFFIXES = TEXT_SUFFIXES + CSV_SUFFIXES
-PLAIN_SUFFIXES = PLAIN_TEXT_SUFFIXES + PLAIN_CSV_SUFFIXES
 
 
 # --- finding and reading raw files -------------------------------------------------------

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from encore.platform import years
+
 
 def add_common(p: argparse.ArgumentParser, *, data: bool = True, year: bool = False) -> None:
     """Flags shared by the data commands."""
@@ -51,6 +53,8 @@ def _year(text: str) -> int:
         y = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a year: {text!r}") from None
-    if not 1970 <= y <= 2100:
-        raise argparse.ArgumentTypeError(f"year out of range 1970..2100: {y}")
+    if not years.is_year(y):
+        raise argparse.ArgumentTypeError(
+            f"year out of range {years.FIRST_YEAR}..{years.LAST_YEAR}: {y}"
+        )
     return y

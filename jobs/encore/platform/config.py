@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from encore.platform import years
+
 REPO_ROOT = Path(os.environ.get("ENCORE_HOME") or Path(__file__).resolve().parents[3])
 """Where conf/ and templates/ live. On a cluster the package travels as a zip
 (--py-files) and the resources as an archive: ENCORE_HOME points at them."""
@@ -116,8 +118,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "ingest": {
         "max_ms_played": Key(int, check=_positive),
-        "earliest_year": Key(int, check=_between(1970, 2100)),
-        "latest_year": Key(int, check=_between(1970, 2100)),
+        "earliest_year": Key(int, check=years.problem),  # inside years.FIRST_YEAR..LAST_YEAR
+        "latest_year": Key(int, check=years.problem),
         "default_ms_played": Key(int, check=_positive),
         "export_zone_share": Key(float, default=0.9, required=False, check=_between(0.5, 1)),
     },
@@ -233,12 +235,8 @@ def _import_stage_sections() -> None:
     """Stage modules declare their own sections; importing them registers those."""
     import importlib
 
-    for module in ("encore.facts.catalog", "encore.render.settings", "encore.campaign_conf"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+    for module in ("encore.facts.catalog", "encore.render.settings"):
+        importlib.import_module(module)
 
 
 def load(path: str | os.PathLike | None = None) -> dict:

@@ -1,7 +1,8 @@
 """The one source of truth for every dataset's columns (data-contracts.md).
 
 Each schema is a pyarrow schema; the Spark schema is derived from it with
-``spark_schema(...)``. docs/schemas.md documents every column in plain words.
+``spark_schema(...)``. docs/data.md documents every column in plain words
+(tests/jobs/test_docs.py checks it).
 """
 
 from __future__ import annotations
@@ -84,8 +85,6 @@ DIMENSIONS: dict[str, pa.Schema] = {
 }
 
 # --- canonical events -----------------------------------------------------------
-EVENT_KINDS = ("track", "episode", "audiobook")
-
 EVENT = pa.schema(
     [
         ("event_id", pa.string()),
@@ -111,8 +110,6 @@ EVENT = pa.schema(
         ("source", pa.string()),
     ]
 )
-# events/ is partitioned by these (derived from ts, UTC)
-EVENT_PARTITIONS = ("year", "month")
 
 QUARANTINE = pa.schema(
     [

@@ -1,0 +1,121 @@
+"""Numbers for people: what a campaign line sees of a released fact.
+
+A fact's noisy values never reach a template: each is rounded to at most three
+significant digits and never finer than the noise (:func:`round_for_people`), then
+written for the locale with Babel ("28,800" / "28.800", "31%" / "31 %"). When the
+rounding hid something the number reads "about 28,800", in the words of the locale's
+catalog (``templates/locales/<locale>/LC_MESSAGES/encore.po``, the recap pages' catalogs;
+English is the source language).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from encore import facts
+from encore.facts import catalog as fc
+from encore.render import translations
+from encore.render.settings import SOURCE_LOCALE, supported_locales
+
+
+@functools.cache
+def catalog_locale(locale: str) -> str | None:
+    """The shipped catalog a locale takes its words from: its own, else its language's
+    (``de_AT`` -> ``de``); None when neither is shipped."""
+    known = supported_locales()
+    for candidate in (locale, locale.split("_")[0]):
+        if candidate in known:
+            return candidate
+    return None
+
+
+def round_for_people(value: float, error95: float | None = None) -> int:
+    """Three significant digits at most, and never finer than the noise's magnitude."""
+    v = abs(value)
+    if v < 1:
+        return 0
+    step = 10 ** max(0, math.floor(math.log10(v)) - 2)
+    if error95 and error95 >= 10:
+        step = max(step, 10 ** math.floor(math.log10(error95)))
+    return int(round(value / step) * step)
+
+
+def format_number(n: float, locale: str) -> str:
+    from babel.numbers import format_decimal
+
+    return format_decimal(n, locale=locale, format="#,##0")
+
+
+def format_about(value: float, error95: float | None, locale: str) -> str:
+    """The number as people read it: exact when the noise allows, else "about N"."""
+    rounded = round_for_people(value, error95)
+    text = format_number(rounded, locale)
+    if rounded == round(value) and (error95 or 0) < 1:
+        return text
+    words = translations(catalog_locale(locale) or SOURCE_LOCALE)
+    return words.gettext("about %(n)s") % {"n": text}
+
+
+def format_percent(share: float, locale: str) -> str:
+    from babel.numbers import format_percent as bp
+
+    return bp(
+        round(max(0.0, min(1.0, share)) * 100) / 100, locale=locale
+    )  # the locale's own pattern
+
+
+def market_name(market: str, locale: str) -> str:
+    """The market's name in the locale's language (Babel), e.g. DE -> Germany / Deutschland."""
+    from babel import Locale
+
+    return Locale.parse(locale).territories.get(market, market)
+
+
+def fact_view(spec: fc.FactSpec, released: facts.ReleasedFact, locale: str) -> dict | None:
+    """What a template sees of a fact: rounded, localised strings, never raw noisy values.
+    None when nothing of the fact was released (suppressed)."""
+    lines = facts.answer(spec, released.rows)
+    if not lines:
+        return None
+    shares = spec.kind == "average" and spec.metric == "work_hours_share"
+
+    def line_view(ln: dict) -> dict:
+        # a median's error is a rank bound (listeners), not in the value's unit
+        err = None if spec.kind == "median" else ln["error95"]
+        v = {
+            "label": ln["label"],
+            "about": format_about(ln["value"], err, locale),
+            "number": format_number(round_for_people(ln["value"], err), locale),
+        }
+        if ln.get("share") is not None:
+            v["percent"] = format_percent(ln["share"], locale)
+        if shares:
+            v["percent"] = format_percent(ln["value"], locale)
+            v["about"] = v["number"] = v["percent"]
+        if ln.get("n"):
+            v["listeners"] = format_about(ln["n"], None, locale)
+        for dim, cols in ln["dims"].items():
+            v[dim] = " — ".join(str(x) for x in cols.values())
+        return v
+
+    views = [line_view(ln) for ln in lines]
+    by: dict[str, dict] = {}
+    if spec.per or spec.share_per:
+        for ln, v in zip(lines, views, strict=True):
+            for dim, group in (ln["group"] or {}).items():
+                if spec.share_per:
+                    by.setdefault(dim, {}).setdefault(group, []).append(v)
+                else:
+                    by.setdefault(dim, {}).setdefault(group, v)
+    elif len(spec.keys) == 1:
+        by[spec.keys[0]] = {v[spec.keys[0]]: v for v in views}
+    view = {"id": spec.id, "title": spec.title, "top": views, "by": by}
+    view.update(
+        {
+            k: views[0][k]
+            for k in ("label", "about", "number", "percent", "listeners")
+            if k in views[0]
+        }
+    )
+    return view
