@@ -27,11 +27,15 @@ import json
 import os
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from encore.platform import datasets, locks, storage
 from encore.platform.args import run_id
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 ME = "me"
 """The listener's id: local, never in a URL (pages are named by an HMAC token)."""
@@ -117,7 +121,7 @@ def _save_state(root: str, state: dict) -> None:
     )
 
 
-def year_digests(spark, root: str, user_id: str = ME) -> dict[int, str]:
+def year_digests(spark: SparkSession, root: str, user_id: str = ME) -> dict[int, str]:
     """{UTC year: a digest of the listener's plays that year} (count and an XOR of row
     hashes, one aggregate): what tells a second run which years changed."""
     from pyspark.sql import functions as F

@@ -130,3 +130,39 @@ def test_long_modules_say_why():
         f"modules over {LONG_MODULE} lines without a 'Why one module' paragraph in "
         "their docstring:\n" + "\n".join(long)
     )
+
+
+def _unannotated(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> list[str]:
+    """The parameters of ``fn`` without an annotation (self/cls of a method excepted),
+    and ``return`` when it has no return annotation."""
+    a = fn.args
+    params = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+    if method and params and params[0].arg in ("self", "cls"):
+        params = params[1:]
+    params += [p for p in (a.vararg, a.kwarg) if p is not None]
+    missing = [p.arg for p in params if p.annotation is None]
+    return missing + (["return"] if fn.returns is None else [])
+
+
+def test_public_functions_have_type_hints():
+    """Every public function and every public method of a public class says what it
+    takes and what it gives back (docs/development.md, "The house")."""
+    funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    bad = []
+    for path in MODULES.values():
+        rel = path.relative_to(PACKAGE.parent)
+        if rel.parts[1] == "campaign":  # campaign/: hints added with its split (see main)
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found = [(n, n.name, False) for n in tree.body if isinstance(n, funcs)]
+        for cls in tree.body:
+            if isinstance(cls, ast.ClassDef) and not cls.name.startswith("_"):
+                found += [
+                    (n, f"{cls.name}.{n.name}", True) for n in cls.body if isinstance(n, funcs)
+                ]
+        for node, name, method in found:
+            if node.name.startswith("_"):
+                continue
+            if missing := _unannotated(node, method):
+                bad.append(f"{rel}:{node.lineno} {name} (no hint: {', '.join(missing)})")
+    assert not bad, "public functions without complete type hints:\n" + "\n".join(bad)

@@ -15,6 +15,7 @@ import contextlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from encore.facts import catalog as fc
 from encore.facts import noise
@@ -22,6 +23,9 @@ from encore.facts.catalog import DIMENSIONS, FactSpec
 from encore.facts.ledger import TOLERANCE
 from encore.facts.population import Inputs, normalise_phrase
 from encore.platform.errors import EncoreError
+
+if TYPE_CHECKING:
+    from tmlt.analytics import KeySet, Session
 
 ID_SPACE = "listener"
 
@@ -31,7 +35,7 @@ def _truncation_column(spec: FactSpec) -> str:
     return DIMENSIONS[spec.keys[-1]]["columns"][-1]
 
 
-def public_keys(spec: FactSpec, inputs: Inputs, cfg: dict):
+def public_keys(spec: FactSpec, inputs: Inputs, cfg: dict) -> KeySet | None:
     """The public KeySet of a fact (None for privately selected keys)."""
     from pyspark.sql import functions as F
     from tmlt.analytics import KeySet
@@ -128,7 +132,9 @@ class Evaluated:
     note: str
 
 
-def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict) -> Evaluated:
+def evaluate_fact(
+    session: Session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict
+) -> Evaluated:
     """Evaluate one fact in ``session``, spending exactly its budget."""
     from pyspark.sql import functions as F
     from tmlt.analytics import (
@@ -281,7 +287,7 @@ def evaluate_fact(session, spec: FactSpec, inputs: Inputs, year: int, cfg: dict)
     return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
 
 
-def open_session(inputs: Inputs, specs: list[FactSpec], epsilon: float, delta: float):
+def open_session(inputs: Inputs, specs: list[FactSpec], epsilon: float, delta: float) -> Session:
     """A Tumult Analytics session over the private tables the facts need, with the
     listener as the protected unit, holding exactly the budget of this release."""
     from tmlt.analytics import AddRowsWithID, ApproxDPBudget, Session

@@ -12,9 +12,13 @@ through ``describe`` and ``error95``.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tmlt.analytics import PrivacyBudget, Query, Session
 
 
-def noise_info(session, query, budget) -> list[dict]:
+def noise_info(session: Session, query: Query, budget: PrivacyBudget) -> list[dict]:
     """The noise ``session`` would add to ``query`` evaluated at ``budget``: one dict per
     draw, with ``noise_mechanism`` (an enum, read by its ``name``) and
     ``noise_parameter`` (a scale; the variance for Gaussian mechanisms)."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from encore.facts import catalog as fc
 from encore.platform import config, datasets, localtime
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 
 def _age_band_expr(cfg: dict, year: int):
@@ -31,7 +34,7 @@ def _age_band_expr(cfg: dict, year: int):
     return expr.otherwise(F.lit(None).cast("string"))
 
 
-def normalise_title(col):
+def normalise_title(col: str | Column) -> Column:
     """Playlist titles and phrases are compared case-folded with single spaces."""
     from pyspark.sql import functions as F
 
@@ -44,7 +47,7 @@ def normalise_phrase(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).lower().split())
 
 
-def eligible_listeners(users, erasures):
+def eligible_listeners(users: DataFrame, erasures: DataFrame) -> DataFrame:
     """Listeners whose data may enter a fact: not opted out (an unknown choice counts
     as opted out) and not erased."""
     from pyspark.sql import functions as F
@@ -54,16 +57,16 @@ def eligible_listeners(users, erasures):
 
 
 def population_tables(
-    events,
-    users,
-    erasures,
+    events: DataFrame,
+    users: DataFrame,
+    erasures: DataFrame,
     *,
     year: int,
     cfg: dict,
-    tracks=None,
-    playlists=None,
+    tracks: DataFrame | None = None,
+    playlists: DataFrame | None = None,
     sources: tuple[str, ...] = fc.SOURCES,
-) -> dict:
+) -> dict[str, DataFrame]:
     """The private tables handed to the DP session, one per source, each keyed by
     ``user_id`` (the privacy id). Pure: DataFrames in, DataFrames out.
 
@@ -102,7 +105,7 @@ def population_tables(
     work = (
         F.dayofweek("local_ts").between(2, 6) & (F.col("hour") >= wh[0]) & (F.col("hour") < wh[1])
     )
-    out: dict = {}
+    out: dict[str, DataFrame] = {}
     common = ["user_id", "platform", "country", "age_band", "hour", "local_date"]
     if "streams" in sources:
         out["streams"] = plays.filter(
@@ -140,13 +143,15 @@ def population_tables(
 class Inputs:
     """What a release needs: the private tables and the public ones (catalog keys)."""
 
-    private: dict
-    artists: Any = None  # catalog/artists (artist_name, genres)
-    tracks: Any = None  # catalog/tracks
-    missing: dict = field(default_factory=dict)  # source/dimension -> why it is unavailable
+    private: dict[str, DataFrame]
+    artists: DataFrame | None = None  # catalog/artists (artist_name, genres)
+    tracks: DataFrame | None = None  # catalog/tracks
+    missing: dict[str, str] = field(
+        default_factory=dict
+    )  # source/dimension -> why it is unavailable
 
 
-def read_inputs(spark, root: str, year: int, cfg: dict, sources: set[str]) -> Inputs:
+def read_inputs(spark: SparkSession, root: str, year: int, cfg: dict, sources: set[str]) -> Inputs:
     events = datasets.read_events(spark, root)
     users = datasets.read_dimension(spark, root, "users", required=True)
     erasures = datasets.erased_user_ids(spark, root)

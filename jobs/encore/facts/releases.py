@@ -20,7 +20,9 @@ How a release works:
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from encore.facts import catalog as fc
 from encore.facts.catalog import FactSpec
@@ -39,9 +41,12 @@ from encore.facts.store import (
 from encore.platform import locks, storage
 from encore.platform.errors import EncoreError
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 
 def release(
-    spark,
+    spark: SparkSession,
     root: str,
     year: int,
     specs: list[FactSpec],
@@ -49,7 +54,7 @@ def release(
     run_id: str,
     *,
     inputs: Inputs | None = None,
-    say=None,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, ReleasedFact]:
     """Release ``specs`` for ``year`` and return every one of them by id.
 

@@ -97,7 +97,7 @@ def has_data(uri: str) -> bool:
     return storage.is_dir(uri) and any(not n.startswith((".", "_")) for n in storage.listdir(uri))
 
 
-def month_filter(parts: list[tuple[int, int]]):
+def month_filter(parts: list[tuple[int, int]]) -> Column:
     cond = F.lit(False)
     for y, m in parts:
         cond = cond | ((F.col("year") == y) & (F.col("month") == m))
@@ -219,7 +219,7 @@ def ingest_lines(
     report: Report,
     lines: DataFrame | None,
     files: list[str],
-    source,
+    source: str | Column,
     missing_ms: str,
     durations: DataFrame | None = None,
     extra_rejected: DataFrame | None = None,

@@ -12,8 +12,14 @@ Layout (data-contracts.md):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from encore.platform import schemas, storage
 from encore.platform.errors import EncoreError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 EVENTS = "events"
 QUARANTINE = "quarantine"
@@ -41,7 +47,7 @@ def _exists_with_data(uri: str) -> bool:
     )
 
 
-def read_events(spark, root: str, *, required: bool = True):
+def read_events(spark: SparkSession, root: str, *, required: bool = True) -> DataFrame:
     """Canonical events (all years); filter on ``year`` to prune partitions."""
     uri = path(root, EVENTS)
     if not _exists_with_data(uri):
@@ -53,7 +59,7 @@ def read_events(spark, root: str, *, required: bool = True):
     return spark.read.schema(_event_read_schema()).parquet(uri)
 
 
-def _event_read_schema():
+def _event_read_schema() -> StructType:
     from pyspark.sql.types import IntegerType, StructField, StructType
 
     base = schemas.spark_schema(schemas.EVENT)
@@ -63,7 +69,9 @@ def _event_read_schema():
     )
 
 
-def read_dimension(spark, root: str, name: str, *, required: bool = False):
+def read_dimension(
+    spark: SparkSession, root: str, name: str, *, required: bool = False
+) -> DataFrame | None:
     """An ingested dimension table, or None (or an error when ``required``) if absent."""
     if name not in schemas.DIMENSIONS:
         raise ValueError(f"unknown dimension {name!r}")
@@ -75,7 +83,7 @@ def read_dimension(spark, root: str, name: str, *, required: bool = False):
     return spark.read.schema(schemas.spark_schema(schemas.DIMENSIONS[name])).parquet(uri)
 
 
-def erased_user_ids(spark, root: str):
+def erased_user_ids(spark: SparkSession, root: str) -> DataFrame:
     """A one-column DataFrame (user_id) of everyone who asked to be erased (maybe empty)."""
     df = read_dimension(spark, root, "privacy/erasures")
     if df is None:
@@ -85,13 +93,18 @@ def erased_user_ids(spark, root: str):
     return df.select("user_id").distinct()
 
 
-def without_erased(df, erased, column: str = "user_id"):
+def without_erased(df: DataFrame, erased: DataFrame, column: str = "user_id") -> DataFrame:
     """Drop every row of an erased listener (before anything is computed)."""
     return df.join(erased.withColumnRenamed("user_id", column), on=column, how="left_anti")
 
 
 def write_dataset(
-    df, final: str, *, run_id: str, partition_by: list[str] | None = None, mode: str = "overwrite"
+    df: DataFrame,
+    final: str,
+    *,
+    run_id: str,
+    partition_by: list[str] | None = None,
+    mode: str = "overwrite",
 ) -> None:
     """Write ``df`` as Parquet into a staging folder, then swap it in atomically."""
     staged = storage.staging_path(final, run_id)

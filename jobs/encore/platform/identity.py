@@ -17,9 +17,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from encore.platform.errors import EncoreError
 from encore.platform.text import WHITESPACE, clean_text
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
 
 # letters, digits and _ . : @ + -, 1 to 128 of them: never a path, never a filter escape
 USER_ID_PATTERN = r"[A-Za-z0-9_.:@+\-]{1,128}"
@@ -32,7 +37,7 @@ _FIELD_RE = re.compile(_FIELD_PATTERN.encode())
 EXPORT_PREFIX = "export:"
 
 
-def check_user_id(user_id, flag: str = "--user-id") -> str:
+def check_user_id(user_id: object, flag: str = "--user-id") -> str:
     """The user id, or a one-line EncoreError naming the rule."""
     if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
         raise EncoreError(
@@ -96,7 +101,7 @@ def row_ids(row: dict) -> set[str]:
     return {c for f in USER_FIELDS if (c := _clean(row.get(f)))}
 
 
-def named_ids_col(record, source_file=None):
+def named_ids_col(record: Column, source_file: Column | None = None) -> Column:
     """Spark column: array<string> of the ids a quarantined record names (see module doc)."""
     from pyspark.sql import functions as F
 
@@ -124,7 +129,7 @@ def named_ids_col(record, source_file=None):
     return ids
 
 
-def names_any(ids, user_ids) -> object:
+def names_any(ids: Column, user_ids: Iterable[str]) -> Column:
     """Spark column: does the array ``ids`` hold one of ``user_ids`` (exact match)?"""
     from pyspark.sql import functions as F
 

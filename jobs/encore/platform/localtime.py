@@ -20,11 +20,16 @@ is written in the recaps and facts reports.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import tzdata
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 VERSION: str = tzdata.IANA_VERSION
 """The IANA release the shipped rules are (``tzdata.IANA_VERSION``)."""
@@ -99,7 +104,9 @@ def intervals(name: str, start: datetime, end: datetime) -> list[tuple[int, int,
     return out
 
 
-def offset_rows(zones, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime, int]]:
+def offset_rows(
+    zones: Iterable[str | None], start: datetime, end: datetime
+) -> list[tuple[str, datetime, datetime, int]]:
     """(zone, from, until, offset_s) rows for every known zone of ``zones`` over the
     window [start, end) widened by a margin; unknown names are left out (→ UTC)."""
     lo, hi = start - _MARGIN, end + _MARGIN
@@ -113,14 +120,21 @@ def offset_rows(zones, start: datetime, end: datetime) -> list[tuple[str, dateti
 OFFSET_SCHEMA = "_tz_zone string, _tz_from timestamp, _tz_until timestamp, _tz_offset_s int"
 
 
-def offset_table(spark, zones, start: datetime, end: datetime):
+def offset_table(
+    spark: SparkSession, zones: Iterable[str | None], start: datetime, end: datetime
+) -> DataFrame:
     """The offset intervals as a small Spark DataFrame (see :data:`OFFSET_SCHEMA`)."""
     return spark.createDataFrame(offset_rows(zones, start, end), OFFSET_SCHEMA)
 
 
 def with_local_ts(
-    df, offsets, *, zone_col: str = "timezone", ts_col: str = "ts", out: str = "local_ts"
-):
+    df: DataFrame,
+    offsets: DataFrame,
+    *,
+    zone_col: str = "timezone",
+    ts_col: str = "ts",
+    out: str = "local_ts",
+) -> DataFrame:
     """``df`` with ``out``: the wall-clock time of ``ts_col`` in the zone named by
     ``zone_col`` (a column name or a literal zone via ``F.lit`` in the caller), as a
     timestamp read in the session's UTC. No interval (null or unknown zone) → UTC.

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 
 from encore.platform.errors import EncoreError
 
@@ -63,7 +64,7 @@ def _describe(name: str, holder: dict) -> str:
 
 
 @contextlib.contextmanager
-def hold(data_root: str, name: str, run_id: str | None = None):
+def hold(data_root: str, name: str, run_id: str | None = None) -> Iterator[str | None]:
     """The lock of one stage (and year); refused while an erasure runs on the root."""
     with _take(data_root, name, run_id) as path:
         if path is not None and name != ERASURE:
@@ -77,7 +78,7 @@ def hold(data_root: str, name: str, run_id: str | None = None):
 
 
 @contextlib.contextmanager
-def hold_exclusive(data_root: str, run_id: str | None = None):
+def hold_exclusive(data_root: str, run_id: str | None = None) -> Iterator[str | None]:
     """The erasure lock: no other run of the root may write while it is held."""
     with _take(data_root, ERASURE, run_id) as path:
         if path is not None:
@@ -95,7 +96,7 @@ def hold_exclusive(data_root: str, run_id: str | None = None):
 
 
 @contextlib.contextmanager
-def _take(data_root: str, name: str, run_id: str | None = None):
+def _take(data_root: str, name: str, run_id: str | None = None) -> Iterator[str | None]:
     if "://" in str(data_root):
         yield None
         return
@@ -136,7 +137,7 @@ def _take(data_root: str, name: str, run_id: str | None = None):
 
 
 @contextlib.contextmanager
-def exclusive(data_root: str, name: str, run_id: str | None = None):
+def exclusive(data_root: str, name: str, run_id: str | None = None) -> Iterator[str | None]:
     """``hold`` on every kind of data root.
 
     Local roots: the O_EXCL lock file above. Object stores and HDFS (``://`` roots) have

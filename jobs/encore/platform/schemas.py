@@ -7,7 +7,12 @@ Each schema is a pyarrow schema; the Spark schema is derived from it with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
 
 # --- raw listening log: Spotify extended streaming history + user_id -------------
 RAW_EVENT = pa.schema(
@@ -171,7 +176,7 @@ RECAP = pa.schema(
 )
 
 
-def spark_schema(schema: pa.Schema):
+def spark_schema(schema: pa.Schema) -> StructType:
     """The Spark StructType for a pyarrow schema (all fields nullable)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 # The profile's plays_per_task, carried in the session for the jobs (recaps.partitions_for).
 PLAYS_PER_TASK = "spark.encore.playsPerTask"
 DEFAULT_PLAYS_PER_TASK = 250_000
 
 
-def plays_per_task(session) -> int:
+def plays_per_task(session: SparkSession) -> int:
     """The session's plays_per_task (the default for a session not made by get_session)."""
     return int(session.conf.get(PLAYS_PER_TASK, str(DEFAULT_PLAYS_PER_TASK)))
 
 
-def get_session(cfg: dict, app_name: str, profile: str | None = None):
+def get_session(cfg: dict, app_name: str, profile: str | None = None) -> SparkSession:
     """A SparkSession for ``app_name`` with the settings every Encore job relies on.
 
     Under ``spark-submit`` the master and resources come from the submit command (the
@@ -63,7 +67,7 @@ def get_session(cfg: dict, app_name: str, profile: str | None = None):
 UTC_NAMES = ("UTC", "Etc/UTC", "GMT", "Z")
 
 
-def require_utc(session, stage: str) -> None:
+def require_utc(session: SparkSession, stage: str) -> None:
     """Every stage reads and writes instants as UTC and computes local time itself
     (encore.platform.localtime): a session in another zone would shift every clock."""
     tz = session.conf.get("spark.sql.session.timeZone")

@@ -17,6 +17,7 @@ import os
 import posixpath
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -81,7 +82,7 @@ def read_text(uri: str) -> str:
     return read_bytes(uri).decode("utf-8")
 
 
-def read_json(uri: str):
+def read_json(uri: str) -> Any:  # whatever the JSON holds
     return json.loads(read_text(uri))
 
 
@@ -100,7 +101,7 @@ def write_text_atomic(uri: str, text: str) -> None:
     write_bytes_atomic(uri, text.encode("utf-8"))
 
 
-def write_json_atomic(uri: str, obj) -> None:
+def write_json_atomic(uri: str, obj: object) -> None:
     write_text_atomic(
         uri, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
     )

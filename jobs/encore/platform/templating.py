@@ -9,17 +9,22 @@ imported when an environment is made, so campaign's sandbox child still starts f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
+    from jinja2 import Environment
 
 SOURCE_LOCALE = "en"  # the templates' own language: it needs no catalog
 # Jinja's default list leaves out SVG, and a card is an SVG with user-derived names in it
 AUTOESCAPE = ("html", "htm", "xml", "svg")
 
 
-def autoescape(*, for_string: bool = True, default: bool = False):
+def autoescape(*, for_string: bool = True, default: bool = False) -> Callable[[str | None], bool]:
     """Jinja's ``autoescape`` for Encore: on for the AUTOESCAPE file types; for
     templates made from a string, ``for_string``; for any other file, ``default``."""
     from jinja2 import select_autoescape
@@ -52,7 +57,7 @@ def catalog_locales(locales_dir: Path, domain: str) -> tuple[str, ...]:
 
 
 @cache
-def translations(locales_dir: Path, domain: str, locale: str):
+def translations(locales_dir: Path, domain: str, locale: str) -> NullTranslations:
     """Babel translations parsed from the .po catalog in the repo (no compiled .mo);
     the source language's are empty."""
     from babel.messages.mofile import write_mo
@@ -73,7 +78,7 @@ def html_lang(locale: str) -> str:
     return locale.replace("_", "-")
 
 
-def environment(folder: Path, *, locale: str, locales_dir: Path, domain: str):
+def environment(folder: Path, *, locale: str, locales_dir: Path, domain: str) -> Environment:
     """A Jinja environment for one locale's templates under ``folder``: the shared
     ``options``, ``jinja2.ext.i18n`` with gettext from the locale's ``domain`` catalog,
     a ``number`` filter (Babel, the locale's digits and separators) and the ``lang``

@@ -23,11 +23,15 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from encore.platform import config, datasets, share, storage, templating
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 from encore.render import settings as render_conf
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 STAGES = ("ingest", "recaps", "facts", "render")  # whose reports the run report gathers
 DELIVERY_COLUMNS = ("user_id", "year", "locale", "page_url", "subject", "body_text", "body_html")
@@ -168,14 +172,14 @@ def _arrow_schema():
 
 
 def build_deliveries(
-    recaps,
+    recaps: DataFrame,
     *,
     secret: bytes,
     settings: render_conf.RenderSettings,
     base: str,
-    users=None,
-    erased=None,
-):
+    users: DataFrame | None = None,
+    erased: DataFrame | None = None,
+) -> DataFrame:
     """The delivery list: who gets a page is render's rule (``eligible_recaps``)."""
     from pyspark.sql import functions as F
 

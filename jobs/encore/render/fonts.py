@@ -25,12 +25,17 @@ from __future__ import annotations
 import logging
 import os
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from encore.platform import config
 from encore.platform.errors import EncoreError
+
+if TYPE_CHECKING:
+    import uharfbuzz as hb
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +182,12 @@ class Face:
     bold: bool
 
     @property
-    def hb_font(self):
+    def hb_font(self) -> hb.Font:
         return _hb_font(self.path, self.index)
 
 
 @cache
-def _hb_font(path: str, index: int):
+def _hb_font(path: str, index: int) -> hb.Font:
     import uharfbuzz as hb
 
     face = hb.Face(hb.Blob.from_file_path(path), index)
@@ -222,7 +227,7 @@ def covers(family: str, code: int) -> bool:
     return code in _coverage(f.path, f.index)
 
 
-def files_for(families) -> list[str]:
+def files_for(families: Iterable[str]) -> list[str]:
     """The font files resvg needs to draw ``families`` (regular and bold)."""
     out: list[str] = []
     for name in dict.fromkeys([BASE, *families]):

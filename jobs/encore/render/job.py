@@ -30,6 +30,7 @@ import argparse
 import os
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from encore.platform import storage
 from encore.platform.context import RunContext
@@ -37,6 +38,9 @@ from encore.render import fonts
 from encore.render import settings as render_conf
 from encore.render.page import SUMMARY_PNG, Renderer
 from encore.render.settings import RenderSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 COUNTS_SCHEMA = "pages long, cards long, pngs long, bytes long, render_s double"
 
@@ -90,7 +94,9 @@ def render_partition(
     )
 
 
-def eligible_recaps(recaps, users=None, erased=None):
+def eligible_recaps(
+    recaps: DataFrame, users: DataFrame | None = None, erased: DataFrame | None = None
+) -> DataFrame:
     """The recaps to render: eligible listeners only, erased ones dropped, with the
     listener's country (for the locale) when the users table is there."""
     from pyspark.sql import functions as F
@@ -108,15 +114,15 @@ def eligible_recaps(recaps, users=None, erased=None):
 
 
 def build_site(
-    recaps,
+    recaps: DataFrame,
     *,
     out_dir: str,
     secret: bytes,
     settings: RenderSettings,
-    users=None,
-    erased=None,
+    users: DataFrame | None = None,
+    erased: DataFrame | None = None,
     png: bool = True,
-):
+) -> DataFrame:
     """A one-row DataFrame of totals (pages, cards, pngs, bytes, render_s); evaluating it
     renders every eligible listener into ``out_dir`` from the executors."""
     from pyspark.sql import functions as F

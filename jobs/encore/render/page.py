@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from encore.platform import share, templating
 from encore.render import fonts
@@ -19,6 +19,10 @@ from encore.render.cards import CARDS, listener_view
 from encore.render.playlists import PLAYLIST_M3U, playlist_files
 from encore.render.settings import RenderSettings
 from encore.render.text import fit, font_size_for, locale_filters, wrap
+
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
+    from jinja2 import Environment
 
 SUMMARY_PNG = "summary.png"
 PAGE = "index.html"
@@ -30,12 +34,12 @@ html_lang = templating.html_lang
 # --- locales ----------------------------------------------------------------------------
 
 
-def translations(locale: str):
+def translations(locale: str) -> NullTranslations:
     """The cards' and page's translations for ``locale`` (templates/locales/)."""
     return templating.translations(render_conf.templates_dir() / "locales", CATALOG, locale)
 
 
-def make_env(locale: str):
+def make_env(locale: str) -> Environment:
     """A Jinja environment for one locale (templating.environment: autoescaping for
     html/xml/svg, strict undefined, gettext from the locale's catalog, ``number``) with
     the cards' filters: Babel's formats, text fitting, the font runs."""

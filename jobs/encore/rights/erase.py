@@ -19,11 +19,15 @@ import posixpath
 import re
 import zipfile
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from encore.platform import datasets, identity, locks, schemas, share, storage
 from encore.platform.identity import check_user_id
 from encore.platform.report import Report
 from encore.platform.share import export_token
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 # The Parquet datasets that hold rows about a listener: (path under the data root, the
 # column holding the user id). Partitioned ones are rewritten partition by partition.
@@ -36,7 +40,7 @@ USER_DATASETS: list[tuple[str, str]] = [
 ]
 
 
-def is_erased(spark, root: str, user_id: str) -> bool:
+def is_erased(spark: SparkSession, root: str, user_id: str) -> bool:
     """Whether the listener's erasure request is recorded (privacy/erasures/)."""
     from pyspark.sql import functions as F
 
@@ -50,7 +54,9 @@ def is_erased(spark, root: str, user_id: str) -> bool:
 _PAGE_URL = re.compile(r"/(\d{4})/([a-z2-7]{" + str(share.TOKEN_LENGTH) + r"})/(?:index\.html)?$")
 
 
-def erase_user(spark, root: str, user_id: str, secret: bytes, *, run_id: str | None = None) -> dict:
+def erase_user(
+    spark: SparkSession, root: str, user_id: str, secret: bytes, *, run_id: str | None = None
+) -> dict:
     """Erase a listener everywhere; returns {what: count removed}.
 
     Holds the data root's erasure lock (locks.hold_exclusive): no ingest, recaps,

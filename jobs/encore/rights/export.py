@@ -13,6 +13,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from encore.platform import datasets, locks, schemas, share, storage
 from encore.platform.errors import EncoreError
@@ -20,6 +21,9 @@ from encore.platform.identity import check_user_id
 from encore.platform.report import Report
 from encore.platform.share import export_token
 from encore.rights.erase import is_erased
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 EXPORT_README = """\
 Your Encore data
@@ -103,7 +107,7 @@ recomputed: they never depended on you in a way anyone could detect.
 
 
 def export_user(
-    spark,
+    spark: SparkSession,
     root: str,
     user_id: str,
     secret: bytes,

@@ -125,7 +125,7 @@ def _gzip_writer(path: str):
     return raw, io.BufferedWriter(gz, buffer_size=1 << 20), gz
 
 
-def mark_generated(root: str, **about) -> None:
+def mark_generated(root: str, **about: object) -> None:
     """The marker that lets `--demo` use the public demo secret on this root (config.check_demo_root)."""
     from encore.platform import config, storage
 
