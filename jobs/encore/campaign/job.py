@@ -15,7 +15,9 @@ hits a limit is refused, the reason recorded in the notes.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from encore import facts
 from encore.campaign.definition import CAMPAIGNS_DIR, check_locale, check_market, load_campaign
@@ -23,6 +25,11 @@ from encore.campaign.export import write_export
 from encore.campaign.rendering import render_campaign
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from encore.campaign.rendering import Export
 
 
 def export_campaign(
@@ -32,13 +39,13 @@ def export_campaign(
     cfg: dict,
     run_id: str,
     *,
-    locales=None,
-    markets=None,
-    spark_factory=None,
-    say=None,
+    locales: list[str] | None = None,
+    markets: list[str] | None = None,
+    spark_factory: Callable[[], SparkSession] | None = None,
+    say: Callable[[str], None] | None = None,
     campaigns_dir: Path = CAMPAIGNS_DIR,
     png: bool = True,
-):
+) -> tuple[str, Export]:
     """Release what the campaign still needs, render, write. Returns (folder, Export)."""
     say = say or (lambda _l: None)
     camp = load_campaign(name, campaigns_dir)

@@ -26,9 +26,14 @@ import contextlib
 import re
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from encore.platform import templating
 from encore.platform.errors import EncoreError
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_LINE_CHARS = 600  # a rendered line longer than this is refused
 MAX_SVG_CHARS = 200_000
@@ -85,7 +90,7 @@ class Record:
         return key in self._data
 
 
-def frozen(value):
+def frozen(value: object) -> object:
     """Dicts become Records and lists tuples, all the way down."""
     if isinstance(value, dict):
         return Record({k: frozen(v) for k, v in value.items()})
@@ -195,7 +200,7 @@ def _size_filters(filters: dict) -> dict:  # noqa: C901 - small wrappers; mccabe
     }
 
 
-def sandbox(*, autoescape: bool = False):
+def sandbox(*, autoescape: bool = False) -> ImmutableSandboxedEnvironment:
     """Jinja's immutable sandbox with StrictUndefined, capped operators, wrapped
     size-producing filters, no padding str methods, no namespace()/lipsum()."""
     from jinja2.exceptions import SecurityError
@@ -255,7 +260,7 @@ def _time_limit(seconds: float, what: str):
         signal.signal(signal.SIGALRM, old)
 
 
-def render_limited(template, context: dict, *, max_chars: int, what: str) -> str:
+def render_limited(template: Template, context: dict, *, max_chars: int, what: str) -> str:
     """Render streaming, refusing output beyond ``max_chars`` or ``RENDER_SECONDS``."""
     out, size = [], 0
     with _time_limit(RENDER_SECONDS, what):

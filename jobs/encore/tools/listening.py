@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from encore.platform import localtime
+
+if TYPE_CHECKING:
+    from encore.tools.world import Catalog
 
 PLATFORMS = ["android", "ios", "web_player", "windows", "osx", "cast_to_device", "linux"]
 REASON_END_DONE = "trackdone"
@@ -34,22 +38,24 @@ def offset_table(tz_name: str, years: list[int]) -> tuple[int, np.ndarray]:
 
 
 def user_year_lines(
-    rng,
-    cat,
-    uid,
-    country,
-    ip,
-    platform_main,
-    podcaster,
-    hour_peak,
-    favs,
-    year,
-    first_year,
-    n_plays,
-    tz_epoch0,
-    tz_offs,
-    totals,
+    rng: np.random.Generator,
+    cat: Catalog,
+    uid: str,
+    country: str,
+    ip: str,
+    platform_main: str,
+    podcaster: bool,
+    hour_peak: float,
+    favs: np.ndarray,
+    year: int,
+    first_year: int,
+    n_plays: int,
+    tz_epoch0: int,
+    tz_offs: np.ndarray,
+    totals: dict[str, int],
 ) -> list[str]:
+    """One listener's plays of ``year`` as JSON Lines (sessions of ~8 plays at local
+    hours around ``hour_peak``), counting what was generated into ``totals``."""
     # sessions of ~8 plays; each starts at a local day and hour
     n_sessions = max(1, n_plays // 8)
     days_in_year = (datetime(year + 1, 1, 1) - datetime(year, 1, 1)).days
@@ -145,7 +151,7 @@ DIRTY_KINDS = (
 )
 
 
-def make_dirty(rng, line: str, year: int) -> tuple[bytes, str]:
+def make_dirty(rng: np.random.Generator, line: str, year: int) -> tuple[bytes, str]:
     """Spoil a good line in one way; return the bytes and the reason ingest must give.
     (The spoiled play is counted in totals['plays'] as generated; ingest rejects it.)"""
     kind = DIRTY_KINDS[int(rng.integers(0, len(DIRTY_KINDS)))]
