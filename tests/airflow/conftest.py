@@ -45,7 +45,24 @@ def airflow_env(home: Path, data: Path) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(("AIRFLOW", "ENCORE", "SPARK_"))}
 
 
+# Tests see this wiring, never the caller's ENCORE_* variables: an exported
+# ENCORE_SHARE_SECRET, ENCORE_CONFIG or ENCORE_HOME (a `source scripts/airflow-env.sh`
+# for another checkout) would reach airflow-env.sh's defaults and every spark-submit.
+for _name in [k for k in os.environ if k.startswith("ENCORE_")]:
+    del os.environ[_name]
 os.environ.update(airflow_env(_HOME / "airflow", DATA_ROOT))
+WIRING = {k: v for k, v in os.environ.items() if k.startswith("ENCORE_")}
+
+
+@pytest.fixture(autouse=True)
+def _no_encore_env_but_the_wiring(monkeypatch):
+    """Every ENCORE_* variable is the wiring's, or unset, unless the test sets it itself
+    (with monkeypatch.setenv); put back as it was after the test."""
+    for name in [k for k in os.environ if k.startswith("ENCORE_")]:
+        if name not in WIRING:
+            monkeypatch.delenv(name)
+        elif os.environ[name] != WIRING[name]:
+            monkeypatch.setenv(name, WIRING[name])
 
 
 def pytest_configure(config):

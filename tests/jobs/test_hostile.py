@@ -78,10 +78,12 @@ def test_platform_log_contains_deep_nesting_and_huge_numbers(spark, cfg, tmp_pat
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["Streaming_History_Audio_2025.json", "listens.jsonl"])
-def test_deeply_nested_export_is_quarantined_not_a_crash(tmp_path, name):
+def test_deeply_nested_export_is_quarantined_not_a_crash(spark, cfg, tmp_path, name):
     path = tmp_path / name
-    if name.endswith(".jsonl"):
+    lines = name.endswith(".jsonl")
+    if lines:
         good = {
             "listened_at": 1740823200,
             "track_metadata": {"artist_name": "A", "track_name": "T"},
@@ -89,13 +91,38 @@ def test_deeply_nested_export_is_quarantined_not_a_crash(tmp_path, name):
         path.write_text(json.dumps(good) + "\n" + DEEP + "\n")
     else:
         path.write_text(DEEP)
-    fmt, records, _ = exports.collect(
-        str(path), None if name.endswith(".json") else "listenbrainz", "usr_me"
+    root = tmp_path / "data"
+    exports.ingest_export(
+        spark,
+        cfg,
+        root=str(root),
+        run_id="deep",
+        source="listenbrainz" if lines else None,
+        input_path=str(path),
+        user_id="usr_me",
+        quiet=True,
     )
-    rows = [row for recs in records.values() for row in recs.rows]
-    assert len(rows) == (
-        2 if name.endswith(".jsonl") else 1
-    )  # nothing lost: the bad one is a record too
+    # nothing lost: the bad one is a record too, counted in the report as quarantined...
+    report = json.loads((root / "reports" / "ingest-deep.json").read_text())
+    total = report["reconciliation"]["total"]
+    good_plays = 1 if lines else 0
+    assert (total["read"], total["accepted"], total["quarantined"], total["duplicates"]) == (
+        good_plays + 1,
+        good_plays,
+        1,
+        0,
+    )
+    assert total["reasons"] == {"bad_json": 1}
+    assert report["rejected"] == {"bad_json": 1}
+    assert report["quarantine_rows_written"] == 1
+    # ...and kept in quarantine/ with its reason, its file and the run that rejected it
+    (row,) = _quarantine(root)
+    assert (row["reason"], row["source_file"], row["run_id"]) == (
+        "bad_json",
+        f"export:usr_me:{name}",
+        "deep",
+    )
+    assert row["record"].startswith("[" * 1000)  # the record as it was read
 
 
 def test_oversized_export_is_refused_with_a_clear_message(tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ as the CLI runs them, in separate processes:
 - the same input gives the same output: recaps row for row, pages and cards byte for byte,
   facts identical (releases are stored) with the ledger unchanged;
 - two runs for the same stage and year never write at once: the second fails clearly;
-- no IP address, no secret and no user id reaches a published output.
+- no IP address, no secret and no user id reaches a published output (a campaign
+  export included: the pipeline runs none, so the scan's fixture exports one).
 """
 
 from __future__ import annotations
@@ -300,8 +301,41 @@ def test_concurrent_runs_of_a_year_never_mix(root):
     assert not os.path.exists(lock)
 
 
-def test_published_outputs_hold_no_ip_no_secret_no_user_id(pipeline_data):
-    data, _ = pipeline_data
+CAMPAIGN = "year_end_billboards"  # what the demo's encore_campaign form runs by default
+
+
+@pytest.fixture(scope="module")
+def campaigned(pipeline_data):
+    """The session's fully run data root with a campaign exported too (the yearly
+    pipeline runs none), through the CLI as the encore_campaign DAG runs it."""
+    from encore import cli
+
+    data, year = pipeline_data
+    argv = sys.argv[:]  # cli.main(argv) puts argv in sys.argv
+    try:
+        code = cli.main(
+            [
+                "campaign",
+                "--data",
+                data,
+                "--year",
+                str(year),
+                "--campaign",
+                CAMPAIGN,
+                "--spark-profile",
+                "test",
+                "--run-id",
+                "test-campaign",
+            ]
+        )
+    finally:
+        sys.argv = argv
+    assert code == 0
+    return data, year
+
+
+def test_published_outputs_hold_no_ip_no_secret_no_user_id(campaigned):
+    data, year = campaigned
     user_ids = set()
     with open(os.path.join(data, "raw", "users", "users.jsonl"), encoding="utf-8") as f:
         for line in f:
@@ -314,11 +348,18 @@ def test_published_outputs_hold_no_ip_no_secret_no_user_id(pipeline_data):
         assert demo_secret not in body, rel
     # no user id in anything published: facts, ledger, campaigns, reports, the site
     published = ("facts/", "ledger/", "campaigns/", "reports/", "site/")
+    scanned = dict.fromkeys(published, 0)
     needles = [u.encode() for u in user_ids]
     for rel, body in file_texts(data):
         if rel.startswith(published):
+            scanned[rel[: rel.index("/") + 1]] += 1
             leaked = [n for n in needles if n in body]
             assert not leaked, f"{rel} names listener(s) {leaked[:2]}"
+    # an empty folder would pass the scan: each one holds what the run wrote
+    assert all(scanned.values()), (
+        f"nothing was scanned under {[p for p, n in scanned.items() if not n]}"
+    )
+    assert os.listdir(os.path.join(data, "campaigns", str(year), CAMPAIGN))
 
 
 def test_quarantine_keeps_records_without_their_ip(pipeline_data):

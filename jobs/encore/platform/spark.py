@@ -57,7 +57,8 @@ def get_session(cfg: dict, app_name: str, profile: str | None = None) -> SparkSe
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
     for key, value in prof.get("conf", {}).items():
-        builder = builder.config(key, str(value))
+        # a TOML boolean (e.g. "spark.ui.enabled" = false) as Spark writes one: false, not False
+        builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
