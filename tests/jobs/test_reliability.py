@@ -311,25 +311,21 @@ def campaigned(pipeline_data):
     from encore import cli
 
     data, year = pipeline_data
-    argv = sys.argv[:]  # cli.main(argv) puts argv in sys.argv
-    try:
-        code = cli.main(
-            [
-                "campaign",
-                "--data",
-                data,
-                "--year",
-                str(year),
-                "--campaign",
-                CAMPAIGN,
-                "--spark-profile",
-                "test",
-                "--run-id",
-                "test-campaign",
-            ]
-        )
-    finally:
-        sys.argv = argv
+    code = cli.main(
+        [
+            "campaign",
+            "--data",
+            data,
+            "--year",
+            str(year),
+            "--campaign",
+            CAMPAIGN,
+            "--spark-profile",
+            "test",
+            "--run-id",
+            "test-campaign",
+        ]
+    )
     assert code == 0
     return data, year
 
