@@ -164,3 +164,46 @@ def test_public_functions_have_type_hints():
             if missing := _unannotated(node, method):
                 bad.append(f"{rel}:{node.lineno} {name} (no hint: {', '.join(missing)})")
     assert not bad, "public functions without complete type hints:\n" + "\n".join(bad)
+
+
+STAGE_MODULES = [
+    "encore.ingest.job",
+    "encore.recaps.job",
+    "encore.facts.job",
+    "encore.render.job",
+    "encore.publish.job",
+    "encore.campaign.job",
+    "encore.pipeline",
+    "encore.me",
+]
+
+
+@pytest.mark.parametrize("name", STAGE_MODULES)
+def test_a_stage_is_a_function_of_the_run_context(name):
+    """docs/development.md: run(ctx, *, options) is the stage; main(args, cfg) only maps
+    the flags onto it. Every option after ctx is keyword-only, so no caller passes an
+    argparse namespace (or anything else) positionally."""
+    import inspect
+
+    module = importlib.import_module(name)
+    params = list(inspect.signature(module.run).parameters.values())
+    assert params[0].name == "ctx" and "RunContext" in str(params[0].annotation)
+    assert all(p.kind is p.KEYWORD_ONLY for p in params[1:]), params
+    assert list(inspect.signature(module.main).parameters) in (["args", "cfg"], ["args", "_cfg"])
+
+
+def test_the_cli_reads_only_the_argv_it_is_given(monkeypatch, capsys):
+    """No sys.argv outside main(): the parser is built for the command in the argv it is
+    given (never sys.argv's), and sys.argv is left as it was."""
+    import sys
+
+    from encore import cli
+
+    monkeypatch.setattr(sys, "argv", ["encore", "bench", "--plays", "5"])
+    with pytest.raises(SystemExit) as exited:  # parsed as recaps: its --year rule
+        cli.main(["recaps", "--year", "1800"])
+    assert exited.value.code == 2
+    assert "encore recaps: error: argument --year" in capsys.readouterr().err
+    assert sys.argv == ["encore", "bench", "--plays", "5"]
+    args = cli.build_parser("ingest").parse_args(["ingest", "--user-id", "u1"])
+    assert args.command == "ingest" and args.user_id == "u1"
