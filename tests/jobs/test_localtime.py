@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from test_recaps import events_df, ids_df, play, ts, users_df
 
+from encore import recaps
 from encore.platform import localtime
-from encore.recaps import job as recaps
 
 Y = 2026
 

@@ -9,9 +9,10 @@ import itertools
 
 import pytest
 
+from encore import recaps
 from encore.platform import schemas
 from encore.platform.context import RunContext
-from encore.recaps import job as recaps
+from encore.recaps import job as recaps_job
 
 Y = 2025
 _ids = itertools.count()
@@ -698,7 +699,7 @@ def test_command_writes_recaps_of_two_years(spark, cfg, tmp_path):
 
     def run(year):
         ctx = RunContext(data=root, cfg=cfg, year=year, spark=spark)
-        assert recaps.run(ctx) == 0
+        assert recaps_job.run(ctx) == 0
         return by_user(spark.read.parquet(datasets.recaps_path(root, year)))
 
     first = run(2024)

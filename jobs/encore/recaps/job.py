@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from encore.platform import datasets, localtime, storage
 from encore.platform.args import add_common
 from encore.platform.context import RunContext
-from encore.recaps.build import build_recaps, conform, core_columns, recaps_from_plays
+from encore.recaps.build import recaps_from_plays
 from encore.recaps.plays import (
     earlier_streams,
     partitions_for,
@@ -40,22 +40,6 @@ from encore.recaps.plays import (
     zone_census,
     zone_report,
 )
-
-# What callers (tools/bench.py, the tests) still take from this module; encore.recaps
-# exports the same names.
-__all__ = [
-    "add_arguments",
-    "build_recaps",
-    "conform",
-    "core_columns",
-    "earlier_streams",
-    "partitions_for",
-    "recaps_from_plays",
-    "run",
-    "window_plays",
-    "zone_census",
-    "zone_report",
-]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

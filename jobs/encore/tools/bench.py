@@ -419,9 +419,9 @@ def spark_same_columns(
     is read + compute + write to Parquet, like DuckDB's read + compute + fetch."""
     import tempfile
 
+    from encore import recaps
     from encore.platform import datasets
     from encore.platform.spark import get_session, plays_per_task
-    from encore.recaps import job as recaps
 
     spark = get_session(cfg, "bench", profile)
     rules = cfg["recaps"]
