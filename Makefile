@@ -16,7 +16,7 @@ DEMO_DIR ?= var/demo
 
 help:
 	@echo "make demo   - set up, generate a small dataset, run the yearly pipeline, print the outputs"
-	@echo "make test   - set up, lint, run the whole test suite (what CI runs, ~30 min)"
+	@echo "make test   - set up, lint, run the whole test suite (what CI runs, ~21 min on 2 cores)"
 	@echo "make test-fast - lint and the tests not marked slow (the inner loop, minutes)"
 	@echo "make lint   - ruff check (incl. Airflow 3 rules) and ruff format --check"
 	@echo "make format - apply ruff's fixes and formatting"
@@ -69,7 +69,7 @@ fonts:
 demo: setup fonts
 	$(VENV)/bin/encore demo --data $(DEMO_DIR)
 
-# The whole suite, lint first (what CI runs): ~30 minutes on 2 cores.
+# The whole suite, lint first (what CI runs): ~21 minutes on 2 cores (measured 2026-12-02).
 test: lint browser fonts
 	$(VENV)/bin/python -m pytest tests/jobs -q
 	$(AFVENV)/bin/python -m pytest tests/airflow -q
