@@ -226,3 +226,23 @@ def test_platform_imports_no_stage():
         )
     ]
     assert not bad, "platform/ imports a stage:\n" + "\n".join(bad)
+
+
+def test_an_unknown_stage_is_refused_before_any_work(tmp_path, capsys):
+    """`encore run` and `encore bench` name the stages they know; the bench says so
+    before it spends minutes generating data (no 'skipped (not built)' any more)."""
+    from encore import cli, pipeline
+    from encore.platform import config
+    from encore.platform.context import RunContext
+    from encore.platform.errors import EncoreError
+
+    ctx = RunContext(data=str(tmp_path / "d"), cfg=config.load(), year=2025)
+    with pytest.raises(EncoreError, match="unknown stage 'nope': the stages are ingest, recaps"):
+        pipeline.run(ctx, stages=("ingest", "nope"))
+    out = tmp_path / "bench"
+    code = cli.main(["bench", "--plays", "5000", "--out", str(out), "--stages", "recaps,nope"])
+    assert code == 2
+    assert "--stages nope: not a stage; the stages are ingest, recaps, facts" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists() or not any(out.iterdir())  # nothing generated

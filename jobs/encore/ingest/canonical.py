@@ -20,7 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from encore.platform import schemas
-from encore.platform.text import WHITESPACE, clean_text, nfc, trim  # noqa: F401 - re-exported for ingest
+from encore.platform.text import clean_text, trim
 
 # Reason codes, in the order they are checked: a record gets the first that applies.
 REASONS: dict[str, str] = {

@@ -126,7 +126,7 @@ def _check(rule: str, field: str, text: Column) -> tuple[Column, Column]:
             F.split(text, r"\|")
         )
         cleaned = F.filter(
-            F.transform(arr, lambda x: canonical.clean_text(x)), lambda x: x.isNotNull()
+            F.transform(arr, lambda x: text_rules.clean_text(x)), lambda x: x.isNotNull()
         )
         value = F.coalesce(cleaned, F.array().cast("array<string>"))
         return value, F.when(text.isNotNull() & arr.isNull(), f"bad_type:{field}")
@@ -146,7 +146,7 @@ def tag_rows(lines: DataFrame, name: str) -> DataFrame:
     values = []
     for field, rule in rules.items():
         raw = F.col(f"r.{field}")
-        text = raw if rule == "list" else canonical.clean_text(raw)
+        text = raw if rule == "list" else text_rules.clean_text(raw)
         if rule == "list":
             text = F.when(text_rules.trim(raw) != "", raw)
         value, why = _check(rule, field, text)

@@ -10,7 +10,7 @@ Spark session and under one run id. Nothing here reads ``sys.argv`` or the shell
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from encore.platform import storage
@@ -59,10 +59,6 @@ class RunContext:
     def report(self, stage: str) -> Report:
         """A stage's report (reports/<stage>-<run id>.json, progress on stderr)."""
         return Report(stage, self.data, self.run_id, quiet=self.quiet)
-
-    def for_year(self, year: int) -> RunContext:
-        """The same run (same session, same run id) for another year."""
-        return replace(self, year=year)
 
     def need_year(self, stage: str) -> int:
         if self.year is None:

@@ -112,6 +112,12 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
 
     if args.plays < 1000:
         raise EncoreError("--plays must be at least 1000")
+    wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in pipeline.STAGES]
+    if unknown:
+        raise EncoreError(
+            f"--stages {unknown[0]}: not a stage; the stages are {', '.join(pipeline.STAGES)}"
+        )
     data = os.path.join(args.out, "data")
     years = [args.year - 1, args.year]
     # two years of history: the recap year and the one before (new_artists, change vs last year)
@@ -148,12 +154,6 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
         }
     results["plays"] = gen["plays"]
     results["listeners"] = gen["users"]
-    wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in pipeline.STAGES]
-    if unknown:
-        raise EncoreError(
-            f"--stages {unknown[0]}: not a stage; the stages are {', '.join(pipeline.STAGES)}"
-        )
     functions = pipeline.stage_functions(demo=True)
     for stage in wanted:
         print(f"[bench] === {stage} ===", flush=True)
