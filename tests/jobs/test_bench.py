@@ -27,6 +27,52 @@ def test_same_columns_run_agrees_with_duckdb(pipeline_data, cfg):
     assert bench.compare_core(rows, duck) == []
 
 
+def test_duckdb_agrees_on_the_percents_genres_and_era(pipeline_data, cfg, spark):
+    """MORE_COLUMNS, listener by listener: the recap job's output with the shipped rules,
+    and a recomputation with a population floor of 5 so that the percents are not all
+    null on 150 listeners (every column must have known values, or it checks nothing)."""
+    from encore import recaps
+    from encore.platform import datasets
+
+    root, year = pipeline_data
+    stored = bench.spark_core_recaps(root, year, bench.MORE_COLUMNS)
+    assert (
+        bench.compare_core(stored, bench.duckdb_more_recaps(root, year, cfg), bench.MORE_COLUMNS)
+        == []
+    )
+
+    low = copy.deepcopy(cfg)
+    low["recaps"]["percentile_min_listeners"] = 5
+    df = recaps.build_recaps(
+        datasets.read_events(spark, root),
+        datasets.read_dimension(spark, root, "users"),
+        datasets.read_dimension(spark, root, "catalog/tracks"),
+        datasets.read_dimension(spark, root, "catalog/artists"),
+        datasets.erased_user_ids(spark, root),
+        None,
+        year=year,
+        rules=low["recaps"],
+    )
+    rows = {r["user_id"]: r.asDict() for r in df.select("user_id", *bench.MORE_COLUMNS).collect()}
+    spark.catalog.clearCache()
+    duck = bench.duckdb_more_recaps(root, year, low)
+    for col in bench.MORE_COLUMNS:
+        known = [r[col] for r in rows.values() if r[col] not in (None, 0)]
+        assert len(known) >= 5, col
+    assert len({r["listening_era"] for r in rows.values()} - {None}) >= 2
+    assert bench.compare_core(rows, duck, bench.MORE_COLUMNS) == []
+    # and the comparison notices a difference in each of them
+    some = next(u for u, r in rows.items() if r["top_track_percent"] is not None)
+    broken = copy.deepcopy(rows)
+    broken[some].update(
+        top_track_percent=None,
+        listening_era=(broken[some]["listening_era"] or 2000) + 5,
+        distinct_genres=broken[some]["distinct_genres"] + 1,
+    )
+    found = bench.compare_core(broken, duck, bench.MORE_COLUMNS)
+    assert {m["column"] for m in found} == {"top_track_percent", "listening_era", "distinct_genres"}
+
+
 def test_cross_check_catches_a_difference(pipeline_data, cfg):
     root, year = pipeline_data
     duck = bench.duckdb_core_recaps(root, year, cfg)

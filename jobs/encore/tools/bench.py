@@ -31,6 +31,15 @@ CORE_COLUMNS = (
     "busiest_day",
     "longest_streak_days",
 )
+# Checked listener by listener against the recap job's output (not timed): the columns
+# that need the catalogs and the eligible population.
+MORE_COLUMNS = (
+    "top_artist_percent",
+    "top_track_percent",
+    "distinct_genres",
+    "listening_era",
+    "listening_age",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -199,6 +208,12 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
         print("[bench] === spark, the same columns ===", flush=True)
         same_s, same_rows = spark_same_columns(data, args.year, cfg, args.spark_profile)
         mismatches += compare_core(same_rows, duck)
+        more = compare_core(
+            spark_core_recaps(data, args.year, MORE_COLUMNS),
+            duckdb_more_recaps(data, args.year, cfg),
+            MORE_COLUMNS,
+        )
+        mismatches += more
         results["duckdb"] = {
             "wall_s": round(duck_s, 2),
             "listeners": len(duck),
@@ -283,7 +298,8 @@ def markdown_table(results: dict) -> str:
             f"(same columns, the recap job's own functions) = **{d['spark_over_duckdb']}x**; "
             f"the whole recaps stage (all columns, checks, report) / DuckDB = "
             f"{d['recaps_stage_over_duckdb']}x; cross-check "
-            f"{'agreed' if d['agreed'] else 'FAILED'} (recaps stage and same-columns run).",
+            f"{'agreed' if d['agreed'] else 'FAILED'} (recaps stage and same-columns run; "
+            f"and {', '.join(MORE_COLUMNS)} of the recaps stage, untimed).",
         ]
     return "\n".join(lines) + "\n"
 
@@ -301,13 +317,7 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     con.execute("SET enable_progress_bar = false")
     events = os.path.join(data, "events", "**", "*.parquet")
     users = os.path.join(data, "users", "*.parquet")
-    erasures_dir = os.path.join(data, "privacy", "erasures")
-    erased = (
-        f"SELECT user_id FROM read_parquet('{erasures_dir}/*.parquet')"
-        if os.path.isdir(erasures_dir)
-        and any(f.endswith(".parquet") for f in os.listdir(erasures_dir))
-        else "SELECT NULL::VARCHAR AS user_id WHERE false"
-    )
+    erased = _erased_sql(data)
     # Local time: the same IANA offsets the recap job uses (encore.localtime, the shipped
     # tzdata), not DuckDB's ICU data, so the two agree by construction.
     zones = [
@@ -393,6 +403,121 @@ def duckdb_core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     return out
 
 
+def _erased_sql(data: str) -> str:
+    erasures_dir = os.path.join(data, "privacy", "erasures")
+    if os.path.isdir(erasures_dir) and any(
+        f.endswith(".parquet") for f in os.listdir(erasures_dir)
+    ):
+        return f"SELECT user_id FROM read_parquet('{erasures_dir}/*.parquet')"
+    return "SELECT NULL::VARCHAR AS user_id WHERE false"
+
+
+def _table_sql(data: str, name: str, columns: str) -> str:
+    """A dimension table in DuckDB, or an empty one of the same columns when absent."""
+    folder = os.path.join(data, name)
+    if os.path.isdir(folder) and any(f.endswith(".parquet") for f in os.listdir(folder)):
+        return f"SELECT * FROM read_parquet('{folder}/*.parquet')"
+    return f"SELECT * FROM (VALUES ({', '.join('NULL' for _ in columns.split(','))})) t({columns}) WHERE false"
+
+
+def duckdb_more_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
+    """MORE_COLUMNS (recap-rules.md: the percents, the genre count, the listening era and
+    age), independently in SQL on DuckDB from the same events and catalogs; none of
+    them depends on local time. Returns {user_id: {column: value}} for every listener
+    with a play in the window."""
+    import duckdb
+
+    r = cfg["recaps"]
+    start, end = f"{year}-{r['window_start']} 00:00:00+00", f"{year}-{r['window_end']} 00:00:00+00"
+    con = duckdb.connect()
+    con.execute(f"SET threads TO {os.cpu_count() or 1}")
+    con.execute("SET enable_progress_bar = false")
+    events = os.path.join(data, "events", "**", "*.parquet")
+    tracks = _table_sql(data, "catalog/tracks", "track_uri, release_year")
+    artists = _table_sql(data, "catalog/artists", "artist_name, genres")
+    buckets = ", ".join(f"{b}::DECIMAL(10,4)" for b in r["percentile_buckets"])
+
+    def percent(identity: str) -> str:
+        """The top-listener percent of the listener's #1 item (ranking order), its
+        population the eligible listeners with a stream of that item."""
+        return f"""(
+      WITH items AS (
+        SELECT user_id, {identity}, count(*) AS n, sum(ms_played) AS ms FROM streams
+        WHERE {" AND ".join(f"{c} IS NOT NULL" for c in identity.split(", "))} GROUP BY ALL
+      ),
+      pop AS (SELECT * FROM items WHERE user_id IN (SELECT user_id FROM eligible)),
+      first AS (
+        SELECT * FROM pop
+        QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY n DESC, ms DESC, {identity}) = 1
+      ),
+      placed AS (
+        SELECT f.user_id, 1 + count(*) FILTER (WHERE p.n > f.n) AS place, count(*) AS listeners
+        FROM first f JOIN pop p USING ({identity}) GROUP BY f.user_id
+      )
+      SELECT user_id, list_min(list_filter([{buckets}],
+               lambda b: b * listeners::DECIMAL(20,0) >= place::DECIMAL(20,0) * 100))::DOUBLE AS pct
+      FROM placed WHERE listeners >= {r["percentile_min_listeners"]}
+    )"""
+
+    sql = f"""
+    WITH plays AS (
+      SELECT user_id, ms_played, artist_name, track_name, track_uri,
+             (kind = 'track' AND ms_played >= {r["stream_min_ms"]} AND NOT coalesce(private_session, false)) AS is_stream
+      FROM read_parquet('{events}', hive_partitioning = true)
+      WHERE year = {year} AND ts >= TIMESTAMPTZ '{start}' AND ts < TIMESTAMPTZ '{end}'
+        AND user_id NOT IN ({_erased_sql(data)})
+    ),
+    streams AS (SELECT * FROM plays WHERE is_stream),
+    listeners AS (
+      SELECT user_id, count(*) FILTER (WHERE is_stream) AS streams,
+             count(DISTINCT artist_name) FILTER (WHERE is_stream) AS distinct_artists
+      FROM plays GROUP BY user_id
+    ),
+    eligible AS (
+      SELECT user_id FROM listeners
+      WHERE streams >= {r["eligible_min_streams"]} AND distinct_artists >= {r["eligible_min_distinct_artists"]}
+    ),
+    genre_of AS (
+      SELECT DISTINCT artist_name, genre FROM (SELECT artist_name, unnest(genres) AS genre FROM ({artists}))
+      WHERE genre IS NOT NULL AND trim(genre) <> ''
+    ),
+    genres AS (
+      SELECT s.user_id, count(DISTINCT g.genre) AS distinct_genres
+      FROM streams s JOIN genre_of g USING (artist_name) GROUP BY s.user_id
+    ),
+    years AS (
+      SELECT track_uri, min(release_year) AS release_year FROM ({tracks})
+      WHERE track_uri IS NOT NULL AND release_year IS NOT NULL GROUP BY track_uri
+    ),
+    spans AS (
+      SELECT s.user_id, CAST(floor(y.release_year / 5) * 5 AS INTEGER) AS span, count(*) AS n
+      FROM streams s JOIN years y USING (track_uri) GROUP BY ALL
+    ),
+    eras AS (
+      SELECT user_id, first(span ORDER BY n DESC, span DESC) AS era, sum(n) AS dated
+      FROM spans GROUP BY user_id
+    ),
+    artist_pct AS {percent("artist_name")},
+    track_pct AS {percent("artist_name, track_name")}
+    SELECT l.user_id, a.pct AS top_artist_percent, t.pct AS top_track_percent,
+           coalesce(g.distinct_genres, 0) AS distinct_genres,
+           CASE WHEN l.user_id IN (SELECT user_id FROM eligible) AND 2 * e.dated >= l.streams
+                THEN e.era END AS listening_era
+    FROM listeners l
+    LEFT JOIN artist_pct a USING (user_id) LEFT JOIN track_pct t USING (user_id)
+    LEFT JOIN genres g USING (user_id) LEFT JOIN eras e USING (user_id)
+    """
+    out: dict[str, dict] = {}
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    for row in cur.fetchall():
+        rec = dict(zip(cols, row, strict=True))
+        era = rec["listening_era"]
+        rec["listening_age"] = None if era is None else year - (era + 2) + 18
+        out[rec.pop("user_id")] = rec
+    return out
+
+
 def _offsets_arrow(zones, start, end):
     """localtime.offset_rows as an Arrow table for DuckDB (instants as UTC timestamps)."""
     import pyarrow as pa
@@ -447,26 +572,33 @@ def spark_same_columns(
         storage.delete(out)
 
 
-def spark_core_recaps(data: str, year: int) -> dict[str, dict]:
+def spark_core_recaps(
+    data: str, year: int, columns: tuple[str, ...] = CORE_COLUMNS
+) -> dict[str, dict]:
     """The same columns, as the Spark recap job wrote them."""
-    return spark_core_recaps_at(os.path.join(data, "recaps", f"year={year}"))
+    return spark_core_recaps_at(os.path.join(data, "recaps", f"year={year}"), columns)
 
 
-def spark_core_recaps_at(path: str) -> dict[str, dict]:
+def spark_core_recaps_at(path: str, columns: tuple[str, ...] = CORE_COLUMNS) -> dict[str, dict]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["user_id", *CORE_COLUMNS])
+    table = pq.read_table(path, columns=["user_id", *columns])
     return {r.pop("user_id"): r for r in table.to_pylist()}
 
 
-def compare_core(spark_rows: dict[str, dict], duck_rows: dict[str, dict]) -> list[dict]:
+def compare_core(
+    spark_rows: dict[str, dict],
+    duck_rows: dict[str, dict],
+    columns: tuple[str, ...] = CORE_COLUMNS,
+) -> list[dict]:
+    """Every difference between the two engines' rows, by column (no listener named)."""
     mismatches: list[dict] = []
     for uid in sorted(set(spark_rows) | set(duck_rows)):
         a, b = spark_rows.get(uid), duck_rows.get(uid)
         if a is None or b is None:
             mismatches.append({"listener": "only in " + ("duckdb" if a is None else "spark")})
             continue
-        for col in CORE_COLUMNS:
+        for col in columns:
             va, vb = _norm(a[col]), _norm(b[col])
             if va != vb:
                 mismatches.append({"column": col, "spark": va, "duckdb": vb})
