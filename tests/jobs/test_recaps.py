@@ -325,6 +325,12 @@ def test_genres_credit_every_genre_of_the_artist(main_rows):
     assert main_rows[1]["just"]["top_genres"] == []
 
 
+def test_distinct_genres_counts_credited_genres(main_rows):
+    # rock and pop (Éva's duplicate "pop" once, her null genre and Bob's [] not at all)
+    assert main_rows[1]["rank"]["distinct_genres"] == 2
+    assert main_rows[1]["just"]["distinct_genres"] == 0  # no artist in the catalog: 0, not null
+
+
 def test_clock_and_days_of_the_ranking_listener(main_rows):
     r = main_rows[1]["rank"]
     # all 35 streams on 2025-03-10 between 10:00 and 10:34 UTC (timezone null -> UTC)
@@ -492,6 +498,8 @@ def test_eligibility_boundaries(main_rows):
     ) == (29, 5, False)
     for u in ("few", "almost"):
         assert rows[u]["personality"] is None and rows[u]["top_artist_percent"] is None
+        assert rows[u]["top_track_percent"] is None
+        assert rows[u]["listening_era"] is None and rows[u]["listening_age"] is None
         assert len(rows[u]["top_artists"]) == (4 if u == "few" else 5)  # rows still computed
 
 
@@ -517,6 +525,8 @@ def test_no_previous_year_at_all(spark, cfg):
     [r] = df.collect()
     assert r["minutes_change_pct"] is None
     assert r["listening_minutes"] == 1 and r["top_genres"] == [] and r["peak_hour"] == 9
+    assert r["distinct_genres"] == 0  # no artist catalog at all
+    assert r["listening_era"] is None and r["listening_age"] is None  # no track catalog
 
 
 # ---------------------------------------------------------------------------------
@@ -525,22 +535,30 @@ def test_no_previous_year_at_all(spark, cfg):
 
 
 def counted_streams(spark, spec):
-    """Events from (user_id, artist_name, n): n streams of 30 000 ms of '<artist> Song' on
-    2025-05-05 from 12:00 UTC, generated in Spark (cheap for thousands of rows)."""
+    """Events from (user_id, artist_name, n[, track_name]): n streams of 30 000 ms of
+    the track (default 'Song') on 2025-05-05 from 12:00 UTC, generated in Spark (cheap
+    for thousands of rows)."""
     from pyspark.sql import functions as F
 
-    rows = spark.createDataFrame(spec, "user_id string, artist_name string, n int")
-    base = rows.select("user_id", "artist_name", F.explode(F.sequence(F.lit(1), "n")).alias("i"))
+    spec = [(*x, "Song") if len(x) == 3 else x for x in spec]
+    rows = spark.createDataFrame(
+        spec, "user_id string, artist_name string, n int, track_name string"
+    )
+    base = rows.select(
+        "user_id", "artist_name", "track_name", F.explode(F.sequence(F.lit(1), "n")).alias("i")
+    )
     cols = {
         f.name: F.lit(None).cast(f.dataType) for f in schemas.spark_schema(schemas.EVENT).fields
     }
     cols.update(
-        event_id=F.concat_ws(":", "user_id", "artist_name", F.col("i").cast("string")),
+        event_id=F.concat_ws(
+            ":", "user_id", "artist_name", "track_name", F.col("i").cast("string")
+        ),
         user_id=F.col("user_id"),
         ts=F.lit(ts("2025-05-05T12:00:00")) + F.make_interval(mins=F.col("i")),
         ms_played=F.lit(30000).cast("long"),
         kind=F.lit("track"),
-        track_name=F.lit("Song"),
+        track_name=F.col("track_name"),
         artist_name=F.col("artist_name"),
         private_session=F.lit(False),
     )
@@ -588,6 +606,12 @@ def test_top_artist_percent_buckets(spark, cfg):
     assert got["p199"] is None
     assert got["fan"] is None  # not eligible
     assert sum(v is not None for v in got.values()) == 50
+    # every listener's #1 track is (Star, Song), with the same counts: the same buckets
+    tracks = {
+        r["user_id"]: r["top_track_percent"]
+        for r in df.select("user_id", "top_track_percent").collect()
+    }
+    assert tracks == got
 
     # one listener short of the minimum population: nobody gets a percent
     rules = dict(cfg["recaps"], percentile_min_listeners=201)
@@ -595,6 +619,41 @@ def test_top_artist_percent_buckets(spark, cfg):
         events, users, None, None, ids_df(spark, []), None, year=Y, rules=rules
     )
     assert df.where("top_artist_percent is not null").count() == 0
+    assert df.where("top_track_percent is not null").count() == 0
+
+
+def test_top_track_percent_is_the_number_one_tracks_population(spark, cfg):
+    # q000..q099: (Star, Hit) 101 − k streams + F1..F4 once: 100 eligible listeners of Hit.
+    # q050 also streams (Star, B-side) 150 times: B-side is q050's #1 track (1 listener).
+    # "fan": 500 Hit streams and one artist: ineligible, outside every population.
+    spec = []
+    for k in range(100):
+        spec.append((f"q{k:03d}", "Star", 101 - k, "Hit"))
+        spec += [(f"q{k:03d}", f"F{j}", 1) for j in range(1, 5)]
+    spec.append(("q050", "Star", 150, "B-side"))
+    spec.append(("fan", "Star", 500, "Hit"))
+    events = counted_streams(spark, spec)
+    rules = dict(cfg["recaps"], eligible_min_streams=1, percentile_min_listeners=100)
+    df = recaps.build_recaps(events, None, None, None, ids_df(spark, []), None, year=Y, rules=rules)
+    rows = {r["user_id"]: r for r in df.collect()}
+    track = {u: r["top_track_percent"] for u, r in rows.items()}
+    # p = 100 · rank / 100 = rank
+    assert track["q000"] == 1.0  # 101 streams, rank 1
+    assert track["q001"] == 2.0  # rank 2
+    assert track["q002"] == 5.0  # rank 3 -> 5
+    assert track["q024"] == 25.0  # rank 25
+    assert track["q025"] is None  # rank 26: no bucket
+    assert track["q051"] is None  # rank 52 (q050 still has 51 Hit streams, rank 51)
+    assert track["q050"] is None  # #1 track B-side: 1 listener < 100
+    assert track["fan"] is None  # ineligible
+    # the artist percent is its own population: q050 has 201 Star streams, rank 1
+    # (the ineligible fan is not counted: n = 100) -> p = 1 -> 1.0
+    assert rows["q050"]["top_artist_percent"] == 1.0
+    assert rows["q050"]["top_tracks"][0]["track_name"] == "B-side"
+    # one more listener needed than there are: no song percent at all
+    rules = dict(rules, percentile_min_listeners=101)
+    df = recaps.build_recaps(events, None, None, None, ids_df(spark, []), None, year=Y, rules=rules)
+    assert df.where("top_track_percent is not null").count() == 0
 
 
 # ---------------------------------------------------------------------------------
@@ -639,6 +698,14 @@ def test_personality_letters(spark, cfg):
     ev += s("u5", "2024-05-01T10:00:00", 1, "X")
     # u6: Big x3 only: one artist, not eligible (but counts for the global top)
     ev += s("u6", "2025-05-01T10:00:00", 3, "Big", uri="u:big")
+    # u7: M x2 (2014) and N x2 (2015): spans 2010 and 2015 tie at 2 -> the later one
+    ev += s("u7", "2025-05-01T10:00:00", 2, "M", uri="u:m14") + s(
+        "u7", "2025-05-01T11:00:00", 2, "N", uri="u:n15"
+    )
+    # u8: O x3 (1999) and P2 x2 (2019): span 1995 has more streams than the later 2015
+    ev += s("u8", "2025-05-01T10:00:00", 3, "O", uri="u:o99") + s(
+        "u8", "2025-05-01T11:00:00", 2, "P2", uri="u:p19"
+    )
     tracks = tracks_df(
         spark,
         [
@@ -649,6 +716,10 @@ def test_personality_letters(spark, cfg):
             ("u:c", "C", "Song", 2002),
             ("u:big23", "Big", "Hit", 2023),
             ("u:x22", "X", "Song", 2022),
+            ("u:m14", "M", "Song", 2014),
+            ("u:n15", "N", "Song", 2015),
+            ("u:o99", "O", "Song", 1999),
+            ("u:p19", "P2", "Song", 2019),
         ],
     )
     df = recaps.build_recaps(
@@ -668,6 +739,20 @@ def test_personality_letters(spark, cfg):
     #     -> T; C 2/4; E new {Big, Y} 2/3
     assert got["u5"] == "LTCE"
     assert got["u6"] is None  # not eligible
+
+    # Listening era (span with most dated streams, later on a tie) and age Y − (era+2) + 18
+    era = {
+        r["user_id"]: (r["listening_era"], r["listening_age"])
+        for r in df.select("user_id", "listening_era", "listening_age").collect()
+    }
+    assert era["u1"] == (2020, 21)  # 1990 x1 (span 1990), 2024 x3 (2020): 2025 − 2022 + 18
+    assert era["u2"] == (2000, 41)  # 2000 2001 2002 (span 2000: 3) vs 2024 (1): 2025 − 2002 + 18
+    assert era["u3"] == (2020, 21)  # as u1: the era needs no history (personality does)
+    assert era["u4"] == (None, None)  # 1 of 4 streams dated: fewer than half
+    assert era["u5"] == (2020, 21)  # exactly half dated (2022, 2023) is enough
+    assert era["u6"] == (None, None)  # not eligible
+    assert era["u7"] == (2015, 26)  # 2014 -> span 2010, 2015 -> 2015; tie 2-2: the later
+    assert era["u8"] == (1995, 46)  # 1999 x3 (span 1995) beat 2019 x2: 2025 − 1997 + 18
 
 
 # ---------------------------------------------------------------------------------

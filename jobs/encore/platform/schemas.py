@@ -172,6 +172,10 @@ RECAP = pa.schema(
         ("new_artists", pa.int32()),
         ("personality", pa.string()),
         ("minutes_change_pct", pa.float64()),
+        ("distinct_genres", pa.int64()),
+        ("top_track_percent", pa.float64()),
+        ("listening_era", pa.int32()),
+        ("listening_age", pa.int32()),
     ]
 )
 

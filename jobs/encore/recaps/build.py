@@ -7,13 +7,20 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from encore.platform import schemas
-from encore.recaps.percentile import top_artist_percent
-from encore.recaps.personality import common_streams, new_artists, personality, release_year_median
+from encore.recaps.percentile import top_artist_percent, top_track_percent
+from encore.recaps.personality import (
+    common_streams,
+    listening_era_and_age,
+    new_artists,
+    personality,
+    release_year_median,
+)
 from encore.recaps.plays import earlier_streams, window_plays
 from encore.recaps.ranking import stream_stats
 from encore.recaps.tops import (
     monthly_top_artist,
     ranked_artists,
+    ranked_tracks,
     top_albums,
     top_artists,
     top_genres,
@@ -33,7 +40,7 @@ def core_columns(plays: DataFrame, rules: dict) -> DataFrame:
         base.select("user_id", "listening_minutes", "streams", "peak_hour")
         .join(top_artists(ranked_artists(artist_stats), rules), "user_id", "left")
         .join(
-            top_tracks_and_songs(track_stats, rules).select("user_id", "top_tracks"),
+            top_tracks_and_songs(ranked_tracks(track_stats), rules).select("user_id", "top_tracks"),
             "user_id",
             "left",
         )
@@ -71,14 +78,16 @@ def recaps_from_plays(
     # Spark to reuse, and it would compute the totals twice
     base = totals_and_clock(plays, artist_stats, track_stats, rules).cache()
     artists_ranked = ranked_artists(artist_stats)
+    tracks_ranked = ranked_tracks(track_stats)
     eligible = base.where(F.col("eligible")).select("user_id")
     parts: list[DataFrame | None] = [
-        top_tracks_and_songs(track_stats, rules),
+        top_tracks_and_songs(tracks_ranked, rules),
         top_artists(artists_ranked, rules),
         top_albums(plays, rules),
         top_genres(artist_stats, artists, rules),
         top_podcasts(plays, rules),
         top_artist_percent(artists_ranked, eligible, rules),
+        top_track_percent(tracks_ranked, eligible, rules),
         days(plays),
         monthly_top_artist(plays),
         new_artists(artist_stats, earlier),
@@ -110,11 +119,12 @@ def recaps_from_plays(
     )
     for c in ("top_tracks", "top_artists", "top_albums", "top_genres", "top_podcasts", "top_songs"):
         recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
-    for c in ("dated_streams", "median_release_year", "common_streams", "new_artists"):
+    for c in ("dated_streams", "median_release_year", "common_streams", "new_artists", "era"):
         if c not in recap.columns:
             recap = recap.withColumn(c, F.lit(None).cast("long"))
-    if "top_artist_percent" not in recap.columns:
-        recap = recap.withColumn("top_artist_percent", F.lit(None).cast("double"))
+    if "distinct_genres" not in recap.columns:
+        recap = recap.withColumn("distinct_genres", F.lit(None).cast("long"))
+    era, age = listening_era_and_age(year)
     recap = recap.select(
         "*",
         F.lit(year).alias("year"),
@@ -123,10 +133,20 @@ def recaps_from_plays(
         ).alias("_monthly_top_artist"),
         F.coalesce(F.col("longest_streak_days"), F.lit(0)).alias("_longest_streak_days"),
         F.when(F.col("eligible"), F.col("top_artist_percent")).alias("_top_artist_percent"),
+        F.when(F.col("eligible"), F.col("top_track_percent")).alias("_top_track_percent"),
+        F.coalesce(F.col("distinct_genres"), F.lit(0)).alias("_distinct_genres"),
         personality(year, rules).alias("personality"),
         change.alias("minutes_change_pct"),
+        era.alias("listening_era"),
+        age.alias("listening_age"),
     )
-    for c in ("monthly_top_artist", "longest_streak_days", "top_artist_percent"):
+    for c in (
+        "monthly_top_artist",
+        "longest_streak_days",
+        "top_artist_percent",
+        "top_track_percent",
+        "distinct_genres",
+    ):
         recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
     return conform(recap)
 

@@ -56,7 +56,7 @@ def release_year_median(plays: DataFrame, tracks: DataFrame | None) -> DataFrame
         F.sum("n").over(mine).alias("dated_streams"),
     )
     # sorted list index ⌊(k−1)/2⌋ (0-based) = the first year whose running count exceeds it
-    return (
+    median = (
         cumulative.where(F.col("upto") >= F.floor((F.col("dated_streams") - 1) / 2) + 1)
         .groupBy("user_id")
         .agg(
@@ -64,6 +64,31 @@ def release_year_median(plays: DataFrame, tracks: DataFrame | None) -> DataFrame
             F.min("release_year").alias("median_release_year"),
         )
     )
+    return median.join(streamed_era(per_year), "user_id")
+
+
+def streamed_era(per_year: DataFrame) -> DataFrame:
+    """(user_id, era): the five-year span 5·⌊release_year / 5⌋ with the most streams, the
+    later span on a tie (recap-rules.md, "Listening era"), from (user_id, release_year, n).
+    Whether enough streams are dated is decided with the personality's rule in the recap."""
+    spans = per_year.groupBy(
+        "user_id", (F.floor(F.col("release_year") / 5) * 5).cast("int").alias("span")
+    ).agg(F.sum("n").alias("n"))
+    # structs compare field by field: most streams first, then the later span
+    return spans.groupBy("user_id").agg(F.max(F.struct("n", "span"))["span"].alias("era"))
+
+
+def half_dated() -> Column:
+    """At least half of the listener's streams have a known release year: the condition of
+    the personality's second letter and of the listening era."""
+    return F.coalesce(F.col("dated_streams"), F.lit(0)) * 2 >= F.col("streams")
+
+
+def listening_era_and_age(year: int) -> tuple[Column, Column]:
+    """listening_era and listening_age = Y − (era + 2) + 18, for eligible listeners with
+    at least half of their streams dated; null otherwise."""
+    era = F.when(F.col("eligible") & half_dated(), F.col("era"))
+    return era, F.lit(year - 2 + 18) - era
 
 
 def global_top_artists(artist_stats: DataFrame, rules: dict) -> DataFrame:
@@ -93,9 +118,8 @@ def personality(year: int, rules: dict) -> Column:
     """Four letters from the joined columns; null when ineligible or a letter is unknown."""
     top5 = F.aggregate("top_artists", F.lit(0).cast("long"), lambda acc, a: acc + a["streams"])
     loyal = F.when(share_at_least(top5, F.col("streams"), rules["loyal_share"]), "L").otherwise("V")
-    dated = F.coalesce(F.col("dated_streams"), F.lit(0))
     new = (
-        F.when(dated * 2 < F.col("streams"), None)
+        F.when(~half_dated(), None)
         .when(F.col("median_release_year") >= year - rules["new_release_years"], "N")
         .otherwise("T")
     )

@@ -9,10 +9,15 @@ from pyspark.sql import functions as F
 from encore.recaps.ranking import minutes, ranked, ranking_order, stream_stats, top_list
 
 
-def top_tracks_and_songs(track_stats: DataFrame, rules: dict) -> DataFrame:
-    """top_tracks (top_n with streams and minutes) and top_songs (top_songs_n), one ranking."""
+def ranked_tracks(track_stats: DataFrame) -> DataFrame:
+    return ranked(track_stats, ["user_id"], ranking_order("artist_name", "track_name"))
+
+
+def top_tracks_and_songs(tracks_ranked: DataFrame, rules: dict) -> DataFrame:
+    """top_tracks (top_n with streams and minutes) and top_songs (top_songs_n), one ranking
+    (``tracks_ranked`` = ranked_tracks(track_stats))."""
     n = max(rules["top_n"], rules["top_songs_n"])
-    tracks = ranked(track_stats, ["user_id"], ranking_order("artist_name", "track_name"))
+    tracks = tracks_ranked
     item = F.struct("track_name", "artist_name", "streams", minutes("ms").alias("minutes"))
     return top_list(tracks, n, item, "_tracks").select(
         "user_id",
@@ -56,7 +61,9 @@ def artist_genres(artists: DataFrame) -> DataFrame:
 
 
 def top_genres(artist_stats: DataFrame, artists: DataFrame | None, rules: dict) -> DataFrame | None:
-    """Each stream credits 1 to every genre of its artist; credits desc, genre asc."""
+    """(user_id, top_genres, distinct_genres): each stream credits 1 to every genre of its
+    artist; the top list by credits desc, genre asc, and how many genres were credited
+    (one aggregation over the listener's credited genres)."""
     if artists is None:
         return None
     credits = (
@@ -65,7 +72,22 @@ def top_genres(artist_stats: DataFrame, artists: DataFrame | None, rules: dict) 
         .agg(F.sum("streams").alias("streams"))
     )
     genres = ranked(credits, ["user_id"], [F.col("streams").desc(), F.col("genre").asc()])
-    return top_list(genres, rules["top_n"], F.struct("genre", "streams"), "top_genres")
+    item = F.struct(F.col("_rank").alias("r"), F.struct("genre", "streams").alias("item"))
+    return (
+        genres.groupBy("user_id")
+        .agg(
+            # collect_list skips the nulls: only the first top_n ranks are kept
+            F.array_sort(F.collect_list(F.when(F.col("_rank") <= rules["top_n"], item))).alias(
+                "_ranked"
+            ),
+            F.count(F.lit(1)).alias("distinct_genres"),
+        )
+        .select(
+            "user_id",
+            F.transform("_ranked", lambda x: x["item"]).alias("top_genres"),
+            "distinct_genres",
+        )
+    )
 
 
 def top_podcasts(plays: DataFrame, rules: dict) -> DataFrame:
