@@ -136,6 +136,10 @@ def recap(user_id: str = "usr_0001", year: int = 2025, **overrides) -> dict:
         "new_artists": 40,
         "personality": "LNCE",
         "minutes_change_pct": 12.5,
+        "distinct_genres": 14,
+        "top_track_percent": 2.0,
+        "listening_era": 2010,
+        "listening_age": year - (2010 + 2) + 18,  # recap-rules.md: 31 in 2025
     }
     row.update(overrides)
     return row
@@ -168,6 +172,10 @@ def one_play(user_id: str = "usr_one", year: int = 2025) -> dict:
         new_artists=None,
         personality=None,
         minutes_change_pct=None,
+        distinct_genres=0,
+        top_track_percent=None,
+        listening_era=None,
+        listening_age=None,
     )
 
 

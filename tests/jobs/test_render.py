@@ -44,14 +44,14 @@ def renderer():
     return render.Renderer(
         secret=SECRET,
         settings=render_conf.RenderSettings(
-            country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}
+            country_locales={"DE": "de", "ES": "es", "BR": "pt_BR", "FR": "fr"}
         ),
         card_fonts=False,
     )
 
 
 def _country(locale: str) -> str:
-    return {"en": "US", "de": "DE", "es": "ES", "pt_BR": "BR"}[locale]
+    return {"en": "US", "de": "DE", "es": "ES", "pt_BR": "BR", "fr": "FR"}[locale]
 
 
 def _svg_shape(svg: bytes) -> list[tuple[str, tuple[str, ...]]]:
@@ -283,6 +283,17 @@ def test_country_picks_the_locale_with_english_fallback():
         ),
         ("es", ["12.345", "minutos", "En 2025 escuchaste", "14 de marzo"]),
         ("pt_BR", ["12.345", "minutos", "Em 2025 você ouviu", "14 de março"]),
+        # Babel's French groups digits with a narrow no-break space (U+202F)
+        (
+            "fr",
+            [
+                "12\u202f345",
+                "minutes",
+                "En 2025, tu as écouté",
+                "14 mars",
+                "+12,5% par rapport à 2024",
+            ],
+        ),
     ],
 )
 def test_numbers_dates_and_copy_follow_the_locale(renderer, locale, expected):
@@ -301,6 +312,7 @@ def test_numbers_dates_and_copy_follow_the_locale(renderer, locale, expected):
         ("de", "1 Tag am Stück", "2 Tage am Stück"),
         ("es", "1 día seguido", "2 días seguidos"),
         ("pt_BR", "1 dia seguido", "2 dias seguidos"),
+        ("fr", "1 jour d’affilée", "2 jours d’affilée"),
     ],
 )
 def test_plural_forms(renderer, locale, one, many):
@@ -338,6 +350,58 @@ def test_every_template_message_is_translated():
         }
         assert wanted <= done, (locale, sorted(wanted - done))
         assert not [m.id for m in catalog if m.id and m.fuzzy], locale
+
+
+def _msgids(messages) -> set[str]:
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in messages if m.id}
+
+
+def test_every_shipped_catalog_translates_every_message_of_the_pot():
+    """templates/locales/encore.pot is what docs/render.md's extraction gives (templates
+    and the messages written in Python), and every shipped catalog translates each of
+    its messages, every plural form, with the same placeholders and none fuzzy."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.pofile import read_po
+
+    locales_dir = render_conf.templates_dir() / "locales"
+    pot = read_po((locales_dir / "encore.pot").open("rb"))
+    extracted = set()
+    for folder, method_map, options in (
+        (
+            render_conf.templates_dir(),
+            [("cards/**.svg", "jinja2"), ("page/**.html", "jinja2")],
+            {
+                "**": {
+                    "extensions": "jinja2.ext.i18n",
+                    "trim_blocks": "True",
+                    "lstrip_blocks": "True",
+                }
+            },
+        ),
+        (Path(render.__file__).parents[1], [("**.py", "python")], {}),
+    ):
+        for m in extract_from_dir(
+            str(folder),
+            method_map,
+            options,
+            keywords={**DEFAULT_KEYWORDS, "_t": None},
+        ):
+            extracted.add(m[2] if isinstance(m[2], str) else m[2][0])
+    assert _msgids(pot) == extracted, "encore.pot is stale: run docs/render.md's pybabel extract"
+    assert "fr" in LOCALES and len(LOCALES) >= 5
+    for locale in LOCALES[1:]:
+        catalog = read_po((locales_dir / locale / "LC_MESSAGES" / "encore.po").open("rb"))
+        for message in pot:
+            if not message.id:
+                continue
+            got = catalog.get(message.id)
+            assert got is not None, (locale, message.id)
+            strings = got.string if isinstance(got.string, tuple) else (got.string,)
+            assert strings and all(strings) and not got.fuzzy, (locale, message.id)
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            wanted = set(re.findall(r"%\((\w+)\)s", " ".join(ids)))
+            for text in strings:
+                assert set(re.findall(r"%\((\w+)\)s", text)) == wanted, (locale, text)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -523,6 +587,7 @@ def test_render_settings_from_the_shipped_config(cfg):
     assert (
         s.locale_for("BR") == "pt_BR" and s.locale_for("DE") == "de" and s.locale_for("MX") == "es"
     )
+    assert s.locale_for("FR") == "fr"
 
 
 def _with_top_n(cfg: dict, top_n: int) -> dict:
@@ -560,7 +625,9 @@ def test_a_top_n_the_cards_cannot_hold_is_a_config_error(cfg):
 
 def test_the_cards_show_top_n_rows(cfg):
     settings = render_conf.settings(_with_top_n(cfg, 2))
-    _, files = render.Renderer(secret=SECRET, settings=settings, png=False).render(_many_entries())
+    # without the #1 song's percentile badge, which repeats its name above the list
+    no_badge = dict(_many_entries(), top_track_percent=None)
+    _, files = render.Renderer(secret=SECRET, settings=settings, png=False).render(no_badge)
     songs = [t for t in _texts(files["top-songs.svg"]) if t.startswith("Song ")]
     assert songs == ["Song 0", "Song 1"]
     summary = _texts(files["summary.svg"])
@@ -658,3 +725,150 @@ def test_pages_content_security_policy_allows_exactly_their_own_script(renderer)
     )
     rules = dict(r.strip().split(" ", 1) for r in years.csp.split(";"))
     assert rules["default-src"] == "'none'" and "script-src" not in rules and years.scripts == []
+
+
+# --- issue 19: listening age, the #1 song's percentile, the genre count ---------------------
+
+NEW_COLUMNS = ("distinct_genres", "top_track_percent", "listening_era", "listening_age")
+
+
+def _card_text(svg: bytes) -> str:
+    """Every text of a card, runs joined, one line each."""
+    return "\n".join(_texts(svg))
+
+
+def _alt(files: dict, card: str) -> str:
+    return [c["alt"] for c in json.loads(files["recap.json"])["cards"] if c["file"] == card][0]
+
+
+@pytest.mark.parametrize(
+    "locale,age_line,era_line",
+    [
+        ("en", "You listen like you're 32", "Your year sounded like 2010–2014"),
+        ("fr", "Tu écoutes comme si tu avais 32\u00a0ans", "Ton année sonnait comme 2010–2014"),
+        ("de", "Du hörst Musik, als wärst du 32", "Dein Jahr klang nach 2010–2014"),
+    ],
+)
+def test_listening_age_card_says_the_age_and_the_era(renderer, locale, age_line, era_line):
+    """recap-rules.md's example: in 2026 an era of 2010 is a listening age of
+    2026 − 2012 + 18 = 32. The card shows both, after personality and before summary."""
+    recap = S.recap(year=2026, listening_era=2010, listening_age=32)
+    _, files = renderer.render(recap, country=_country(locale))
+    texts = _texts(files["listening-age.svg"])
+    said = " ".join(texts)  # a sentence may wrap onto two lines
+    assert "32" in texts and age_line in said and era_line in said, texts
+    assert [t for t in texts if t in ("2010", "2011", "2012", "2013", "2014")] == [
+        "2010",
+        "2011",
+        "2012",
+        "2013",
+        "2014",
+    ]
+    assert _alt(files, "listening-age.svg") == f"{age_line}. {era_line}."
+    order = [c["file"] for c in json.loads(files["recap.json"])["cards"]]
+    assert order.index("personality.svg") + 1 == order.index("listening-age.svg")
+    assert order.index("listening-age.svg") + 1 == order.index("summary.svg")
+    page = files["index.html"].decode()
+    assert '<img src="listening-age.svg" alt="' in page
+
+
+def test_listening_age_plural_follows_the_locale():
+    """French says "1 an" / "2 ans" (nplurals=2, n > 1); English has no noun."""
+    fr = render.make_env("fr").get_template("cards/_copy.svg").module
+    assert str(fr.listening_age(1)) == "Tu écoutes comme si tu avais 1\u00a0an"
+    assert str(fr.listening_age(2)) == "Tu écoutes comme si tu avais 2\u00a0ans"
+    es = render.make_env("es").get_template("cards/_copy.svg").module
+    assert str(es.listening_age(1)).endswith("1\u00a0año")
+    assert str(es.listening_age(40)).endswith("40\u00a0años")
+
+
+@pytest.mark.parametrize(
+    "case,overrides",
+    [
+        ("age null", dict(listening_age=None, listening_era=None)),
+        ("era null, age set", dict(listening_era=None)),
+        ("age not a whole number", dict(listening_age=31.5)),
+        ("age a string", dict(listening_age="32")),
+        ("age a boolean", dict(listening_age=True)),
+    ],
+)
+def test_no_listening_age_card_without_an_age(renderer, case, overrides):
+    _, files = renderer.render(S.recap(**overrides), country="US")
+    assert "listening-age.svg" not in files, case
+    assert "listening-age.svg" not in files["index.html"].decode()
+    assert len([n for n in files if n.endswith(".svg")]) == len(render.CARDS) - 1
+
+
+def test_a_recap_without_the_new_columns_still_renders(renderer):
+    """A recaps/ row written before issue 19: every other card, no new line, no error."""
+    old = {k: v for k, v in S.recap().items() if k not in NEW_COLUMNS}
+    _, files = renderer.render(old, country="FR")
+    assert "listening-age.svg" not in files
+    assert {"top-songs.svg", "top-genres.svg", "summary.svg", "index.html"} <= set(files)
+    assert "auditeurs de ce titre" not in files["top-songs.svg"].decode()
+    assert "Tu as écouté" not in files["top-genres.svg"].decode()
+
+
+@pytest.mark.parametrize(
+    "locale,badge",
+    [
+        ("en", "You are in the top 2% of this song's listeners"),
+        ("de", "Du gehörst zu den Top 2% der Hörer:innen dieses Songs"),
+        ("fr", "Tu es dans le top 2% des auditeurs de ce titre"),
+    ],
+)
+def test_top_song_percentile_badge(renderer, locale, badge):
+    _, files = renderer.render(S.recap(top_track_percent=2.0), country=_country(locale))
+    texts = _texts(files["top-songs.svg"])
+    i = texts.index(badge)
+    assert texts[i + 1] == "Golden Hour"  # the song it is about, under it
+    assert _alt(files, "top-songs.svg").endswith(f"Golden Hour: {badge}.")
+    # the same format as the top-artist badge: 0.5 -> "0.5%"
+    _, files = renderer.render(S.recap(top_track_percent=0.5), country=_country(locale))
+    assert badge.replace("2%", "0.5%" if locale == "en" else "0,5%") in _texts(
+        files["top-songs.svg"]
+    )
+
+
+def test_no_top_song_badge_without_a_percent_or_a_named_first_song(renderer):
+    for recap in (
+        S.recap(top_track_percent=None),
+        # the #1 has no name: the percent is its, not the song shown first
+        S.recap(
+            top_tracks=[
+                {"track_name": " ", "artist_name": "X", "streams": 200, "minutes": 9},
+                *S.recap()["top_tracks"],
+            ]
+        ),
+    ):
+        _, files = renderer.render(recap, country="US")
+        svg = files["top-songs.svg"].decode()
+        assert "of this song's listeners" not in svg
+        assert svg.count("<rect") == 1  # the backdrop only: no badge
+        assert 'y="420" font-size="56" font-weight="bold">Your top songs<' in svg
+        assert "this song" not in _alt(files, "top-songs.svg")
+
+
+@pytest.mark.parametrize(
+    "locale,n,line",
+    [
+        ("en", 1, "You streamed 1 genre"),
+        ("en", 14, "You streamed 14 genres"),
+        ("en", 1234, "You streamed 1,234 genres"),
+        ("fr", 1, "Tu as écouté 1 genre"),
+        ("fr", 14, "Tu as écouté 14 genres"),
+        ("de", 1, "Du hast 1 Genre gestreamt"),
+        ("pt_BR", 2, "Você ouviu 2 gêneros"),
+    ],
+)
+def test_genre_count_with_plural_forms(renderer, locale, n, line):
+    _, files = renderer.render(S.recap(distinct_genres=n), country=_country(locale))
+    assert line in _texts(files["top-genres.svg"])
+    assert _alt(files, "top-genres.svg").endswith(f" {line}.")
+
+
+@pytest.mark.parametrize("n", [0, None, -3])
+def test_no_genre_count_without_genres(renderer, n):
+    _, files = renderer.render(S.recap(distinct_genres=n), country="US")
+    assert not [t for t in _texts(files["top-genres.svg"]) if "genre" in t and "streamed" in t]
+    assert "streamed" not in _alt(files, "top-genres.svg")

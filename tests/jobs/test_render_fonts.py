@@ -249,6 +249,30 @@ def test_no_glyph_is_a_notdef_box(world):
     } <= seen
 
 
+@pytest.mark.parametrize("locale", render_conf.supported_locales())
+def test_every_card_in_every_locale_draws_only_covered_glyphs(locale):
+    """Every card (the listening-age card, the song badge and the genre count included)
+    in every shipped locale, French's no-break spaces and guillemets too: each run's
+    family has every glyph, so no .notdef box in the PNG or the browser."""
+    renderer = render.Renderer(
+        secret=SECRET,
+        settings=render_conf.RenderSettings(country_locales={"XX": locale}),
+        card_fonts=False,
+        png=False,
+    )
+    _, files = renderer.render(world_recap(), country="XX")
+    cards = sorted(n for n in files if n.endswith(".svg"))
+    assert cards == sorted(f"{name}.svg" for name, _ in render.CARDS)
+    for name in cards:
+        for family, text in _runs(files[name]):
+            missing = [
+                f"U+{ord(c):04X}"
+                for c in text
+                if not fonts.ignorable(ord(c)) and not fonts.covers(family, ord(c))
+            ]
+            assert missing == [], (locale, name, family, text, missing)
+
+
 def _compare(png: bytes, golden: bytes) -> tuple[float, float]:
     """(mean absolute difference per channel, share of pixels off by more than 48)."""
     a, b = _pixels(png), _pixels(golden)

@@ -17,7 +17,7 @@ from encore.render.text import clean_text, fit
 CARD_W, CARD_H = 1080, 1920
 PERSONALITY = re.compile(r"^[LV][NT][CU][EF]$")
 # card name -> template; the order is the story's order. A card whose data is missing
-# (no genres known, no personality) is left out for that listener.
+# (no genres known, no personality, no listening age) is left out for that listener.
 CARDS: tuple[tuple[str, str], ...] = (
     ("minutes", "cards/minutes.svg"),
     ("top-artist", "cards/top_artist.svg"),
@@ -26,6 +26,7 @@ CARDS: tuple[tuple[str, str], ...] = (
     ("clock", "cards/clock.svg"),
     ("months", "cards/months.svg"),
     ("personality", "cards/personality.svg"),
+    ("listening-age", "cards/listening_age.svg"),
     ("summary", "cards/summary.svg"),
 )
 
@@ -134,6 +135,24 @@ def _highlight(
     return None
 
 
+def _whole(value: Any) -> int | None:
+    """An int column as an int; None for null or anything that is not a whole number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number == value else None
+
+
+def _first_named(raw: Any, key: str) -> bool:
+    """True when the recap's #1 entry has a name: a percent computed for that #1 must
+    not be shown beside another entry that moved up because a nameless #1 was left out."""
+    first = list(raw or [])[:1]
+    return bool(first) and bool(clean_text((first[0] or {}).get(key)))
+
+
 def listener_view(recap: dict, *, top_n: int = CARD_ROWS) -> dict:
     """The recap as the templates see it: names cleaned, charts laid out, and which
     cards this listener gets. ``recap`` is one row of recaps/ as a dict; each top list
@@ -174,6 +193,9 @@ def listener_view(recap: dict, *, top_n: int = CARD_ROWS) -> dict:
     personality = recap.get("personality")
     if not (isinstance(personality, str) and PERSONALITY.match(personality)):
         personality = None
+    era, age = _whole(recap.get("listening_era")), _whole(recap.get("listening_age"))
+    if era is None or age is None:
+        era = age = None  # the card says both: "like you're 32 — it sounded like 2010–2014"
     busiest = recap.get("busiest_day")
     if isinstance(busiest, datetime):
         busiest = busiest.date()
@@ -190,7 +212,14 @@ def listener_view(recap: dict, *, top_n: int = CARD_ROWS) -> dict:
         "top_artist": top_artists[0] if top_artists else None,
         "top_artist_percent": recap.get("top_artist_percent") if top_artists else None,
         "top_tracks": top_tracks,
+        # the columns of issue 19 are read with .get: a recap row without them renders
+        "top_track_percent": (
+            recap.get("top_track_percent")
+            if top_tracks and _first_named(recap.get("top_tracks"), "track_name")
+            else None
+        ),
         "top_genres": top_genres,
+        "distinct_genres": max(0, _whole(recap.get("distinct_genres")) or 0),
         "clock": clock_bars(recap.get("hourly_minutes")),
         "clock_labels": clock_labels(),
         "peak_hour": recap.get("peak_hour"),
@@ -200,6 +229,8 @@ def listener_view(recap: dict, *, top_n: int = CARD_ROWS) -> dict:
         "streak": int(recap.get("longest_streak_days") or 0),
         "new_artists": recap.get("new_artists"),
         "personality": personality,
+        "listening_era": era,
+        "listening_age": age,
         "highlight": _highlight(top_genres, top_podcasts, int(recap.get("distinct_artists") or 0)),
     }
     present = {
@@ -210,6 +241,7 @@ def listener_view(recap: dict, *, top_n: int = CARD_ROWS) -> dict:
         "clock": any(b["minutes"] for b in view["clock"]) or view["peak_hour"] is not None,
         "months": any(m["minutes"] or m["artist"] for m in view["months"]),
         "personality": personality is not None,
+        "listening-age": age is not None,
         "summary": True,
     }
     view["cards"] = [name for name, _ in CARDS if present[name]]
