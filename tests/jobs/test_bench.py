@@ -73,6 +73,39 @@ def test_duckdb_agrees_on_the_percents_genres_and_era(pipeline_data, cfg, spark)
     assert {m["column"] for m in found} == {"top_track_percent", "listening_era", "distinct_genres"}
 
 
+def test_markdown_table_reports_the_yearly_run_and_png_render():
+    def stage(wall: float, **more) -> dict:
+        return {
+            "wall_s": wall,
+            "plays_per_s": 1,
+            "driver_python_mb": 1.0,
+            "jvm_mb": 1.0,
+            "python_workers_mb": 1.0,
+            **more,
+        }
+
+    results = {
+        "plays": 1000,
+        "listeners": 10,
+        "year": 2025,
+        "machine": {"cpus": 2, "memory_gb": 24.0, "platform": "Linux", "python": "3.12.1"},
+        "stages": {
+            "recaps": stage(3.0),
+            "facts": stage(5.5),
+            "render": stage(4.0, cards=90, pngs=10, listeners_per_core_s=2.5),
+            "publish": stage(1.25),
+        },
+        "yearly_s": 13.75,
+    }
+    table = bench.markdown_table(results)
+    # 3.0 + 5.5 + 4.0 + 1.25, worked by hand
+    assert (
+        "**Yearly run** (recaps → facts → render → publish, render with summary PNGs): **13.8 s**"
+        in table
+    )
+    assert "Render: 90 SVG cards and 10 summary PNGs, 2.5 listeners/s per core" in table
+
+
 def test_cross_check_catches_a_difference(pipeline_data, cfg):
     root, year = pipeline_data
     duck = bench.duckdb_core_recaps(root, year, cfg)
@@ -132,6 +165,7 @@ def test_markdown_table_reports_every_stage():
     assert "| recaps | 3.0 | 333 | 81 | 950 | 102 | 0 |" in table
     assert "facts" not in table  # a stage not asked for has no row
     assert "Render: 8,000 SVG cards, 1,250 cards/s per core" in table
+    assert "Yearly run" not in table  # facts and publish were not timed
     assert "DuckDB 0.5 s, Spark 1.0 s" in table and "= **2.0x**" in table
     assert (
         "whole recaps stage (all columns, checks, report) / DuckDB = 4.0x; cross-check agreed"

@@ -33,6 +33,10 @@ CORE_COLUMNS = (
 )
 # Checked listener by listener against the recap job's output (not timed): the columns
 # that need the catalogs and the eligible population.
+# The stages a yearly run takes after ingest, timed one after the other: their sum is the
+# "yearly run" figure (docs/benchmark.md).
+YEARLY = ("recaps", "facts", "render", "publish")
+DEFAULT_STAGES = ("ingest", *YEARLY)
 MORE_COLUMNS = (
     "top_artist_percent",
     "top_track_percent",
@@ -64,8 +68,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--stages",
-        default="ingest,recaps,facts,render",
-        help="comma-separated stages to time (default: all)",
+        default=",".join(DEFAULT_STAGES),
+        help=f"comma-separated stages to time (default: {','.join(DEFAULT_STAGES)})",
+    )
+    p.add_argument(
+        "--svg-only",
+        action="store_true",
+        help="render without the summary PNGs (SVG cards and pages only)",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--spark-profile", help="Spark profile from conf/encore.toml (default: local)")
@@ -170,9 +179,7 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
         ctx = RunContext(
             data=data, cfg=cfg, year=args.year, run_id=run_id, spark_profile=args.spark_profile
         )
-        if stage == "render":
-            # SVG cards and pages only: the goal is cards/s; PNG rasterisation is measured
-            # by the render stage's own benchmark (docs/render.md)
+        if stage == "render" and args.svg_only:
             from encore.render import job as render
 
             function = functools.partial(render.run, demo=True, png=False)
@@ -193,10 +200,19 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
         if stage == "render":
             rep = storage.read_json(storage.join(data, "reports", f"render-{run_id}.json"))
             cards = int(rep.get("wrote", {}).get("cards", 0))
+            pngs = int(rep.get("wrote", {}).get("pngs", 0))
+            pages = int(rep.get("wrote", {}).get("pages", 0))
             task_s = float(rep.get("render_task_s") or 0)
             results["stages"][stage].update(
-                cards=cards, svg_cards_per_core_s=round(cards / task_s) if task_s else None
+                cards=cards,
+                pngs=pngs,
+                # with PNGs on, a listener's cards, page and summary PNG share the time
+                listeners_per_core_s=round(pages / task_s, 1) if task_s else None,
+                svg_cards_per_core_s=round(cards / task_s) if task_s and not pngs else None,
             )
+    timed = results["stages"]
+    if all(s in timed for s in YEARLY):
+        results["yearly_s"] = round(sum(timed[s]["wall_s"] for s in YEARLY), 2)
 
     if "recaps" in results["stages"] and "wall_s" in results["stages"]["recaps"]:
         print("[bench] === duckdb cross-check ===", flush=True)
@@ -282,12 +298,24 @@ def markdown_table(results: dict) -> str:
             f"{r['jvm_mb']:,.0f} | {'—' if heap is None else f'{heap:,.0f}'} | "
             f"{r['python_workers_mb']:,.0f} |"
         )
+    if results.get("yearly_s") is not None:
+        lines += [
+            "",
+            f"**Yearly run** ({' → '.join(YEARLY)}, render with summary PNGs): "
+            f"**{results['yearly_s']:.1f} s**.",
+        ]
     r = results["stages"].get("render", {})
-    if r.get("cards"):
+    if r.get("cards") and r.get("pngs"):
+        lines += [
+            "",
+            f"Render: {r['cards']:,} SVG cards and {r['pngs']:,} summary PNGs, "
+            f"{r['listeners_per_core_s']:,} listeners/s per core (cards, page and PNG).",
+        ]
+    elif r.get("cards"):
         lines += [
             "",
             f"Render: {r['cards']:,} SVG cards, {r['svg_cards_per_core_s']:,} cards/s per core "
-            "(summary PNGs not drawn here; see docs/render.md).",
+            "(--svg-only: no summary PNGs).",
         ]
     d = results.get("duckdb")
     if d:
