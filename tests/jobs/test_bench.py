@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 from encore.tools import bench
 
@@ -27,50 +28,66 @@ def test_same_columns_run_agrees_with_duckdb(pipeline_data, cfg):
     assert bench.compare_core(rows, duck) == []
 
 
-def test_duckdb_agrees_on_the_percents_genres_and_era(pipeline_data, cfg, spark):
-    """MORE_COLUMNS, listener by listener: the recap job's output with the shipped rules,
-    and a recomputation with a population floor of 5 so that the percents are not all
-    null on 150 listeners (every column must have known values, or it checks nothing)."""
-    from encore import recaps
-    from encore.platform import datasets
+def test_duckdb_agrees_on_every_recap_column(pipeline_data, cfg, spark, tmp_path):
+    """Every column of recaps/year=Y, listener by listener: the recaps stage's output with
+    the shipped rules; then, on a copy of the data, two years of recaps (so that
+    minutes_change_pct is known) with a population floor of 5 so that the percents are not
+    all null on 150 listeners. Every column must have known values, or it checks nothing."""
+    import shutil
+
+    from encore.platform.context import RunContext
+    from encore.recaps import job as recaps_job
 
     root, year = pipeline_data
-    stored = bench.spark_core_recaps(root, year, bench.MORE_COLUMNS)
+    stored = bench.spark_core_recaps(root, year, bench.ALL_COLUMNS)
+    assert len(bench.ALL_COLUMNS) == 28
     assert (
-        bench.compare_core(stored, bench.duckdb_more_recaps(root, year, cfg), bench.MORE_COLUMNS)
+        bench.compare_core(stored, bench.duckdb_all_recaps(root, year, cfg), bench.ALL_COLUMNS)
         == []
     )
 
+    copy_root = tmp_path / "data"
+    for part in ("events", "users", "catalog", "privacy"):
+        if (Path(root) / part).is_dir():
+            shutil.copytree(Path(root) / part, copy_root / part)
     low = copy.deepcopy(cfg)
     low["recaps"]["percentile_min_listeners"] = 5
-    df = recaps.build_recaps(
-        datasets.read_events(spark, root),
-        datasets.read_dimension(spark, root, "users"),
-        datasets.read_dimension(spark, root, "catalog/tracks"),
-        datasets.read_dimension(spark, root, "catalog/artists"),
-        datasets.erased_user_ids(spark, root),
-        None,
-        year=year,
-        rules=low["recaps"],
-    )
-    rows = {r["user_id"]: r.asDict() for r in df.select("user_id", *bench.MORE_COLUMNS).collect()}
-    spark.catalog.clearCache()
-    duck = bench.duckdb_more_recaps(root, year, low)
-    for col in bench.MORE_COLUMNS:
-        known = [r[col] for r in rows.values() if r[col] not in (None, 0)]
+    for y in (year - 1, year):
+        ctx = RunContext(data=str(copy_root), cfg=low, year=y, run_id=f"oracle-{y}", spark=spark)
+        assert recaps_job.run(ctx) == 0
+    rows = bench.spark_core_recaps(str(copy_root), year, bench.ALL_COLUMNS)
+    duck = bench.duckdb_all_recaps(str(copy_root), year, low)
+    for col in bench.ALL_COLUMNS:
+        known = [r[col] for r in rows.values() if r[col] not in (None, 0, [], False)]
         assert len(known) >= 5, col
     assert len({r["listening_era"] for r in rows.values()} - {None}) >= 2
-    assert bench.compare_core(rows, duck, bench.MORE_COLUMNS) == []
-    # and the comparison notices a difference in each of them
+    assert len({r["personality"] for r in rows.values()} - {None}) >= 3
+    assert bench.compare_core(rows, duck, bench.ALL_COLUMNS) == []
+    # and the comparison notices a difference in any of them
     some = next(u for u, r in rows.items() if r["top_track_percent"] is not None)
     broken = copy.deepcopy(rows)
     broken[some].update(
         top_track_percent=None,
         listening_era=(broken[some]["listening_era"] or 2000) + 5,
         distinct_genres=broken[some]["distinct_genres"] + 1,
+        monthly_minutes=[m + 1 for m in broken[some]["monthly_minutes"]],
     )
-    found = bench.compare_core(broken, duck, bench.MORE_COLUMNS)
-    assert {m["column"] for m in found} == {"top_track_percent", "listening_era", "distinct_genres"}
+    found = bench.compare_core(broken, duck, bench.ALL_COLUMNS)
+    assert {m["column"] for m in found} == {
+        "top_track_percent",
+        "listening_era",
+        "distinct_genres",
+        "monthly_minutes",
+    }
+
+
+def test_oracle_rounds_the_change_half_away_from_zero():
+    from encore.tools import oracle
+
+    assert oracle.change_pct(17, 80) == -78.8  # −78.75 exactly
+    assert oracle.change_pct(18, 10) == 80.0
+    assert oracle.change_pct(7, 6) == 16.7  # 16.666…
+    assert oracle.change_pct(5, 0) is None and oracle.change_pct(5, None) is None
 
 
 def test_markdown_table_reports_the_yearly_run_and_png_render():
