@@ -289,32 +289,67 @@ def test_reconciliation_adds_up_per_file_and_reingest_changes_nothing(spark, cfg
     assert sorted(r["reason"] for r in quarantine) == ["bad_json", "missing_user_id"]
     assert all(r["run_id"] == "r1" for r in quarantine)
 
+    assert first["raw_files"] == {"found": 3, "read": 3, "unchanged": 0}
+    manifest = json.loads((tmp_path / "state" / "ingest-files.json").read_text())["files"]
+    assert sorted(manifest) == [
+        "raw/events/2025/a.jsonl.gz",
+        "raw/events/2025/b.jsonl",
+        "raw/events/c.csv",
+    ]
+    c_bytes = (tmp_path / "raw" / "events" / "c.csv").read_bytes()
+    assert manifest["raw/events/c.csv"] == {
+        "size": len(c_bytes),
+        "sha256": hashlib.sha256(c_bytes).hexdigest(),
+        "run_id": "r1",
+    }
+
+    # Incremental: a second run reads no raw/events file (all three are unchanged)
     before_events, before_q = _digests(tmp_path, "events"), len(quarantine)
     second = ingest.ingest_platform(spark, cfg, root=str(tmp_path), run_id="r2", quiet=True)
-    assert second["reconciliation"] == first["reconciliation"]
-    assert second["events"]["new"] == 0 and second["events"]["already_present"] == 3
-    assert second["events"]["months_written"] == []
+    assert second["raw_files"] == {"found": 3, "read": 0, "unchanged": 3}
+    assert second["reconciliation"]["total"]["read"] == 0
+    assert second["events"]["new"] == 0 and second["events"]["months_written"] == []
     assert _digests(tmp_path, "events") == before_events  # byte for byte
     assert len(pq.read_table(tmp_path / "quarantine")) == before_q  # not doubled
+    saved = json.loads((tmp_path / "reports" / "ingest-r2.json").read_text())
+    assert any("3 raw/events files" in s["what"] for s in saved["skipped"])
 
-    # a new file touching one month rewrites that month only
+    # a new file touching one month: only it is read, and that month only is rewritten
     _write_raw(tmp_path, "2025/d.jsonl", [line(ts="2025-03-20T08:00:00Z", user_id="u3"), L2])
     third = ingest.ingest_platform(spark, cfg, root=str(tmp_path), run_id="r3", quiet=True)
+    assert third["raw_files"] == {"found": 4, "read": 1, "unchanged": 3}
     assert third["events"]["new"] == 1 and third["events"]["months_written"] == ["2025-03"]
     after = _digests(tmp_path, "events")
     unchanged = {k: v for k, v in before_events.items() if "month=3" not in k}
     assert {k: v for k, v in after.items() if "month=3" not in k} == unchanged
     assert spark.read.parquet(str(tmp_path / "events")).count() == 4
-    # L2 is already in a.jsonl.gz (read again in this run): a duplicate in d.jsonl
-    assert third["reconciliation"]["files"]["raw/events/2025/d.jsonl"] == {
-        "read": 2,
-        "accepted": 1,
-        "quarantined": 0,
-        "duplicates": 1,
-        "erased": 0,
-        "reasons": {},
+    # L2 is already in events/ (from a.jsonl.gz, not read again): accepted here, and
+    # publishing finds it already present
+    assert third["reconciliation"]["files"] == {
+        "raw/events/2025/d.jsonl": {
+            "read": 2,
+            "accepted": 2,
+            "quarantined": 0,
+            "duplicates": 0,
+            "erased": 0,
+            "reasons": {},
+        }
     }
-    assert third["reconciliation"]["total"]["read"] == 9
+    assert third["events"]["already_present"] == 1
+
+    # a changed file (same path, other bytes) is read again; --reread reads every file
+    _write_raw(tmp_path, "2025/b.jsonl", [line(ts="2025-04-02T08:00:00Z", user_id="u4")])
+    fourth = ingest.ingest_platform(spark, cfg, root=str(tmp_path), run_id="r4", quiet=True)
+    assert fourth["raw_files"] == {"found": 4, "read": 1, "unchanged": 3}
+    assert fourth["events"]["new"] == 1
+    fifth = ingest.ingest_platform(
+        spark, cfg, root=str(tmp_path), run_id="r5", quiet=True, reread=True
+    )
+    assert fifth["raw_files"] == {"found": 4, "read": 4, "unchanged": 0}
+    assert fifth["events"]["new"] == 0 and fifth["events"]["months_written"] == []
+    assert spark.read.parquet(str(tmp_path / "events")).count() == 5
+    manifest = json.loads((tmp_path / "state" / "ingest-files.json").read_text())["files"]
+    assert {p: m["run_id"] for p, m in manifest.items()} == dict.fromkeys(manifest, "r5")
 
 
 @pytest.mark.slow

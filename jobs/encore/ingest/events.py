@@ -224,14 +224,16 @@ def ingest_lines(
     durations: DataFrame | None = None,
     extra_rejected: DataFrame | None = None,
     extra_files: list[str] | None = None,
+    nothing_read: str = "no listening-log files found",
 ) -> dict:
-    """The shared back half of every ingest: tag, stage, count, publish, report."""
+    """The shared back half of every ingest: tag, stage, count, publish, report
+    (``nothing_read``: what the report says when ``lines`` is None)."""
     # the erasure requests (a short list of people): every record naming one of them is
     # counted as erased and stored nowhere, neither in events/ nor in quarantine/
     erased = datasets.erased_user_ids(spark, root)
     erased_ids = sorted(r.user_id for r in erased.collect())
     if lines is None:
-        report.skipped("raw/events", "no listening-log files found")
+        report.skipped("raw/events", nothing_read)
         tagged_files: list[str] = []
         rec = {
             "files": {},

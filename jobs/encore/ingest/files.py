@@ -95,3 +95,59 @@ def supported(files: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list
     ok = [f for f in files if f[1].lower().endswith(RAW_SUFFIXES)]
     other = [rel for _, rel in files if not rel.lower().endswith(RAW_SUFFIXES)]
     return ok, other
+
+
+# --- which raw files were read before ----------------------------------------------------
+# raw/events files a platform ingest has read, by path relative to the data root, with
+# their size and SHA-256: a later run reads only files that are new or changed
+# (docs/ingest.md, "Incremental").
+MANIFEST = "state/ingest-files.json"
+
+
+def fingerprint(uri: str) -> dict:
+    """{"size", "sha256"} of a file's stored bytes, read in 8 MiB chunks."""
+    import hashlib
+
+    fs, path = storage.split_uri(uri)
+    digest, size = hashlib.sha256(), 0
+    with fs.open_input_stream(path, compression=None) as f:
+        while chunk := f.read(8 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def read_manifest(root: str) -> dict[str, dict]:
+    """{relative path: {"size", "sha256", "run_id"}} of the files read before; {} when none."""
+    uri = storage.join(root, MANIFEST)
+    return storage.read_json(uri).get("files", {}) if storage.exists(uri) else {}
+
+
+def new_or_changed(
+    root: str, found: list[tuple[str, str]], *, every: bool = False
+) -> tuple[list[tuple[str, str]], dict[str, dict], int]:
+    """(the files to read, every found file's fingerprint by path relative to the data
+    root, how many are unchanged since they were read). ``every``: read them all."""
+    before = {} if every else read_manifest(root)
+    prints = {f"raw/events/{rel}": fingerprint(uri) for uri, rel in found}
+    fresh = [
+        (uri, rel)
+        for uri, rel in found
+        if {k: before.get(f"raw/events/{rel}", {}).get(k) for k in ("size", "sha256")}
+        != prints[f"raw/events/{rel}"]
+    ]
+    return fresh, prints, len(found) - len(fresh)
+
+
+def write_manifest(
+    root: str, prints: dict[str, dict], read: list[tuple[str, str]], run_id: str
+) -> None:
+    """Remember the files of this run: the ones read now get this run's id, the others keep
+    theirs; a file no longer under raw/events is forgotten (read again if it comes back)."""
+    before = read_manifest(root)
+    now = {f"raw/events/{rel}" for _, rel in read}
+    files = {
+        path: {**fp, "run_id": run_id if path in now else before.get(path, {}).get("run_id")}
+        for path, fp in sorted(prints.items())
+    }
+    storage.write_json_atomic(storage.join(root, MANIFEST), {"files": files})

@@ -28,7 +28,7 @@ from pyspark.sql import SparkSession
 
 from encore.ingest import canonical, dimensions, events
 from encore.ingest.events import ingest_lines
-from encore.ingest.files import list_files, read_lines, supported
+from encore.ingest.files import list_files, new_or_changed, read_lines, supported, write_manifest
 from encore.platform import datasets, storage
 from encore.platform.args import add_common
 from encore.platform.context import RunContext
@@ -51,6 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--user-id", metavar="U", help="whose export it is (the user_id its plays get)")
     p.add_argument(
+        "--reread",
+        action="store_true",
+        help="read every raw/events file again, not only the new or changed ones",
+    )
+    p.add_argument(
         "--timezone",
         metavar="TZ",
         help="the listener's IANA time zone, e.g. Europe/Paris (stored in users/, used by recaps)",
@@ -65,6 +70,7 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
         input_path=args.input,
         user_id=args.user_id,
         timezone=args.timezone,
+        reread=args.reread,
     )
 
 
@@ -75,8 +81,10 @@ def run(
     input_path: str | None = None,
     user_id: str | None = None,
     timezone: str | None = None,
+    reread: bool = False,
 ) -> int:
-    """The platform's raw logs, or (with ``input_path``) one listener's personal export."""
+    """The platform's raw logs, or (with ``input_path``) one listener's personal export.
+    ``reread``: read every raw/events file, not only those new or changed since read."""
     if any((source, input_path, user_id, timezone)):
         from encore.ingest import exports
 
@@ -92,16 +100,28 @@ def run(
             timezone=timezone,
         )
     ingest_platform(
-        ctx.session("ingest"), ctx.cfg, root=ctx.data, run_id=ctx.run_id, quiet=ctx.quiet
+        ctx.session("ingest"),
+        ctx.cfg,
+        root=ctx.data,
+        run_id=ctx.run_id,
+        quiet=ctx.quiet,
+        reread=reread,
     )
     return 0
 
 
 # --- the platform run --------------------------------------------------------------------
 def ingest_platform(
-    spark: SparkSession, cfg: dict, *, root: str, run_id: str, quiet: bool = False
+    spark: SparkSession,
+    cfg: dict,
+    *,
+    root: str,
+    run_id: str,
+    quiet: bool = False,
+    reread: bool = False,
 ) -> dict:
-    """Dimensions, then the listening log. Returns the report body."""
+    """Dimensions, then the listening log: the raw/events files that are new or changed
+    since a run read them (all of them with ``reread``). Returns the report body."""
 
     require_utc(spark, "ingest")
     report = Report("ingest", root, run_id, quiet=quiet)
@@ -126,6 +146,15 @@ def ingest_platform(
         found, other = supported(list_files(datasets.path(root, "raw", "events")))
         for rel in other:
             report.skipped(f"raw/events/{rel}", "not .jsonl/.json/.csv (optionally .gz): not read")
+        every = found
+        found, prints, unchanged = new_or_changed(root, every, every=reread)
+        report.set("raw_files", {"found": len(every), "read": len(found), "unchanged": unchanged})
+        if unchanged:
+            report.skipped(
+                f"{unchanged} raw/events files",
+                "read before and unchanged (same size and SHA-256): not read again; "
+                "`encore ingest --reread` reads every file",
+            )
         events_result = ingest_lines(
             spark,
             cfg,
@@ -139,8 +168,12 @@ def ingest_platform(
             extra_rejected=dim["rejected"],
             extra_files=dim["files"],
             missing_ms="reject",
+            nothing_read="no new or changed listening-log files"
+            if every
+            else "no listening-log files found",
         )
         report.set("dimensions", dim["summary"])
+        write_manifest(root, prints, found, run_id)  # only once events/ is published
     finally:
         storage.delete(work)
     report.finish()
