@@ -21,7 +21,8 @@ from encore.platform.errors import BudgetExceeded, EncoreError
 
 
 def _released(spec, rows, eps=0.5):
-    """A ReleasedFact as facts.load_released would return it (hand-made, no Spark)."""
+    """A ReleasedFact as facts.load_released would return it (hand-made, no Spark); a
+    suppressed row (value None) may carry its stored upper bound as a 4th item."""
     stored = [
         {
             "key": json.dumps(k, sort_keys=True),
@@ -29,15 +30,18 @@ def _released(spec, rows, eps=0.5):
             "n": None,
             "suppressed": v is None,
             "error95": err,
+            "upper95": rest[0] if rest else None,
         }
-        for k, v, err in rows
+        for k, v, err, *rest in rows
     ]
     return facts.ReleasedFact(
         spec, stored, eps, 0.0, "geometric(scale=2)", "", "2025-11-20T00:00:00Z", "r1", True
     )
 
 
-def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en", "de")) -> Path:
+def _campaign(
+    tmp_path: Path, lines: dict[str, tuple], own: str = "", locales=("en", "de")
+) -> Path:
     folder = tmp_path / "campaigns" / "test_camp"
     folder.mkdir(parents=True)
     (folder / "manifest.toml").write_text(
@@ -47,8 +51,10 @@ def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en
     )
     for loc in locales:
         body = "".join(
-            f'[[line]]\nid = "{lid}"\nchannel = "billboard"\nfacts = {json.dumps(fs)}\ntext = {json.dumps(text)}\n\n'
-            for lid, (fs, text) in lines.items()
+            f'[[line]]\nid = "{lid}"\nchannel = "billboard"\nfacts = {json.dumps(fs)}\ntext = {json.dumps(text)}\n'
+            + (f"bounds = {json.dumps(more[0])}\n" if more else "")
+            + "\n"
+            for lid, (fs, text, *more) in lines.items()
         )
         (folder / f"copy.{loc}.toml").write_text(body, encoding="utf-8")
     (folder / "billboard.svg").write_text(
@@ -63,6 +69,63 @@ def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en
 def specs(cfg):
     c = _cfg(cfg, CATALOG)
     return {s.id: s for s in fc.catalog(c)}
+
+
+GOD = (
+    "{% if f.titled.suppressed %}“God is a man”: fewer than {{ f.titled.at_most }} playlists."
+    "{% else %}“God is a man”: {{ f.titled.about }} playlists.{% endif %}"
+    " Top: {{ f.artists.top[0].label }}, {{ f.artists.top[0].about }}."
+)
+
+
+def test_a_line_with_bounds_states_a_suppressed_count_as_fewer_than(tmp_path, specs):
+    """A suppressed count reaches copy only as its stored upper bound, and only in a
+    line that lists it under `bounds`; the other side suppressed still drops the line."""
+    titled = _released(specs["titled"], [({"phrase": "God is a man"}, None, 22, 50.0)])
+    artists = _released(specs["artists"], [({"artist_name": "Ariadne"}, 2438, 300)])
+    released = {"titled": titled, "artists": artists}
+    lines = {
+        "god": (["titled", "artists"], GOD, ["titled"]),
+        "plain": (["titled", "artists"], GOD),  # no bounds: suppressed drops it, as before
+        "peek": (["titled"], "{{ f.titled.about }}", ["titled"]),  # a bound has no about
+    }
+    out = _render(tmp_path, specs, lines, released, locales=("en", "de"))
+    texts = {(r["locale"], r["line"]): r["text"] for r in out.copy}
+    assert texts[("en", "god")] == (
+        "“God is a man”: fewer than 50 playlists. Top: Ariadne, about 2,400."
+    )
+    assert texts[("de", "god")].endswith("Top: Ariadne, rund 2.400.")
+    assert [r["bounds"] for r in out.copy] == ["titled", "titled"]
+    assert set(texts) == {("en", "god"), ("de", "god")}
+    assert any(n.startswith("FR/en/plain: dropped: fact titled is suppressed") for n in out.notes)
+    assert any(n.startswith("FR/en/peek: dropped: no released value") for n in out.notes)
+    assert out.facts_used["titled"]["values"] == []
+    assert out.facts_used["titled"]["bounds"] == [
+        {"key": {"phrase": "God is a man"}, "upper95": 50.0}
+    ]
+    # released: the same line says the number, not a bound
+    released["titled"] = _released(specs["titled"], [({"phrase": "God is a man"}, 312, 22)])
+    out = _render(tmp_path / "2", specs, lines, released)
+    assert out.copy[0]["text"].startswith("“God is a man”: about 310 playlists.")
+    assert out.copy[0]["bounds"] == ""
+    # the other side suppressed too: dropped as before
+    released["titled"] = titled
+    released["artists"] = _released(specs["artists"], [({"artist_name": "Ariadne"}, None, 300)])
+    out = _render(tmp_path / "3", specs, {"god": lines["god"]}, released)
+    assert out.copy == [] and out.notes == [
+        "FR/en/god: dropped: fact artists is suppressed or was not released"
+    ]
+    # a release stored before bounds existed has none: dropped, never a guess
+    released["artists"] = artists
+    released["titled"] = _released(specs["titled"], [({"phrase": "God is a man"}, None, 22)])
+    out = _render(tmp_path / "4", specs, {"god": lines["god"]}, released)
+    assert out.copy == [] and "fact titled is suppressed" in out.notes[0]
+
+
+def test_bounds_must_name_facts_of_the_line(tmp_path):
+    root = _campaign(tmp_path, {"x": (["titled"], "{{ f.titled.about }}", ["artists"])})
+    with pytest.raises(EncoreError, match="line 1: bounds must list facts of the line's facts"):
+        definition.load_campaign("test_camp", root)
 
 
 def _render(tmp_path, specs, lines, released, markets=("FR",), locales=("en",)):

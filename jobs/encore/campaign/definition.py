@@ -4,8 +4,9 @@
   facts it uses (``facts = [...]``) and campaign-specific facts (``[facts.<id>]``,
   the shape of ``[facts.catalog.*]``: a phrase, a track, a date...);
 - ``copy.<locale>.toml`` — the lines, each ``[[line]]`` with ``id``, ``channel``
-  (``billboard``, ``social``, ``press``), ``facts`` (the ids it uses) and ``text``, a
-  Jinja template;
+  (``billboard``, ``social``, ``press``), ``facts`` (the ids it uses), ``text``, a
+  Jinja template, and optionally ``bounds`` (facts among ``facts`` whose suppressed
+  count the line may state as its 95 % upper bound, ``f.<id>.at_most``);
 - ``billboard.svg`` — the wide billboard image, one per billboard line (optional: a
   campaign without it exports no billboard images).
 
@@ -41,6 +42,7 @@ class Line:
     channel: str
     facts: tuple[str, ...]
     text: str
+    bounds: tuple[str, ...] = ()  # facts whose suppressed counts the line may state as "fewer than N"
 
 
 @dataclass
@@ -182,6 +184,17 @@ def _load_copy(path: Path) -> list[Line]:
             raise EncoreError(f"{where}: channel must be one of {', '.join(CHANNELS)}")
         if not isinstance(ln["facts"], list) or not ln["facts"]:
             raise EncoreError(f"{where}: facts must name the fact ids the line uses")
+        unknown = set(ln) - {"id", "channel", "facts", "text", "bounds"}
+        if unknown:
+            raise EncoreError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        bounds = ln.get("bounds", [])
+        if not isinstance(bounds, list) or not set(bounds) <= set(ln["facts"]):
+            raise EncoreError(
+                f"{where}: bounds must list facts of the line's facts (the ones whose "
+                "suppressed count it may state as an upper bound)"
+            )
         seen.add(ln["id"])
-        lines.append(Line(ln["id"], ln["channel"], tuple(ln["facts"]), str(ln["text"])))
+        lines.append(
+            Line(ln["id"], ln["channel"], tuple(ln["facts"]), str(ln["text"]), tuple(bounds))
+        )
     return lines

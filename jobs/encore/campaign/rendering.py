@@ -1,9 +1,10 @@
 """A campaign's lines and billboards, rendered for every (market, locale).
 
 Each line is a Jinja template that sees only the facts it names, as numbers for people
-(encore.campaign.numbers). It renders in Jinja's ``ImmutableSandboxedEnvironment`` with
+(encore.campaign.numbers); a suppressed fact it lists under ``bounds`` it sees as its
+95 % upper bound only (``at_most``, "fewer than 50"). It renders in Jinja's ``ImmutableSandboxedEnvironment`` with
 ``StrictUndefined``, in a child process under memory and time limits
-(encore.campaign.sandbox). A line whose fact is suppressed or missing is dropped, one
+(encore.campaign.sandbox). A line whose fact is suppressed (and not in its ``bounds``) or missing is dropped, one
 that hits a limit is refused, the reason in the notes; a broken template is the
 author's to fix (EncoreError naming the file and the line). A billboard line also
 renders the campaign's ``billboard.svg``, which may reference nothing outside itself.
@@ -73,9 +74,17 @@ def render_campaign(
                     f"campaign {camp.name}: no copy for locale {locale!r} "
                     f"(copy.{locale}.toml; available: {', '.join(sorted(camp.copy))})"
                 )
-            views = {}
-            for fid, spec in specs.items():
-                views[fid] = fact_view(spec, released[fid], locale) if fid in released else None
+            views: dict[tuple[str, bool], dict | None] = {}
+
+            def view(fid: str, bounds: bool, locale=locale, views=views) -> dict | None:
+                if (fid, bounds) not in views:
+                    views[(fid, bounds)] = (
+                        fact_view(specs[fid], released[fid], locale, bounds=bounds)
+                        if fid in released
+                        else None
+                    )
+                return views[(fid, bounds)]
+
             for line in camp.copy[locale]:
                 source = f"copy.{locale}.toml line {line.id!r}"
                 unknown = [f for f in line.facts if f not in specs]
@@ -87,14 +96,15 @@ def render_campaign(
                 _compile(line.text, f"campaign {camp.name}: {source}")
                 for market in markets:
                     where = f"{market}/{locale}/{line.id}"
-                    gone = [f for f in line.facts if views.get(f) is None]
+                    seen = {f: view(f, f in line.bounds) for f in line.facts}
+                    gone = [f for f in line.facts if seen[f] is None]
                     if gone:
                         notes.append(
                             f"{where}: dropped: fact {gone[0]} is suppressed or was not released"
                         )
                         continue
                     context = {
-                        "f": {f: views[f] for f in line.facts},
+                        "f": seen,
                         "market": market,
                         "locale": locale,
                         "market_name": market_name(market, locale),
@@ -131,6 +141,9 @@ def render_campaign(
                     )
                     for f in line.facts:
                         used[f] = _fact_used(specs[f], released[f])
+                    copy_rows[-1]["bounds"] = ",".join(
+                        f for f in line.bounds if seen[f].get("suppressed")
+                    )
                     if line.channel == "billboard" and svg_source:
                         stem = f"{market}-{locale}-{line.id}"
                         status, svg = renderer.render(
@@ -229,5 +242,9 @@ def _fact_used(spec: fc.FactSpec, released: facts.ReleasedFact) -> dict:
         "values": [
             {"key": ln["key"], "value": ln["value"], "share": ln["share"], "error95": ln["error95"]}
             for ln in facts.answer(spec, released.rows)
+        ],
+        # suppressed keys: only the stored, rounded-up 95 % bound ("fewer than N")
+        "bounds": [
+            {"key": b["key"], "upper95": b["upper95"]} for b in facts.bounds(spec, released.rows)
         ],
     }
