@@ -174,8 +174,8 @@ def test_the_words_around_numbers_come_from_the_catalogs():
 
 
 def test_a_locale_without_a_catalog_is_refused(tmp_path):
-    root = _campaign(tmp_path, {"x": (["titled"], "{{ f.titled.about }}")}, locales=("en", "fr"))
-    with pytest.raises(EncoreError, match=r"copy\.fr\.toml: locale 'fr' has no catalog"):
+    root = _campaign(tmp_path, {"x": (["titled"], "{{ f.titled.about }}")}, locales=("en", "nl"))
+    with pytest.raises(EncoreError, match=r"copy\.nl\.toml: locale 'nl' has no catalog"):
         definition.load_campaign("test_camp", root)
     with pytest.raises(EncoreError, match=r"--locale: locale 'it' has no catalog"):
         definition.check_locale("it", "--locale")

@@ -44,14 +44,14 @@ def renderer():
     return render.Renderer(
         secret=SECRET,
         settings=render_conf.RenderSettings(
-            country_locales={"DE": "de", "ES": "es", "BR": "pt_BR"}
+            country_locales={"DE": "de", "ES": "es", "BR": "pt_BR", "FR": "fr"}
         ),
         card_fonts=False,
     )
 
 
 def _country(locale: str) -> str:
-    return {"en": "US", "de": "DE", "es": "ES", "pt_BR": "BR"}[locale]
+    return {"en": "US", "de": "DE", "es": "ES", "pt_BR": "BR", "fr": "FR"}[locale]
 
 
 def _svg_shape(svg: bytes) -> list[tuple[str, tuple[str, ...]]]:
@@ -283,6 +283,17 @@ def test_country_picks_the_locale_with_english_fallback():
         ),
         ("es", ["12.345", "minutos", "En 2025 escuchaste", "14 de marzo"]),
         ("pt_BR", ["12.345", "minutos", "Em 2025 você ouviu", "14 de março"]),
+        # Babel's French groups digits with a narrow no-break space (U+202F)
+        (
+            "fr",
+            [
+                "12\u202f345",
+                "minutes",
+                "En 2025, tu as écouté",
+                "14 mars",
+                "+12,5% par rapport à 2024",
+            ],
+        ),
     ],
 )
 def test_numbers_dates_and_copy_follow_the_locale(renderer, locale, expected):
@@ -301,6 +312,7 @@ def test_numbers_dates_and_copy_follow_the_locale(renderer, locale, expected):
         ("de", "1 Tag am Stück", "2 Tage am Stück"),
         ("es", "1 día seguido", "2 días seguidos"),
         ("pt_BR", "1 dia seguido", "2 dias seguidos"),
+        ("fr", "1 jour d’affilée", "2 jours d’affilée"),
     ],
 )
 def test_plural_forms(renderer, locale, one, many):
@@ -338,6 +350,58 @@ def test_every_template_message_is_translated():
         }
         assert wanted <= done, (locale, sorted(wanted - done))
         assert not [m.id for m in catalog if m.id and m.fuzzy], locale
+
+
+def _msgids(messages) -> set[str]:
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in messages if m.id}
+
+
+def test_every_shipped_catalog_translates_every_message_of_the_pot():
+    """templates/locales/encore.pot is what docs/render.md's extraction gives (templates
+    and the messages written in Python), and every shipped catalog translates each of
+    its messages, every plural form, with the same placeholders and none fuzzy."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.pofile import read_po
+
+    locales_dir = render_conf.templates_dir() / "locales"
+    pot = read_po((locales_dir / "encore.pot").open("rb"))
+    extracted = set()
+    for folder, method_map, options in (
+        (
+            render_conf.templates_dir(),
+            [("cards/**.svg", "jinja2"), ("page/**.html", "jinja2")],
+            {
+                "**": {
+                    "extensions": "jinja2.ext.i18n",
+                    "trim_blocks": "True",
+                    "lstrip_blocks": "True",
+                }
+            },
+        ),
+        (Path(render.__file__).parents[1], [("**.py", "python")], {}),
+    ):
+        for m in extract_from_dir(
+            str(folder),
+            method_map,
+            options,
+            keywords={**DEFAULT_KEYWORDS, "_t": None},
+        ):
+            extracted.add(m[2] if isinstance(m[2], str) else m[2][0])
+    assert _msgids(pot) == extracted, "encore.pot is stale: run docs/render.md's pybabel extract"
+    assert "fr" in LOCALES and len(LOCALES) >= 5
+    for locale in LOCALES[1:]:
+        catalog = read_po((locales_dir / locale / "LC_MESSAGES" / "encore.po").open("rb"))
+        for message in pot:
+            if not message.id:
+                continue
+            got = catalog.get(message.id)
+            assert got is not None, (locale, message.id)
+            strings = got.string if isinstance(got.string, tuple) else (got.string,)
+            assert strings and all(strings) and not got.fuzzy, (locale, message.id)
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            wanted = set(re.findall(r"%\((\w+)\)s", " ".join(ids)))
+            for text in strings:
+                assert set(re.findall(r"%\((\w+)\)s", text)) == wanted, (locale, text)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -523,6 +587,7 @@ def test_render_settings_from_the_shipped_config(cfg):
     assert (
         s.locale_for("BR") == "pt_BR" and s.locale_for("DE") == "de" and s.locale_for("MX") == "es"
     )
+    assert s.locale_for("FR") == "fr"
 
 
 def _with_top_n(cfg: dict, top_n: int) -> dict:
