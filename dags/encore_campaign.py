@@ -36,6 +36,7 @@ from encore_common import (
 LANGUAGES = {
     "en": "English",
     "de": "Deutsch",
+    "fr": "Français",
 }
 
 

@@ -369,3 +369,41 @@ def test_shipped_campaigns_load_and_name_only_declared_facts(cfg):
                 assert set(line.facts) <= set(specs), (name, locale, line.id)
     with pytest.raises(EncoreError, match="--campaign"):
         definition.load_campaign("../etc")
+
+
+def test_demo_data_billboards_say_god_is_a_man_in_every_language(spark, cfg, tmp_path):
+    """Issue #19's done-when, on the demo's own data (`encore demo`: 600 listeners,
+    seed 1, 120 plays on average): "God is a man" is a rare title, always suppressed,
+    and yet the billboard line is there in en, de and fr — as an upper bound — next to
+    "God Is a Woman", which is released."""
+    from encore import pipeline
+    from encore.platform.context import RunContext
+    from encore.tools import generate
+
+    root = str(tmp_path / "demo")
+    generate.generate(root, users=600, years=[YEAR, YEAR + 1], seed=1, mean_plays=120)
+    ctx = RunContext(data=root, cfg=cfg, year=YEAR, run_id="demo-run", spark=spark)
+    assert pipeline.run(ctx, stages=("ingest",)) == 0
+    folder, export = campaign.export_campaign(
+        root, YEAR, "year_end_billboards", cfg, "camp-demo", spark_factory=lambda: spark
+    )
+    stored = {json.loads(r["key"] or "{}").get("phrase"): r for r in facts.load_released(root, YEAR)}
+    assert stored["God is a man"]["suppressed"] and stored["God is a man"]["value"] is None
+    god = {r["locale"]: r["text"] for r in export.copy if r["line"] == "god"}
+    assert set(god) == {"en", "de", "fr"}
+    assert re.fullmatch(
+        r"“God is a man” is the title of fewer than \d+(,\d{3})* playlists\. "
+        r"“God Is a Woman” is on about \d+(,\d{3})*\.",
+        god["en"],
+    ), god["en"]
+    assert re.fullmatch(
+        r"Weniger als \d+(\.\d{3})* Playlists heißen „God is a man“\. "
+        r"„God Is a Woman“ ist auf rund \d+(\.\d{3})*\.",
+        god["de"],
+    ), god["de"]
+    assert re.fullmatch(
+        r"Moins de \d+(\u202f\d{3})* playlists s’appellent « God is a man »\. "
+        r"« God Is a Woman » figure dans environ \d+(\u202f\d{3})*\.",
+        god["fr"],
+    ), god["fr"]
+    print(god)
