@@ -275,9 +275,7 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
     assert len(stored_c) == 1 and stored_c[0]["suppressed"] and stored_c[0]["value"] is None
     bound = stored_c[0]["upper95"]
     assert bound >= 10 and f"{bound:.0f}".lstrip("125").strip("0") == ""  # 1/2/5 x 10^k
-    assert all(
-        r["upper95"] is None for r in facts.load_released(root, YEAR) if not r["suppressed"]
-    )
+    assert all(r["upper95"] is None for r in facts.load_released(root, YEAR) if not r["suppressed"])
 
     # no user id and no playlist title that was neither selected privately nor named
     released_titles = {

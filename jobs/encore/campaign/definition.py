@@ -30,6 +30,15 @@ from encore.platform.errors import EncoreError
 from encore.render.settings import supported_locales
 
 CAMPAIGNS_DIR = config.REPO_ROOT / "templates" / "campaign"
+# What a copy line can name beyond the manifest's facts: the extra phrases and tracks
+# an export asks for (``--phrase`` / ``--track``, the form's extra_phrases / extra_tracks).
+EXTRA_GROUPS = ("extra_phrases", "extra_tracks")
+MAX_EXTRAS = 10  # per kind and export
+MAX_EXTRA_CHARS = 100  # a phrase, an artist, a title
+_TRACK_SEPARATORS = (" — ", " - ")
+# control characters (C0, DEL, C1) and bidirectional overrides: the form's JSON schema
+# (dags/encore_campaign.py) refuses the same
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 CHANNELS = ("billboard", "social", "press")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _LOCALE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
@@ -42,7 +51,9 @@ class Line:
     channel: str
     facts: tuple[str, ...]
     text: str
-    bounds: tuple[str, ...] = ()  # facts whose suppressed counts the line may state as "fewer than N"
+    bounds: tuple[
+        str, ...
+    ] = ()  # facts whose suppressed counts the line may state as "fewer than N"
 
 
 @dataclass
@@ -198,3 +209,54 @@ def _load_copy(path: Path) -> list[Line]:
             Line(ln["id"], ln["channel"], tuple(ln["facts"]), str(ln["text"]), tuple(bounds))
         )
     return lines
+
+
+def _check_text(value: str, what: str) -> str:
+    """One extra phrase, artist or title: single-spaced, 1-100 characters, no control
+    characters. ValueError with a one-line reason."""
+    if _CONTROL.search(value):
+        raise ValueError(f"{what} {value!r} contains a control character")
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if len(text) > MAX_EXTRA_CHARS:
+        raise ValueError(f"{what} {text[:40]!r}... is longer than {MAX_EXTRA_CHARS} characters")
+    return text
+
+
+def check_phrase(value: str) -> str:
+    """An extra playlist-title phrase, cleaned (``--phrase``); ValueError when bad."""
+    return _check_text(value, "phrase")
+
+
+def check_track(value: str) -> tuple[str, str]:
+    """An extra track, ``"Artist — Title"`` (an em dash, or `` - ``, between spaces; the
+    first one separates), as ``(artist, title)``; ValueError when bad."""
+    if _CONTROL.search(value):
+        raise ValueError(f"track {value!r} contains a control character")
+    for sep in _TRACK_SEPARATORS:
+        if sep in value:
+            artist, title = value.split(sep, 1)
+            return _check_text(artist, "track artist"), _check_text(title, "track title")
+    raise ValueError(f"track {value!r} must be written 'Artist — Title'")
+
+
+def check_extras(phrases: list[str], tracks: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The extra phrases and tracks of an export, checked and without repeats;
+    EncoreError with a one-line reason (too many, empty, too long, control characters)."""
+    out_p: list[str] = []
+    out_t: list[tuple[str, str]] = []
+    for what, values, check, out in (
+        ("--phrase", phrases, check_phrase, out_p),
+        ("--track", tracks, check_track, out_t),
+    ):
+        if len(values) > MAX_EXTRAS:
+            raise EncoreError(f"{what}: at most {MAX_EXTRAS} per export, got {len(values)}")
+        for v in values:
+            try:
+                item = check(str(v))
+            except ValueError as err:
+                raise EncoreError(f"{what}: {err}") from None
+            if item not in out:
+                out.append(item)
+    return out_p, out_t
