@@ -3,7 +3,10 @@
 
 Fill in the form (**Trigger** ▸ the form below) and the run writes the campaign's copy,
 billboards and the facts it used to `campaigns/<year>/<campaign>/<run>/` under the data
-root; the **export_location** task shows the folder in its log and XCom.
+root; the **export_location** task shows the folder in its log and XCom, and the last
+task, **run_note**, writes the run's **note** (above the run in the UI): the copy lines,
+what was dropped and why, and where `preview.html` (every line, its billboard, the facts
+and ε it used) and the files are.
 
 Every number comes from a released, differentially private fact. A campaign that
 needs a fact not yet released spends privacy budget on it once; when the year's budget
@@ -12,13 +15,16 @@ One campaign run at a time, and its job waits for a yearly run's facts task (the
 share the pool `encore_privacy_budget`): two releases never race for the budget.
 
 The form checks its input (a campaign that does not exist, an unknown language or
-market) before a run is created.
+market, an empty, too long or control-character phrase or track, more than 10 of
+either) before a run is created. **Extra phrases** and **extra tracks** (`Artist —
+Title`) are counted in playlists and released once each from what is left of the
+year's budget; a second export with the same phrase reuses the release.
 """
 
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 from encore_common import (
@@ -36,6 +42,7 @@ from encore_common import (
 LANGUAGES = {
     "en": "English",
     "de": "Deutsch",
+    "fr": "Français",
 }
 
 
@@ -58,6 +65,17 @@ def shipped_campaigns() -> dict[str, dict]:
         }
     return found
 
+
+# The extra phrases and tracks the form takes: the job's --phrase / --track checks
+# (encore.campaign.definition: MAX_EXTRAS, MAX_EXTRA_CHARS, control characters),
+# repeated as JSON schema so that a bad form or REST API trigger is refused (HTTP 400)
+# before a run is created (tests/jobs/test_rules.py keeps the two equal).
+MAX_EXTRAS = 10
+MAX_EXTRA_CHARS = 100
+_TEXT = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"  # no control character
+_WORD = r"[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"  # and not a space
+PHRASE_PATTERN = rf"^{_TEXT}*{_WORD}{_TEXT}*$"
+TRACK_PATTERN = rf"^\s*{_WORD}{_TEXT}* (—|-) \s*{_WORD}{_TEXT}*$"
 
 CAMPAIGNS = shipped_campaigns()
 LOCALES = sorted({x for c in CAMPAIGNS.values() for x in c["locales"]}) or ["en"]
@@ -112,6 +130,38 @@ MARKETS = sorted({x for c in CAMPAIGNS.values() for x in c["markets"]}) or ["US"
             title="Markets",
             description="Countries (ISO codes) to export for. None selected: every market the campaign has.",
         ),
+        "extra_phrases": Param(
+            [],
+            type="array",
+            items={
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_EXTRA_CHARS,
+                "pattern": PHRASE_PATTERN,
+            },
+            maxItems=MAX_EXTRAS,
+            uniqueItems=True,
+            title="Extra playlist phrases",
+            description="Optional, one per line: words to count in playlist titles (e.g. "
+            "'road trip'), case-insensitive. Each is released once from what is left of the "
+            "year's privacy budget; the copy shows them as f.extra_phrases.",
+        ),
+        "extra_tracks": Param(
+            [],
+            type="array",
+            items={
+                "type": "string",
+                "minLength": 5,
+                "maxLength": 2 * MAX_EXTRA_CHARS + 3,
+                "pattern": TRACK_PATTERN,
+            },
+            maxItems=MAX_EXTRAS,
+            uniqueItems=True,
+            title="Extra tracks",
+            description="Optional, one per line, written 'Artist — Title' (or 'Artist - Title'): "
+            "how many playlists contain the track. Released once from what is left of the "
+            "year's privacy budget; the copy shows them as f.extra_tracks.",
+        ),
     },
 )
 def encore_campaign():
@@ -138,6 +188,9 @@ def encore_campaign():
             args += ["--locale", locale]
         for market in params["markets"]:
             args += ["--market", market]
+        # --opt=value: a phrase starting with "-" is never taken for an option
+        args += [f"--phrase={p}" for p in params.get("extra_phrases") or []]
+        args += [f"--track={t}" for t in params.get("extra_tracks") or []]
         export = f"{root.rstrip('/')}/campaigns/{year}/{params['campaign']}/{run_id}"
         return {"args": args, "export": export}
 
@@ -156,11 +209,32 @@ def encore_campaign():
         print(f"campaign export: {export}")
         return export
 
+    @task(retries=1, retry_delay=timedelta(seconds=15))
+    def run_note(export: str, dag_run=None) -> str:
+        """The run's note, as the marketer sees it in the UI: the copy lines, what was
+        dropped and why, where preview.html and the files are — the export's note.md
+        (written by the job, at most 1,000 characters), set through the REST API."""
+        import os
+
+        from encore_common import API_CONNECTION, set_run_note
+
+        path = os.path.join(export, "note.md")
+        if "://" in export or not os.path.isfile(path):
+            note = f"Campaign export: {export} (open preview.html there)"
+        else:
+            with open(path, encoding="utf-8") as f:
+                note = f.read()
+        print(note)
+        if not set_run_note(dag_run.dag_id, dag_run.run_id, note):
+            print(f"no connection {API_CONNECTION}: the run's note was not set (docs/airflow.md)")
+        return note
+
     run = plan()
     # the same one-slot pool as encore_yearly's facts: one privacy-budget release at a time
     campaign = EncoreSparkJob(task_id="campaign", application_args=run["args"], pool=BUDGET_POOL)
     location = export_location(run["export"])
     campaign >> location
+    run_note(location)
 
 
 encore_campaign()

@@ -51,6 +51,15 @@ if [ -z "$up" ]; then
   exit 1
 fi
 pwfile="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+# encore_campaign's last task writes the run's note through the REST API (Airflow 3
+# tasks have no database access): the connection it uses, this server as admin
+if [ -s "$pwfile" ]; then
+  "$repo/.venv-airflow/bin/airflow" connections delete encore_airflow_api >>"$log" 2>&1 || true
+  "$repo/.venv-airflow/bin/airflow" connections add encore_airflow_api --conn-type http \
+    --conn-host "http://127.0.0.1:$port" --conn-login admin \
+    --conn-password "$("$repo/.venv-airflow/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"])' "$pwfile")" \
+    >>"$log" 2>&1 || echo "could not create the connection encore_airflow_api (campaign run notes stay unset); see $log" >&2
+fi
 cat <<MSG
 
   Encore on Airflow is up:  http://127.0.0.1:$port

@@ -147,3 +147,68 @@ class EncoreSparkJob(SparkSubmitOperator):
             if reason and code and code.group(1) in PERSON_MUST_FIX:
                 raise AirflowFailException(reason) from None
             raise
+
+
+# The connection encore_campaign's last task uses to set its run's note through the
+# public REST API (Airflow 3 tasks have no database access, and the Task SDK's
+# execution API has no call for a run's note): an HTTP connection whose host is the API
+# server's URL and whose login/password belong to a user allowed to edit DAG runs.
+# `make airflow` (scripts/airflow-standalone.sh) creates it; without it the note is
+# only printed in the task's log.
+API_CONNECTION = "encore_airflow_api"
+NOTE_MAX_CHARS = 1000  # Airflow's limit on a DAG run's note
+
+
+def _api_base(conn) -> str:
+    host = (conn.host or "").rstrip("/")
+    if "://" not in host:
+        host = f"{conn.schema or 'http'}://{host}"
+    if conn.port and host.count(":") < 2:
+        host = f"{host}:{conn.port}"
+    return host
+
+
+def set_run_note(dag_id: str, run_id: str, note: str, *, timeout: float = 30.0) -> bool:
+    """Set a DAG run's note (Markdown) through ``PATCH /api/v2/dags/{dag_id}/dagRuns/
+    {run_id}?update_mask=note``, authenticated with a token from ``POST /auth/token``
+    with the login of the connection ``API_CONNECTION``. False (nothing set) when that
+    connection does not exist; an HTTP error raises with the server's answer."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from airflow.sdk import Connection
+
+    try:
+        conn = Connection.get(API_CONNECTION)
+    except Exception:  # noqa: BLE001 - AirflowNotFoundException and its runtime variants
+        return False
+    base = _api_base(conn)
+
+    def call(method: str, path: str, body: dict, token: str | None = None) -> dict:
+        req = urllib.request.Request(
+            base + path,
+            method=method,
+            data=json.dumps(body).encode("utf-8"),
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the configured API server
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            detail = err.read()[:300].decode("utf-8", "replace")
+            raise AirflowException(f"{method} {path}: HTTP {err.code}: {detail}") from None
+
+    token = call("POST", "/auth/token", {"username": conn.login, "password": conn.password})
+    quote = urllib.parse.quote
+    call(
+        "PATCH",
+        f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}?update_mask=note",
+        {"note": note[:NOTE_MAX_CHARS]},
+        token["access_token"],
+    )
+    return True

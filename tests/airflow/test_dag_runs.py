@@ -85,6 +85,10 @@ def test_campaign_export_location_in_xcom(yearly_run, dagbag):
     assert os.path.isfile(os.path.join(export, "copy.md")) and os.path.isfile(
         os.path.join(export, "facts-used.json")
     )
+    # the last task's note (no API connection under dag.test(): returned and logged only)
+    note = xcom(run, "run_note")
+    assert os.path.isfile(os.path.join(export, "preview.html"))
+    assert "**Preview**" in note and "preview\\.html" in note and len(note) <= 1000
 
 
 def test_budget_exhaustion_fails_the_run_with_the_facts_message(

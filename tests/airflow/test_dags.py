@@ -121,7 +121,7 @@ def test_campaign_form_offers_the_shipped_campaigns(dagbag):
     )
     assert shipped and sorted(param.schema["enum"]) == shipped
     assert set(param.schema["values_display"]) == set(shipped)
-    for name in ("year", "campaign", "locales", "markets"):
+    for name in ("year", "campaign", "locales", "markets", "extra_phrases", "extra_tracks"):
         p = dagbag.dags["encore_campaign"].params.get_param(name)
         assert p.schema.get("title") and p.description, name
 
@@ -135,6 +135,15 @@ def test_campaign_form_accepts_good_input(dagbag):
     )
     assert out["campaign"] == camp and out["locales"] == ["en"]
     assert validated(dagbag, "encore_campaign", {})["locales"] == []  # the defaults are valid
+    extras = validated(
+        dagbag,
+        "encore_campaign",
+        {
+            "extra_phrases": ["road trip", "-starts with a dash", "Ünïcödé 🎧"],
+            "extra_tracks": ["Ariadne Grand — God Is a Woman", "Jay-Z - 99 Problems"],
+        },
+    )
+    assert extras["extra_phrases"][0] == "road trip" and len(extras["extra_tracks"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -148,6 +157,16 @@ def test_campaign_form_accepts_good_input(dagbag):
         {"locales": ["en", "en"]},  # twice
         {"year": 1900},
         {"year": "2025"},  # a string, not a number
+        {"extra_phrases": [""]},
+        {"extra_phrases": ["   "]},
+        {"extra_phrases": ["x" * 101]},
+        {"extra_phrases": ["bell\x07"]},
+        {"extra_phrases": ["evil\u202eexe"]},
+        {"extra_phrases": [f"phrase {i}" for i in range(11)]},  # too many
+        {"extra_phrases": "road trip"},  # not a list
+        {"extra_tracks": ["Ariadne Grand"]},  # no 'Artist — Title'
+        {"extra_tracks": [" — God Is a Woman"]},
+        {"extra_tracks": ["Ariadne Grand — God\nIs a Woman"]},
     ],
 )
 def test_campaign_form_rejects_bad_input(dagbag, bad):

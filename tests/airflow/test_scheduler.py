@@ -149,12 +149,60 @@ def test_trigger_campaign_through_the_api(airflow):
     assert "de" in json.dumps(copy)
 
 
+def test_extra_phrases_through_the_api_and_the_run_note(airflow):
+    """The form's extra phrases and tracks reach the job (released, in the copy), and the
+    run's last task writes the note: the copy lines, what was dropped, the preview."""
+    conf = {
+        "year": YEAR,
+        "campaign": "year_end_billboards",
+        "locales": ["en"],
+        "markets": ["US"],
+        "extra_phrases": ["chill"],
+        "extra_tracks": ["Ariadne Grand — God Is a Woman"],
+    }
+    status, run = airflow.api(
+        "POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf}
+    )
+    assert status == 200, run
+    run_id = run["dag_run_id"]
+    deadline = time.monotonic() + 900
+    while run["state"] not in ("success", "failed") and time.monotonic() < deadline:
+        time.sleep(5)
+        _, run = airflow.api("GET", f"/dags/encore_campaign/dagRuns/{run_id}")
+    assert run["state"] == "success", airflow.output()
+    _, entry = airflow.api(
+        "GET",
+        f"/dags/encore_campaign/dagRuns/{run_id}/taskInstances/export_location/xcomEntries/return_value",
+    )
+    value = str(entry["value"])
+    export = Path(json.loads(value) if value.startswith('"') else value)
+    assert (export / "preview.html").is_file()
+    copy = json.loads((export / "copy.json").read_text())
+    lines = {r["line"]: r["text"] for r in copy["lines"]}
+    used = json.dumps(copy["lines"]) + json.dumps(copy["notes"])
+    assert "extra_track_" in used and "extra_phrases" in used  # the form's extras reached the job
+    note = run["note"]  # read back through the REST API
+    assert note and len(note) <= 1000
+    assert (
+        f"{export}/preview.html".replace("_", "\\_").replace("-", "\\-").replace(".", "\\.") in note
+    )
+    if "god" in lines:  # "God Is a Woman" released on this small world (nearly always)
+        assert "God is a man” is the title of fewer than" in note, note
+    else:
+        assert "- god (1×): fact playlists\\_with\\_track is suppressed" in note, note
+    assert "**Dropped**" in note or not copy["notes"]
+
+
 @pytest.mark.parametrize(
     "conf",
     [
         {"campaign": "no_such_campaign"},
         {"campaign": "press_kit", "markets": ["ZZ"]},
         {"campaign": "press_kit", "year": "last year"},
+        {"campaign": "year_end_billboards", "extra_phrases": [""]},
+        {"campaign": "year_end_billboards", "extra_phrases": ["x" * 101]},
+        {"campaign": "year_end_billboards", "extra_phrases": ["tab\there"]},
+        {"campaign": "year_end_billboards", "extra_tracks": ["no separator"]},
     ],
 )
 def test_bad_form_input_is_rejected_by_the_api(airflow, conf):
@@ -162,6 +210,8 @@ def test_bad_form_input_is_rejected_by_the_api(airflow, conf):
     status, body = airflow.api(
         "POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf}
     )
-    assert 400 <= status < 500, body
+    assert (
+        status == 400 if "extra_phrases" in conf or "extra_tracks" in conf else 400 <= status < 500
+    ), body
     _, after = airflow.api("GET", "/dags/encore_campaign/dagRuns")
     assert after["total_entries"] == before["total_entries"]  # no run was created

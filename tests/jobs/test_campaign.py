@@ -21,7 +21,8 @@ from encore.platform.errors import BudgetExceeded, EncoreError
 
 
 def _released(spec, rows, eps=0.5):
-    """A ReleasedFact as facts.load_released would return it (hand-made, no Spark)."""
+    """A ReleasedFact as facts.load_released would return it (hand-made, no Spark); a
+    suppressed row (value None) may carry its stored upper bound as a 4th item."""
     stored = [
         {
             "key": json.dumps(k, sort_keys=True),
@@ -29,15 +30,16 @@ def _released(spec, rows, eps=0.5):
             "n": None,
             "suppressed": v is None,
             "error95": err,
+            "upper95": rest[0] if rest else None,
         }
-        for k, v, err in rows
+        for k, v, err, *rest in rows
     ]
     return facts.ReleasedFact(
         spec, stored, eps, 0.0, "geometric(scale=2)", "", "2025-11-20T00:00:00Z", "r1", True
     )
 
 
-def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en", "de")) -> Path:
+def _campaign(tmp_path: Path, lines: dict[str, tuple], own: str = "", locales=("en", "de")) -> Path:
     folder = tmp_path / "campaigns" / "test_camp"
     folder.mkdir(parents=True)
     (folder / "manifest.toml").write_text(
@@ -47,8 +49,10 @@ def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en
     )
     for loc in locales:
         body = "".join(
-            f'[[line]]\nid = "{lid}"\nchannel = "billboard"\nfacts = {json.dumps(fs)}\ntext = {json.dumps(text)}\n\n'
-            for lid, (fs, text) in lines.items()
+            f'[[line]]\nid = "{lid}"\nchannel = "billboard"\nfacts = {json.dumps(fs)}\ntext = {json.dumps(text)}\n'
+            + (f"bounds = {json.dumps(more[0])}\n" if more else "")
+            + "\n"
+            for lid, (fs, text, *more) in lines.items()
         )
         (folder / f"copy.{loc}.toml").write_text(body, encoding="utf-8")
     (folder / "billboard.svg").write_text(
@@ -63,6 +67,63 @@ def _campaign(tmp_path: Path, lines: dict[str, str], own: str = "", locales=("en
 def specs(cfg):
     c = _cfg(cfg, CATALOG)
     return {s.id: s for s in fc.catalog(c)}
+
+
+GOD = (
+    "{% if f.titled.suppressed %}“God is a man”: fewer than {{ f.titled.at_most }} playlists."
+    "{% else %}“God is a man”: {{ f.titled.about }} playlists.{% endif %}"
+    " Top: {{ f.artists.top[0].label }}, {{ f.artists.top[0].about }}."
+)
+
+
+def test_a_line_with_bounds_states_a_suppressed_count_as_fewer_than(tmp_path, specs):
+    """A suppressed count reaches copy only as its stored upper bound, and only in a
+    line that lists it under `bounds`; the other side suppressed still drops the line."""
+    titled = _released(specs["titled"], [({"phrase": "God is a man"}, None, 22, 50.0)])
+    artists = _released(specs["artists"], [({"artist_name": "Ariadne"}, 2438, 300)])
+    released = {"titled": titled, "artists": artists}
+    lines = {
+        "god": (["titled", "artists"], GOD, ["titled"]),
+        "plain": (["titled", "artists"], GOD),  # no bounds: suppressed drops it, as before
+        "peek": (["titled"], "{{ f.titled.about }}", ["titled"]),  # a bound has no about
+    }
+    out = _render(tmp_path, specs, lines, released, locales=("en", "de"))
+    texts = {(r["locale"], r["line"]): r["text"] for r in out.copy}
+    assert texts[("en", "god")] == (
+        "“God is a man”: fewer than 50 playlists. Top: Ariadne, about 2,400."
+    )
+    assert texts[("de", "god")].endswith("Top: Ariadne, rund 2.400.")
+    assert [r["bounds"] for r in out.copy] == ["titled", "titled"]
+    assert set(texts) == {("en", "god"), ("de", "god")}
+    assert any(n.startswith("FR/en/plain: dropped: fact titled is suppressed") for n in out.notes)
+    assert any(n.startswith("FR/en/peek: dropped: no released value") for n in out.notes)
+    assert out.facts_used["titled"]["values"] == []
+    assert out.facts_used["titled"]["bounds"] == [
+        {"key": {"phrase": "God is a man"}, "upper95": 50.0}
+    ]
+    # released: the same line says the number, not a bound
+    released["titled"] = _released(specs["titled"], [({"phrase": "God is a man"}, 312, 22)])
+    out = _render(tmp_path / "2", specs, lines, released)
+    assert out.copy[0]["text"].startswith("“God is a man”: about 310 playlists.")
+    assert out.copy[0]["bounds"] == ""
+    # the other side suppressed too: dropped as before
+    released["titled"] = titled
+    released["artists"] = _released(specs["artists"], [({"artist_name": "Ariadne"}, None, 300)])
+    out = _render(tmp_path / "3", specs, {"god": lines["god"]}, released)
+    assert out.copy == [] and out.notes == [
+        "FR/en/god: dropped: fact artists is suppressed or was not released"
+    ]
+    # a release stored before bounds existed has none: dropped, never a guess
+    released["artists"] = artists
+    released["titled"] = _released(specs["titled"], [({"phrase": "God is a man"}, None, 22)])
+    out = _render(tmp_path / "4", specs, {"god": lines["god"]}, released)
+    assert out.copy == [] and "fact titled is suppressed" in out.notes[0]
+
+
+def test_bounds_must_name_facts_of_the_line(tmp_path):
+    root = _campaign(tmp_path, {"x": (["titled"], "{{ f.titled.about }}", ["artists"])})
+    with pytest.raises(EncoreError, match="line 1: bounds must list facts of the line's facts"):
+        definition.load_campaign("test_camp", root)
 
 
 def _render(tmp_path, specs, lines, released, markets=("FR",), locales=("en",)):
@@ -224,6 +285,11 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
         "nobody": (["nobody"], "{{ f.nobody.about }} playlists say nobody."),
         "top": (["artists"], "Top: {{ f.artists.top[0].label }} ({{ f.artists.top[0].about }})."),
         "mins": (["minutes"], "{{ market_name }}: {{ f.minutes.by.country[market].about }} min."),
+        "ex": (
+            ["extra_phrases", "extra_tracks"],
+            "{% for p in f.extra_phrases.top %}“{{ p.phrase }}”: {{ p.about }}. {% endfor %}"
+            "{{ f.extra_tracks.by.track['Artist A — Song A'].about }} playlists with Song A.",
+        ),
     }
     own = (
         '[facts.chill]\nkind = "count"\nsource = "playlists"\nkeys = ["phrase"]\nphrases = ["chill"]\nweight = 1\n'
@@ -281,6 +347,69 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
         root, YEAR, "test_camp", c, "camp2", spark_factory=lambda: None, campaigns_dir=cdir
     )
     assert facts.read_ledger(root, YEAR) == before
+    assert "*/en/ex: dropped: no extra phrases were asked for" in export.notes
+
+    # extra phrases and tracks (the form's): released once, from what is left (1/6 of
+    # the budget: two extras of weight 0.5 of 6), seen by the copy, in the export
+    _, ex = campaign.export_campaign(
+        root,
+        YEAR,
+        "test_camp",
+        c,
+        "camp-x1",
+        spark_factory=lambda: spark,
+        campaigns_dir=cdir,
+        phrases=["  Chill "],
+        tracks=["Artist A — Song A"],
+    )
+    added = [e for e in facts.read_ledger(root, YEAR) if e not in before]
+    assert sorted((e["fact_id"].rsplit("_", 1)[0], e["params"]["source"]) for e in added) == [
+        ("extra_phrase", "playlists"),
+        ("extra_track", "playlist_tracks"),
+    ]
+    assert sum(e["epsilon"] for e in added) == pytest.approx(EPS * 2 * 0.5 / 6)
+    texts = {(r["market"], r["locale"], r["line"]): r["text"] for r in ex.copy}
+    assert re.fullmatch(
+        r"“chill”: (about )?(3[6-9]|4[0-4])\. (about )?(5[6-9]|6[0-4]) playlists with Song A\.",
+        texts[("FR", "en", "ex")],
+    ), texts[("FR", "en", "ex")]  # 40 "Chill" playlists; 60 playlists hold Song A
+    assert [r["used"] for r in ex.copy if r["line"] == "ex"][0] == sorted(
+        e["fact_id"] for e in added
+    )
+    # the same phrase again (any case and spacing): the stored release, nothing spent
+    spent_before = facts.read_ledger(root, YEAR)
+    _, again = campaign.export_campaign(
+        root,
+        YEAR,
+        "test_camp",
+        c,
+        "camp-x2",
+        spark_factory=lambda: None,
+        campaigns_dir=cdir,
+        phrases=["CHILL"],
+        tracks=["Artist A - Song A"],
+    )
+    assert facts.read_ledger(root, YEAR) == spent_before
+    assert {r["text"] for r in again.copy if r["line"] == "ex"} == {
+        r["text"] for r in ex.copy if r["line"] == "ex"
+    }
+    # a request the budget cannot cover fails before anything is released, saying what is left
+    with pytest.raises(
+        BudgetExceeded, match=r"needs epsilon 2\.5 .* but only epsilon 0 / .* is left"
+    ):
+        campaign.export_campaign(
+            root,
+            YEAR,
+            "test_camp",
+            c,
+            "camp-x3",
+            spark_factory=lambda: spark,
+            campaigns_dir=cdir,
+            phrases=["chill", "road trip"],
+        )
+    assert facts.read_ledger(root, YEAR) == spent_before
+    assert not os.path.exists(os.path.join(root, "campaigns", str(YEAR), "test_camp", "camp-x3"))
+    before = spent_before
     c2 = copy.deepcopy(c)
     c2["privacy"]["epsilon_per_year"] = EPS * 0.9  # less than already spent
     (cdir / "test_camp" / "manifest.toml").write_text(
@@ -299,10 +428,105 @@ def test_shipped_campaigns_load_and_name_only_declared_facts(cfg):
     for name in ("year_end_billboards", "press_kit"):
         camp = definition.load_campaign(name)
         specs = camp.specs(cfg)
-        assert set(camp.copy) >= {"en", "de"}
+        assert set(camp.copy) == {"en", "de", "fr"} == set(camp.locales)
+        ids = {loc: [ln.id for ln in lines] for loc, lines in camp.copy.items()}
+        assert ids["fr"] == ids["de"] == ids["en"], name  # the same lines in every language
         for locale, lines in camp.copy.items():
             assert lines, locale
             for line in lines:
-                assert set(line.facts) <= set(specs), (name, locale, line.id)
+                known = set(specs) | set(definition.EXTRA_GROUPS)
+                assert set(line.facts) <= known, (name, locale, line.id)
     with pytest.raises(EncoreError, match="--campaign"):
         definition.load_campaign("../etc")
+
+
+def test_demo_data_billboards_say_god_is_a_man_in_every_language(spark, cfg, tmp_path):
+    """Issue #19's done-when, on the demo's own data (`encore demo`: 600 listeners,
+    seed 1, 120 plays on average): "God is a man" is a rare title, always suppressed,
+    and yet the billboard line is there in en, de and fr — as an upper bound — next to
+    "God Is a Woman", which is released."""
+    from encore import pipeline
+    from encore.platform.context import RunContext
+    from encore.tools import generate
+
+    root = str(tmp_path / "demo")
+    generate.generate(root, users=600, years=[YEAR, YEAR + 1], seed=1, mean_plays=120)
+    ctx = RunContext(data=root, cfg=cfg, year=YEAR, run_id="demo-run", spark=spark)
+    assert pipeline.run(ctx, stages=("ingest",)) == 0
+    folder, export = campaign.export_campaign(
+        root, YEAR, "year_end_billboards", cfg, "camp-demo", spark_factory=lambda: spark
+    )
+    stored = {
+        json.loads(r["key"] or "{}").get("phrase"): r for r in facts.load_released(root, YEAR)
+    }
+    assert stored["God is a man"]["suppressed"] and stored["God is a man"]["value"] is None
+    god = {r["locale"]: r["text"] for r in export.copy if r["line"] == "god"}
+    assert set(god) == {"en", "de", "fr"}
+    assert re.fullmatch(
+        r"“God is a man” is the title of fewer than \d+(,\d{3})* playlists\. "
+        r"“God Is a Woman” is on about \d+(,\d{3})*\.",
+        god["en"],
+    ), god["en"]
+    assert re.fullmatch(
+        r"Weniger als \d+(\.\d{3})* Playlists heißen „God is a man“\. "
+        r"„God Is a Woman“ ist auf rund \d+(\.\d{3})*\.",
+        god["de"],
+    ), god["de"]
+    assert re.fullmatch(
+        r"Moins de \d+(\u202f\d{3})* playlists s’appellent « God is a man »\. "
+        r"« God Is a Woman » figure dans environ \d+(\u202f\d{3})*\.",
+        god["fr"],
+    ), god["fr"]
+    print(god)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"),
+    [
+        ("--phrase", "", "phrase is empty"),
+        ("--phrase", "   ", "phrase is empty"),
+        ("--phrase", "x" * 101, "is longer than 100 characters"),
+        ("--phrase", "a\x1bb", "contains a control character"),
+        ("--phrase", "evil\u202eexe", "contains a control character"),
+        ("--track", "Ariadne Grand", "must be written 'Artist — Title'"),
+        ("--track", " — God Is a Woman", "track artist is empty"),
+        ("--track", "Ariadne Grand — " + "y" * 101, "track title 'yyy"),
+    ],
+)
+def test_bad_extra_phrases_and_tracks_are_refused_with_one_line(flag, value, reason, capsys):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="encore campaign")
+    campaign.add_arguments(p)
+    base = ["--data", "d", "--year", "2025", "--campaign", "c"]
+    with pytest.raises(SystemExit) as exit_:
+        p.parse_args([*base, f"{flag}={value}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2
+    assert err[-1].startswith(f"encore campaign: error: argument {flag}: ") and reason in err[-1]
+    assert "\x1b" not in err[-1] and "\u202e" not in err[-1]  # shown escaped, never raw
+
+
+def test_extras_are_cleaned_deduplicated_and_limited():
+    phrases, tracks = definition.check_extras(
+        ["road  trip", "road trip", "Jazz"], ["Jay-Z - 99 Problems", "A — B - C"]
+    )
+    assert phrases == ["road trip", "Jazz"]
+    assert tracks == [("Jay-Z", "99 Problems"), ("A", "B - C")]  # the first separator splits
+    with pytest.raises(EncoreError, match=r"--phrase: at most 10 per export, got 11"):
+        definition.check_extras([f"p{i}" for i in range(11)], [])
+    with pytest.raises(EncoreError, match=r"--track: track 'x' must be written"):
+        definition.check_extras([], ["x"])
+    # the same phrase in any case is the same fact (one release); tracks are exact
+    a = fc.extra_fact("phrase", "Road  Trip", _cfg_extra())
+    assert a == fc.extra_fact("phrase", "road trip", _cfg_extra())
+    assert a.phrases == ("road trip",) and a.weight == 0.5 and a.max_rows_per_group == 3
+    t = fc.extra_fact("track", ("Ariadne Grand", "God Is a Woman"), _cfg_extra())
+    assert t.tracks == (("God Is a Woman", "Ariadne Grand"),) and t.source == "playlist_tracks"
+    assert t.id != fc.extra_fact("track", ("ariadne grand", "God Is a Woman"), _cfg_extra()).id
+
+
+def _cfg_extra():
+    from encore.platform import config
+
+    return config.load()

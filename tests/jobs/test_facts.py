@@ -266,6 +266,16 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
     vals = {k["artist_name"]: v for k, v in first["artists"].values()}
     assert abs(vals["Artist A"] - 60) <= 5 and abs(vals["Artist B"] - 60) <= 5
     assert vals.get("Artist C") is None  # noise around 0 is below min_count: suppressed, no number
+    # ... but kept with its 95 % upper bound, rounded up to a round number (never the noisy value)
+    stored_c = [
+        r
+        for r in facts.load_released(root, YEAR)
+        if r["key"] and json.loads(r["key"]).get("artist_name") == "Artist C"
+    ]
+    assert len(stored_c) == 1 and stored_c[0]["suppressed"] and stored_c[0]["value"] is None
+    bound = stored_c[0]["upper95"]
+    assert bound >= 10 and f"{bound:.0f}".lstrip("125").strip("0") == ""  # 1/2/5 x 10^k
+    assert all(r["upper95"] is None for r in facts.load_released(root, YEAR) if not r["suppressed"])
 
     # no user id and no playlist title that was neither selected privately nor named
     released_titles = {
@@ -433,6 +443,19 @@ def test_error95_matches_the_geometric_tail():
         {"noise_mechanism": type("L", (), {"name": "LAPLACE"}), "noise_parameter": 1}
     ) == pytest.approx(math.log(20))
     assert storage  # imported for scans
+
+
+def test_upper_bound95_rounds_up_strictly_to_a_round_number():
+    """noisy value + its 95 % error, rounded up to 1/2/5 x 10^k (at least 10): by hand."""
+    from encore.facts.noise import upper_bound95
+
+    assert upper_bound95(9, 22) == 50  # 31 -> 50
+    assert upper_bound95(28, 22) == 100  # exactly 50 -> "fewer than 50" would be false
+    assert upper_bound95(-3, 22) == 20  # 19 -> 20
+    assert upper_bound95(-40, 22) == 10  # noise below zero: the floor, never "fewer than 0"
+    assert upper_bound95(480, 30) == 1000  # 510 -> 1,000
+    assert upper_bound95(1999, 1) == 5000
+    assert upper_bound95(9, None) is None  # no error known: nothing honest to say
 
 
 def test_private_tumult_api_only_behind_the_noise_adapter():

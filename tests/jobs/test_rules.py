@@ -185,3 +185,41 @@ def test_time_zones_come_from_localtime_only():
 
 def test_the_generators_zones_are_known():
     assert all(localtime.is_zone(z) for _, zones, _ in world.COUNTRIES for z in zones)
+
+
+def test_the_campaign_forms_extras_limits_are_the_jobs():
+    """dags/encore_campaign.py repeats the job's limits on extra phrases and tracks as
+    JSON schema (it cannot import encore): the same numbers, and its patterns refuse
+    what the job's checks refuse."""
+    import re
+
+    from encore.campaign import definition
+
+    form = _constants(DAGS / "encore_campaign.py")
+    assert (form["MAX_EXTRAS"], form["MAX_EXTRA_CHARS"]) == (
+        definition.MAX_EXTRAS,
+        definition.MAX_EXTRA_CHARS,
+    )
+    text, word = form["_TEXT"], form["_WORD"]
+    phrase = re.compile(rf"^{text}*{word}{text}*$")
+    track = re.compile(rf"^\s*{word}{text}* (—|-) \s*{word}{text}*$")
+    for value in ("road trip", "", "  ", "a\x1bb", "x\u202ey", "tab\there", "Ünï 🎧"):
+        try:
+            definition.check_phrase(value)
+            ok = True
+        except ValueError:
+            ok = False
+        assert bool(phrase.match(value)) == ok, value
+    for value in (
+        "Ariadne Grand — God Is a Woman",
+        "Jay-Z - 99 Problems",
+        "Jay-Z",
+        " — x",
+        "A — b\x07",
+    ):
+        try:
+            definition.check_track(value)
+            ok = True
+        except ValueError:
+            ok = False
+        assert bool(track.match(value)) == ok, value

@@ -4,8 +4,9 @@
   facts it uses (``facts = [...]``) and campaign-specific facts (``[facts.<id>]``,
   the shape of ``[facts.catalog.*]``: a phrase, a track, a date...);
 - ``copy.<locale>.toml`` — the lines, each ``[[line]]`` with ``id``, ``channel``
-  (``billboard``, ``social``, ``press``), ``facts`` (the ids it uses) and ``text``, a
-  Jinja template;
+  (``billboard``, ``social``, ``press``), ``facts`` (the ids it uses), ``text``, a
+  Jinja template, and optionally ``bounds`` (facts among ``facts`` whose suppressed
+  count the line may state as its 95 % upper bound, ``f.<id>.at_most``);
 - ``billboard.svg`` — the wide billboard image, one per billboard line (optional: a
   campaign without it exports no billboard images).
 
@@ -29,6 +30,15 @@ from encore.platform.errors import EncoreError
 from encore.render.settings import supported_locales
 
 CAMPAIGNS_DIR = config.REPO_ROOT / "templates" / "campaign"
+# What a copy line can name beyond the manifest's facts: the extra phrases and tracks
+# an export asks for (``--phrase`` / ``--track``, the form's extra_phrases / extra_tracks).
+EXTRA_GROUPS = ("extra_phrases", "extra_tracks")
+MAX_EXTRAS = 10  # per kind and export
+MAX_EXTRA_CHARS = 100  # a phrase, an artist, a title
+_TRACK_SEPARATORS = (" — ", " - ")
+# control characters (C0, DEL, C1) and bidirectional overrides: the form's JSON schema
+# (dags/encore_campaign.py) refuses the same
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 CHANNELS = ("billboard", "social", "press")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _LOCALE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
@@ -41,6 +51,9 @@ class Line:
     channel: str
     facts: tuple[str, ...]
     text: str
+    bounds: tuple[
+        str, ...
+    ] = ()  # facts whose suppressed counts the line may state as "fewer than N"
 
 
 @dataclass
@@ -182,6 +195,68 @@ def _load_copy(path: Path) -> list[Line]:
             raise EncoreError(f"{where}: channel must be one of {', '.join(CHANNELS)}")
         if not isinstance(ln["facts"], list) or not ln["facts"]:
             raise EncoreError(f"{where}: facts must name the fact ids the line uses")
+        unknown = set(ln) - {"id", "channel", "facts", "text", "bounds"}
+        if unknown:
+            raise EncoreError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        bounds = ln.get("bounds", [])
+        if not isinstance(bounds, list) or not set(bounds) <= set(ln["facts"]):
+            raise EncoreError(
+                f"{where}: bounds must list facts of the line's facts (the ones whose "
+                "suppressed count it may state as an upper bound)"
+            )
         seen.add(ln["id"])
-        lines.append(Line(ln["id"], ln["channel"], tuple(ln["facts"]), str(ln["text"])))
+        lines.append(
+            Line(ln["id"], ln["channel"], tuple(ln["facts"]), str(ln["text"]), tuple(bounds))
+        )
     return lines
+
+
+def _check_text(value: str, what: str) -> str:
+    """One extra phrase, artist or title: single-spaced, 1-100 characters, no control
+    characters. ValueError with a one-line reason."""
+    if _CONTROL.search(value):
+        raise ValueError(f"{what} {value!r} contains a control character")
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if len(text) > MAX_EXTRA_CHARS:
+        raise ValueError(f"{what} {text[:40]!r}... is longer than {MAX_EXTRA_CHARS} characters")
+    return text
+
+
+def check_phrase(value: str) -> str:
+    """An extra playlist-title phrase, cleaned (``--phrase``); ValueError when bad."""
+    return _check_text(value, "phrase")
+
+
+def check_track(value: str) -> tuple[str, str]:
+    """An extra track, ``"Artist — Title"`` (an em dash, or `` - ``, between spaces; the
+    first one separates), as ``(artist, title)``; ValueError when bad."""
+    if _CONTROL.search(value):
+        raise ValueError(f"track {value!r} contains a control character")
+    for sep in _TRACK_SEPARATORS:
+        if sep in value:
+            artist, title = value.split(sep, 1)
+            return _check_text(artist, "track artist"), _check_text(title, "track title")
+    raise ValueError(f"track {value!r} must be written 'Artist — Title'")
+
+
+def check_extras(phrases: list[str], tracks: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The extra phrases and tracks of an export, checked and without repeats;
+    EncoreError with a one-line reason (too many, empty, too long, control characters)."""
+    out_p: list[str] = []
+    out_t: list[tuple[str, str]] = []
+    for what, values, check, out in (
+        ("--phrase", phrases, check_phrase, out_p),
+        ("--track", tracks, check_track, out_t),
+    ):
+        if len(values) > MAX_EXTRAS:
+            raise EncoreError(f"{what}: at most {MAX_EXTRAS} per export, got {len(values)}")
+        for v in values:
+            try:
+                item = check(str(v))
+            except ValueError as err:
+                raise EncoreError(f"{what}: {err}") from None
+            if item not in out:
+                out.append(item)
+    return out_p, out_t

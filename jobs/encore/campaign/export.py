@@ -2,7 +2,10 @@
 
 ``copy.csv`` (formula injection neutralised), ``copy.json``, ``copy.md`` (Markdown-escaped),
 ``billboards/*.svg|png`` (only self-contained SVGs reach here; resvg rasterises them
-with an empty resources folder) and ``facts-used.json``.
+with an empty resources folder), ``facts-used.json``, ``preview.html`` (every line per
+market and language, its billboard, the facts it used and their ε, the budget left,
+what was dropped and why; self-contained, readable from ``file://``) and ``note.md``
+(the same in brief for the Airflow run's note, at most 1,000 characters).
 """
 
 from __future__ import annotations
@@ -55,8 +58,17 @@ def _font_files() -> list[str]:
 
 
 def write_export(
-    root: str, year: int, camp: Campaign, export: Export, run_id: str, *, png: bool = True
+    root: str,
+    year: int,
+    camp: Campaign,
+    export: Export,
+    run_id: str,
+    *,
+    png: bool = True,
+    budget: dict | None = None,
 ) -> str:
+    """Write the export (module docstring); ``budget`` ({total, spent} ε of the year,
+    after this export's releases) goes into preview.html and note.md."""
     final = datasets.path(root, "campaigns", str(year), camp.name, run_id)
     staged = storage.staging_path(final, run_id)
     storage.delete(staged)
@@ -104,5 +116,178 @@ def write_export(
                     )
                 )
                 storage.write_bytes_atomic(storage.join(staged, "billboards", f"{stem}.png"), data)
+    budget = budget or {"total": float("nan"), "spent": float("nan")}
+    storage.write_text_atomic(
+        storage.join(staged, "preview.html"),
+        preview_html(camp, year, run_id, export, budget, png=png),
+    )
+    storage.write_text_atomic(
+        storage.join(staged, "note.md"), run_note(camp, year, export, budget, final)
+    )
     storage.publish(staged, final, run_id)
     return final
+
+
+FILES = ("copy.csv", "copy.json", "copy.md", "facts-used.json", "preview.html", "note.md")
+NOTE_MAX_CHARS = 1000  # Airflow's limit on a DAG run's note
+_WHERE = re.compile(r"^([A-Z]{2}|\*)/([A-Za-z_]+)/([a-z0-9_-]+): (.*)$", re.S)
+
+
+def _eps(x: float) -> str:
+    return "?" if x != x else f"{x:.3g}"
+
+
+def _dropped(notes: list[str]) -> tuple[list[dict], list[str]]:
+    """Notes split into per-line drops ({market, locale, line, why}) and the rest."""
+    drops, other = [], []
+    for n in notes:
+        m = _WHERE.match(n)
+        if m:
+            drops.append(
+                {
+                    "market": m[1],
+                    "locale": m[2],
+                    "line": m[3],
+                    "why": m[4].removeprefix("dropped: "),
+                }
+            )
+        else:
+            other.append(n)
+    return drops, other
+
+
+def preview_html(
+    camp: Campaign, year: int, run_id: str, export: Export, budget: dict, *, png: bool = True
+) -> str:
+    """preview.html: every line per market and language with its billboard (relative
+    link), the facts it used with their ε, the year's budget left, what was dropped and
+    why. Self-contained (inline CSS, no script, a CSP that allows nothing else), every
+    value escaped by Jinja's autoescape; no noisy value is in its context."""
+    from babel import Locale
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(config.REPO_ROOT / "templates" / "campaign")),
+        autoescape=True,
+        undefined=StrictUndefined,
+    )
+    used = export.facts_used
+    drops, other = _dropped(export.notes)
+    order: list[tuple[str, str]] = []
+    for r in export.copy:
+        order.append((r["market"], r["locale"]))
+    for d in drops:
+        if d["market"] != "*":
+            order.append((d["market"], d["locale"]))
+    groups = []
+    for market, locale in dict.fromkeys(order):
+        lines = []
+        for r in export.copy:
+            if (r["market"], r["locale"]) != (market, locale):
+                continue
+            stem = f"{market}-{locale}-{r['line']}"
+            image = None
+            if stem in export.billboards:
+                image = f"billboards/{stem}.{'png' if png else 'svg'}"
+            bounds = set(filter(None, r.get("bounds", "").split(",")))
+            lines.append(
+                {
+                    **{k: r[k] for k in ("market", "locale", "line", "channel", "text")},
+                    "image": image,
+                    "facts": [
+                        {
+                            "id": f,
+                            "title": used[f]["title"],
+                            "epsilon": _eps(used[f]["epsilon"]),
+                            "bound": f in bounds,
+                        }
+                        for f in r.get("used") or r["facts"].split(",")
+                        if f in used
+                    ],
+                }
+            )
+        groups.append(
+            {
+                "market": market,
+                "locale": locale,
+                "language": f"{Locale.parse(locale).english_name} ({locale})",
+                "lines": lines,
+                "dropped": [
+                    d for d in drops if d["market"] in (market, "*") and d["locale"] == locale
+                ],
+            }
+        )
+    return env.get_template("preview.html").render(
+        title=camp.title,
+        description=camp.description,
+        year=year,
+        run_id=run_id,
+        n_lines=len(export.copy),
+        n_dropped=len(drops),
+        budget={
+            "total": _eps(budget["total"]),
+            "spent": _eps(budget["spent"]),
+            "left": _eps(max(0.0, budget["total"] - budget["spent"])),
+        },
+        files=[*FILES, f"billboards/ ({len(export.billboards)} images)"],
+        groups=groups,
+        other_notes=other,
+        facts_used=[
+            {
+                "id": f["id"],
+                "title": f["title"],
+                "epsilon": _eps(f["epsilon"]),
+                "delta": f"{f['delta']:.3g}",
+                "released_at": f["released_at"],
+            }
+            for f in sorted(used.values(), key=lambda f: f["id"])
+        ],
+    )
+
+
+def run_note(camp: Campaign, year: int, export: Export, budget: dict, folder: str) -> str:
+    """note.md: the Airflow run's note (Markdown, at most 1,000 characters): one
+    example of every line, what was dropped and why (grouped), where the preview and
+    the files are. Every value Markdown-escaped; no noisy value."""
+    esc = markdown_text
+    drops, other = _dropped(export.notes)
+    markets = {r["market"] for r in export.copy} | {d["market"] for d in drops} - {"*"}
+    locales = {r["locale"] for r in export.copy} | {d["locale"] for d in drops}
+    head = (
+        f"**{esc(camp.title)} {year}**: {len(export.copy)} lines in {len(markets)} markets "
+        f"× {len(locales)} languages, {len(drops)} dropped; privacy budget left: "
+        f"ε {_eps(max(0.0, budget['total'] - budget['spent']))} of {_eps(budget['total'])}"
+    )
+    tail = [
+        "",
+        f"**Preview**: {esc(storage.join(folder, 'preview.html'))}",
+        f"**Files** in {esc(folder)}: {esc(', '.join(FILES[:4]))}, billboards/ "
+        f"({len(export.billboards)} images)",
+    ]
+    seen_lines: dict[str, dict] = {}
+    for r in export.copy:
+        seen_lines.setdefault(r["line"], r)
+    items = [
+        f"- {esc(r['line'])} ({esc(r['market'])}/{esc(r['locale'])}): {esc(r['text'])}"
+        for r in seen_lines.values()
+    ]
+    why: dict[tuple[str, str], set] = {}
+    for d in drops:
+        why.setdefault((d["line"], d["why"]), set()).add(f"{d['market']}/{d['locale']}")
+    dropped = [
+        f"- {esc(line)} ({len(where)}×): {esc(reason)}" for (line, reason), where in why.items()
+    ] + [f"- {esc(n)}" for n in other]
+    body = [head, "", "**Lines**", *items]
+    if dropped:
+        body += ["", "**Dropped**", *dropped]
+    fixed = len("\n".join([head, *tail])) + 60
+    out, size, left = [], fixed, 0
+    for part in body[1:]:
+        if left or size + len(part) + 1 > NOTE_MAX_CHARS:
+            left += part.startswith("- ")
+            continue
+        out.append(part)
+        size += len(part) + 1
+    if left:
+        out.append(f"- … {left} more in the preview")
+    return "\n".join([head, *out, *tail])[:NOTE_MAX_CHARS] + "\n"

@@ -20,9 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from encore import facts
-from encore.campaign.definition import CAMPAIGNS_DIR, check_locale, check_market, load_campaign
+from encore.campaign.definition import (
+    CAMPAIGNS_DIR,
+    check_extras,
+    check_locale,
+    check_market,
+    check_phrase,
+    check_track,
+    load_campaign,
+)
 from encore.campaign.export import write_export
 from encore.campaign.rendering import render_campaign
+from encore.facts import catalog as fc
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 
@@ -45,9 +54,16 @@ def export_campaign(
     say: Callable[[str], None] | None = None,
     campaigns_dir: Path = CAMPAIGNS_DIR,
     png: bool = True,
+    phrases: list[str] | None = None,
+    tracks: list[str] | None = None,
 ) -> tuple[str, Export]:
-    """Release what the campaign still needs, render, write. Returns (folder, Export)."""
+    """Release what the campaign still needs, render, write. Returns (folder, Export).
+
+    ``phrases`` and ``tracks`` (``"Artist — Title"``) are the export's extra facts
+    (``catalog.extra_fact``), released with the campaign's own in one budget-checked
+    request and seen by copy as ``f.extra_phrases`` / ``f.extra_tracks``."""
     say = say or (lambda _l: None)
+    extra_phrases, extra_tracks = check_extras(list(phrases or []), list(tracks or []))
     camp = load_campaign(name, campaigns_dir)
     locales = list(locales or camp.locales)
     markets = list(markets or camp.markets)
@@ -60,6 +76,16 @@ def export_campaign(
             f"campaign {name}: no market: pass --market CC or set markets in the manifest"
         )
     specs = camp.specs(cfg)
+    groups: dict[str, list[str]] = {"extra_phrases": [], "extra_tracks": []}
+    for group, what, values in (
+        ("extra_phrases", "phrase", extra_phrases),
+        ("extra_tracks", "track", extra_tracks),
+    ):
+        for value in values:
+            spec = fc.extra_fact(what, value, cfg)
+            if spec.id not in specs:
+                specs[spec.id] = spec
+                groups[group].append(spec.id)
     stored = {r["signature"] for r in facts.load_released(root, year)}
     missing = [s for s in specs.values() if s.signature not in stored]
     spark = None
@@ -74,8 +100,11 @@ def export_campaign(
                 "and no Spark session was given"
             )
     released = facts.release(spark, root, year, list(specs.values()), cfg, run_id, say=say)
-    export = render_campaign(camp, specs, released, year=year, locales=locales, markets=markets)
-    folder = write_export(root, year, camp, export, run_id, png=png)
+    export = render_campaign(
+        camp, specs, released, year=year, locales=locales, markets=markets, groups=groups
+    )
+    budget = {"total": cfg["privacy"]["epsilon_per_year"], "spent": facts.spent(root, year)[0]}
+    folder = write_export(root, year, camp, export, run_id, png=png, budget=budget)
     return folder, export
 
 
@@ -100,6 +129,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="CC",
         help="market country code (repeatable)",
     )
+    p.add_argument(
+        "--phrase",
+        action="append",
+        default=[],
+        type=_arg(check_phrase),
+        metavar="TEXT",
+        help="an extra playlist-title phrase to count, released once from the year's "
+        "reserve (repeatable, at most 10; copy sees f.extra_phrases)",
+    )
+    p.add_argument(
+        "--track",
+        action="append",
+        default=[],
+        type=_arg(lambda v: " — ".join(check_track(v))),
+        metavar="'ARTIST — TITLE'",
+        help="an extra track: how many playlists contain it, released once from the "
+        "year's reserve (repeatable, at most 10; copy sees f.extra_tracks)",
+    )
+
+
+def _arg(check: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse type from a check that raises ValueError with a one-line reason."""
+
+    def parse(value: str) -> object:
+        try:
+            return check(value)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.__name__ = check.__name__
+    return parse
 
 
 def main(args: argparse.Namespace, cfg: dict) -> int:
@@ -109,6 +169,8 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
         campaign=args.campaign,
         locales=args.locale,
         markets=args.market,
+        phrases=args.phrase,
+        tracks=args.track,
     )
 
 
@@ -118,6 +180,8 @@ def run(
     campaign: str,
     locales: list[str] | None = None,
     markets: list[str] | None = None,
+    phrases: list[str] | None = None,
+    tracks: list[str] | None = None,
 ) -> int:
     """Export ``campaign``'s copy and billboards for the year from its released facts
     (Spark starts only if a fact must still be released)."""
@@ -131,6 +195,8 @@ def run(
         report.run_id,
         locales=locales,
         markets=markets,
+        phrases=phrases,
+        tracks=tracks,
         spark_factory=lambda: ctx.session("campaign"),
         say=report.say,
     )

@@ -6,6 +6,9 @@ written for the locale with Babel ("28,800" / "28.800", "31%" / "31 %"). When th
 rounding hid something the number reads "about 28,800", in the words of the locale's
 catalog (``templates/locales/<locale>/LC_MESSAGES/encore.po``, the recap pages' catalogs;
 English is the source language).
+
+A suppressed count is never a number in copy; a line that declares it can say so
+(``bounds``) sees its stored 95 % upper bound instead, as ``at_most`` ("fewer than 50").
 """
 
 from __future__ import annotations
@@ -72,12 +75,28 @@ def market_name(market: str, locale: str) -> str:
     return Locale.parse(locale).territories.get(market, market)
 
 
-def fact_view(spec: fc.FactSpec, released: facts.ReleasedFact, locale: str) -> dict | None:
+def bound_view(b: dict, locale: str) -> dict:
+    """What a template sees of a suppressed key: only its 95 % upper bound, already a
+    round number (facts.bounds), for "fewer than {{ at_most }}" — no about, no number."""
+    v = {"label": b["label"], "suppressed": True, "at_most": format_number(b["upper95"], locale)}
+    for dim, cols in b["dims"].items():
+        v[dim] = " — ".join(str(x) for x in cols.values())
+    return v
+
+
+def fact_view(
+    spec: fc.FactSpec, released: facts.ReleasedFact, locale: str, *, bounds: bool = False
+) -> dict | None:
     """What a template sees of a fact: rounded, localised strings, never raw noisy values.
-    None when nothing of the fact was released (suppressed)."""
+
+    Without ``bounds``, None when nothing of the fact was released (suppressed). With
+    ``bounds`` (the line declares it can say "fewer than N", ``bounds = [...]`` in the
+    copy file), a suppressed key that has a stored upper bound is seen through
+    :func:`bound_view` instead: ``suppressed`` true and ``at_most`` only; a fully
+    suppressed fact is then ``{id, title, suppressed, at_most, label, by}``."""
     lines = facts.answer(spec, released.rows)
     if not lines:
-        return None
+        return _bounds_only(spec, released, locale) if bounds else None
     shares = spec.kind == "average" and spec.metric == "work_hours_share"
 
     def line_view(ln: dict) -> dict:
@@ -110,7 +129,11 @@ def fact_view(spec: fc.FactSpec, released: facts.ReleasedFact, locale: str) -> d
                     by.setdefault(dim, {}).setdefault(group, v)
     elif len(spec.keys) == 1:
         by[spec.keys[0]] = {v[spec.keys[0]]: v for v in views}
-    view = {"id": spec.id, "title": spec.title, "top": views, "by": by}
+        if bounds:  # a suppressed key of a partly released fact: its bound only
+            for b in facts.bounds(spec, released.rows):
+                bv = bound_view(b, locale)
+                by[spec.keys[0]].setdefault(bv[spec.keys[0]], bv)
+    view = {"id": spec.id, "title": spec.title, "suppressed": False, "top": views, "by": by}
     view.update(
         {
             k: views[0][k]
@@ -119,3 +142,19 @@ def fact_view(spec: fc.FactSpec, released: facts.ReleasedFact, locale: str) -> d
         }
     )
     return view
+
+
+def _bounds_only(spec: fc.FactSpec, released: facts.ReleasedFact, locale: str) -> dict | None:
+    """A fully suppressed fact as a line that accepts bounds sees it; None without a bound."""
+    found = [bound_view(b, locale) for b in facts.bounds(spec, released.rows)]
+    if not found:
+        return None
+    by = {spec.keys[0]: {v[spec.keys[0]]: v for v in found}} if len(spec.keys) == 1 else {}
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "suppressed": True,
+        "label": found[0]["label"],
+        "at_most": found[0]["at_most"],
+        "by": by,
+    }

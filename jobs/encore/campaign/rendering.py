@@ -1,9 +1,10 @@
 """A campaign's lines and billboards, rendered for every (market, locale).
 
 Each line is a Jinja template that sees only the facts it names, as numbers for people
-(encore.campaign.numbers). It renders in Jinja's ``ImmutableSandboxedEnvironment`` with
+(encore.campaign.numbers); a suppressed fact it lists under ``bounds`` it sees as its
+95 % upper bound only (``at_most``, "fewer than 50"). It renders in Jinja's ``ImmutableSandboxedEnvironment`` with
 ``StrictUndefined``, in a child process under memory and time limits
-(encore.campaign.sandbox). A line whose fact is suppressed or missing is dropped, one
+(encore.campaign.sandbox). A line whose fact is suppressed (and not in its ``bounds``) or missing is dropped, one
 that hits a limit is refused, the reason in the notes; a broken template is the
 author's to fix (EncoreError naming the file and the line). A billboard line also
 renders the campaign's ``billboard.svg``, which may reference nothing outside itself.
@@ -16,7 +17,7 @@ import textwrap
 from dataclasses import dataclass
 
 from encore import facts
-from encore.campaign.definition import Campaign
+from encore.campaign.definition import EXTRA_GROUPS, Campaign
 from encore.campaign.numbers import fact_view, market_name
 from encore.campaign.sandbox import MAX_LINE_CHARS, MAX_SVG_CHARS, Renderer, sandbox
 from encore.facts import catalog as fc
@@ -54,6 +55,7 @@ def render_campaign(
     year: int,
     locales: list[str],
     markets: list[str],
+    groups: dict[str, list[str]] | None = None,
 ) -> Export:
     """Every line for every (market, locale), rendered in a child process under memory
     and time limits (encore.campaign.sandbox.Renderer). No I/O: the templates were read
@@ -62,6 +64,7 @@ def render_campaign(
     A line that hits a limit is refused with the reason in the notes; a broken
     template (syntax, TypeError, ZeroDivisionError...) or one the sandbox refuses is a
     bad input: EncoreError naming the file and the line."""
+    groups = {g: list((groups or {}).get(g, [])) for g in EXTRA_GROUPS}
     svg_source = camp.billboard
     if svg_source:
         _compile(svg_source, f"campaign {camp.name}: billboard.svg")
@@ -73,28 +76,22 @@ def render_campaign(
                     f"campaign {camp.name}: no copy for locale {locale!r} "
                     f"(copy.{locale}.toml; available: {', '.join(sorted(camp.copy))})"
                 )
-            views = {}
-            for fid, spec in specs.items():
-                views[fid] = fact_view(spec, released[fid], locale) if fid in released else None
+            view = _Views(specs, released, groups, locale)
             for line in camp.copy[locale]:
                 source = f"copy.{locale}.toml line {line.id!r}"
-                unknown = [f for f in line.facts if f not in specs]
-                if unknown:
-                    raise EncoreError(
-                        f"campaign {camp.name}: {source} uses {unknown[0]!r}, "
-                        "which the manifest does not declare"
-                    )
-                _compile(line.text, f"campaign {camp.name}: {source}")
+                if not _line_usable(camp, line, specs, groups, locale, source, notes):
+                    continue
                 for market in markets:
                     where = f"{market}/{locale}/{line.id}"
-                    gone = [f for f in line.facts if views.get(f) is None]
+                    seen = {f: view(f, f in line.bounds) for f in line.facts}
+                    gone = [f for f in line.facts if seen[f] is None]
                     if gone:
                         notes.append(
                             f"{where}: dropped: fact {gone[0]} is suppressed or was not released"
                         )
                         continue
                     context = {
-                        "f": {f: views[f] for f in line.facts},
+                        "f": seen,
                         "market": market,
                         "locale": locale,
                         "market_name": market_name(market, locale),
@@ -129,8 +126,15 @@ def render_campaign(
                             "facts": ",".join(line.facts),
                         }
                     )
-                    for f in line.facts:
-                        used[f] = _fact_used(specs[f], released[f])
+                    for fid in (m for f in line.facts for m in groups.get(f, [f])):
+                        if fid in released:
+                            used[fid] = _fact_used(specs[fid], released[fid])
+                    copy_rows[-1]["bounds"] = ",".join(
+                        f for f in line.bounds if seen[f].get("suppressed")
+                    )
+                    copy_rows[-1]["used"] = sorted(
+                        m for f in line.facts for m in groups.get(f, [f]) if m in released
+                    )
                     if line.channel == "billboard" and svg_source:
                         stem = f"{market}-{locale}-{line.id}"
                         status, svg = renderer.render(
@@ -159,6 +163,64 @@ def render_campaign(
                             continue
                         billboards[stem] = svg
     return Export(copy_rows, notes, billboards, used)
+
+
+class _Views:
+    """What lines of one locale see of each fact (or extras group), computed once."""
+
+    def __init__(self, specs, released, groups, locale):
+        self.specs, self.released, self.groups, self.locale = specs, released, groups, locale
+        self.cache: dict[tuple[str, bool], dict | None] = {}
+
+    def __call__(self, fid: str, bounds: bool) -> dict | None:
+        if (fid, bounds) not in self.cache:
+            if fid in self.groups:
+                found = group_view(fid, [self(m, bounds) for m in self.groups[fid]])
+            elif fid in self.released:
+                found = fact_view(self.specs[fid], self.released[fid], self.locale, bounds=bounds)
+            else:
+                found = None
+            self.cache[(fid, bounds)] = found
+        return self.cache[(fid, bounds)]
+
+
+def _line_usable(camp, line, specs, groups, locale, source, notes) -> bool:
+    """Refuse a line naming an undeclared fact (EncoreError) or a broken template; note
+    and skip one that uses an extras group nobody asked for."""
+    unknown = [f for f in line.facts if f not in specs and f not in groups]
+    if unknown:
+        raise EncoreError(
+            f"campaign {camp.name}: {source} uses {unknown[0]!r}, "
+            "which the manifest does not declare"
+        )
+    _compile(line.text, f"campaign {camp.name}: {source}")
+    unasked = [f for f in line.facts if f in groups and not groups[f]]
+    if unasked:
+        what = unasked[0].replace("_", " ")
+        notes.append(f"*/{locale}/{line.id}: dropped: no {what} were asked for")
+        return False
+    return True
+
+
+def group_view(group: str, members: list[dict | None]) -> dict | None:
+    """Several one-key facts (an export's extra phrases or tracks) seen as one:
+    ``top`` lists the released ones in the order they were asked, ``by.<dim>[key]``
+    every one the line may see (a suppressed one as its bound, with ``bounds``)."""
+    seen = [m for m in members if m is not None]
+    if not seen:
+        return None
+    top = [v for m in seen for v in m.get("top", ())]
+    by: dict[str, dict] = {}
+    for m in seen:
+        for dim, entries in m["by"].items():
+            by.setdefault(dim, {}).update(entries)
+    return {
+        "id": group,
+        "title": group.replace("_", " "),
+        "suppressed": not top,
+        "top": top,
+        "by": by,
+    }
 
 
 def _compile(source: str, where: str) -> None:
@@ -229,5 +291,9 @@ def _fact_used(spec: fc.FactSpec, released: facts.ReleasedFact) -> dict:
         "values": [
             {"key": ln["key"], "value": ln["value"], "share": ln["share"], "error95": ln["error95"]}
             for ln in facts.answer(spec, released.rows)
+        ],
+        # suppressed keys: only the stored, rounded-up 95 % bound ("fewer than N")
+        "bounds": [
+            {"key": b["key"], "upper95": b["upper95"]} for b in facts.bounds(spec, released.rows)
         ],
     }

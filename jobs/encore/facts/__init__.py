@@ -1,7 +1,7 @@
 """Differentially private global facts (docs/facts.md): the stage's public API.
 
 Other packages write ``from encore import facts`` and call ``facts.release(...)``,
-``facts.load_released(...)``, ``facts.answer(...)``. The modules:
+``facts.load_released(...)``, ``facts.answer(...)``, ``facts.bounds(...)``. The modules:
 
 - ``catalog``: the ``[facts]`` section — fact specs, validation, the budget split;
 - ``population``: the private tables, built before the DP library sees any data;
@@ -24,7 +24,7 @@ from encore.facts.population import (
     read_inputs,
 )
 from encore.facts.releases import release
-from encore.facts.report import answer, plain_error, write_report
+from encore.facts.report import answer, bounds, plain_error, write_report
 from encore.facts.store import FACT_ROW, ReleasedFact, load_released
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "LedgerMoved",
     "ReleasedFact",
     "answer",
+    "bounds",
     "eligible_listeners",
     "error95",
     "evaluate_fact",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -313,6 +314,7 @@ def _check_measure(where: str, body: dict, kind: str, source: str, keys: list) -
 
 _SETTINGS = {
     "reserve_weight": (int, float),
+    "extra_weight": (int, float),
     "selection_share": float,
     "count_share": float,
     "age_bands": list,
@@ -333,11 +335,7 @@ def validate(body: dict) -> None:
     for k in _SETTINGS:
         if k not in body:
             raise ConfigError(f"{k}: missing")
-    if body["reserve_weight"] < 0:
-        raise ConfigError(f"reserve_weight: must be >= 0, got {body['reserve_weight']}")
-    for k in ("selection_share", "count_share"):
-        if not 0 < body[k] < 1:
-            raise ConfigError(f"{k}: must be between 0 and 1 (exclusive), got {body[k]}")
+    _check_shares(body)
     bands = body["age_bands"]
     if (
         not bands
@@ -358,6 +356,17 @@ def validate(body: dict) -> None:
         raise ConfigError("catalog: declare at least one fact")
     for fact_id, fact in body["catalog"].items():
         spec_from_dict(fact_id, fact, where=f"catalog.{fact_id}")
+
+
+def _check_shares(body: dict) -> None:
+    """The reserve, the extras' weight and the budget shares."""
+    if body["reserve_weight"] < 0:
+        raise ConfigError(f"reserve_weight: must be >= 0, got {body['reserve_weight']}")
+    if not body["extra_weight"] > 0:
+        raise ConfigError(f"extra_weight: must be > 0, got {body['extra_weight']}")
+    for k in ("selection_share", "count_share"):
+        if not 0 < body[k] < 1:
+            raise ConfigError(f"{k}: must be between 0 and 1 (exclusive), got {body[k]}")
 
 
 config.register_section("facts", validator=validate)
@@ -401,3 +410,44 @@ def age_band_labels(cfg: dict) -> list[str]:
     bands = cfg["facts"]["age_bands"]
     labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bands, bands[1:], strict=False)]
     return labels + [f"{bands[-1]}+"]
+
+
+# A phrase or track asked for by a campaign export (the encore_campaign form), beyond
+# the campaign's own facts: released once from what is left of the year's budget.
+EXTRA_ROWS_PER_GROUP = 3  # a listener's playlists counted per key, as the catalog's playlist facts
+
+
+def extra_fact(what: str, value: str | tuple[str, str], cfg: dict) -> FactSpec:
+    """The named-key fact for one extra phrase (``what="phrase"``, the phrase) or track
+    (``what="track"``, ``(artist, title)``), weighing ``[facts] extra_weight``.
+
+    Its id is derived from what it counts (a phrase case-folded with single spaces, as
+    titles are matched; a track exactly), so asking again for the same phrase or track
+    is the same release (immutability: never a fresh draw of the same count)."""
+    if what == "phrase":
+        phrase = " ".join(unicodedata.normalize("NFC", str(value)).lower().split())
+        body = {
+            "title": f"Playlists whose title contains “{phrase}”",
+            "source": "playlists",
+            "keys": ["phrase"],
+            "phrases": [phrase],
+        }
+        ident = phrase
+    elif what == "track":
+        artist, title = value
+        body = {
+            "title": f"Playlists that contain “{title}” by {artist}",
+            "source": "playlist_tracks",
+            "keys": ["track"],
+            "tracks": [[title, artist]],
+        }
+        ident = json.dumps([artist, title], ensure_ascii=False)
+    else:
+        raise ValueError(f"extra_fact: what must be phrase or track, got {what!r}")
+    body |= {
+        "kind": "count",
+        "max_rows_per_group": EXTRA_ROWS_PER_GROUP,
+        "weight": cfg["facts"]["extra_weight"],
+    }
+    digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:12]
+    return spec_from_dict(f"extra_{what}_{digest}", body, where=f"extra {what} {value!r}")

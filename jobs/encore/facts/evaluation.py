@@ -125,7 +125,7 @@ class Evaluated:
     """One fact as the library answered it, before it is stored (``store.rows_of`` stores it)."""
 
     spec: FactSpec
-    rows: list[dict]  # key (dict) -> value, n, suppressed, error95
+    rows: list[dict]  # key (dict) -> value, n, suppressed, error95, upper95 (suppressed counts)
     epsilon: float
     delta: float
     mechanism: str
@@ -213,6 +213,9 @@ def evaluate_fact(
                     "suppressed": too_small,
                     "error95": err,
                     "share": None,
+                    # what a suppressed count can still honestly say ("fewer than 50"),
+                    # post-processing of the noisy value (privacy.md, "Display")
+                    "upper95": noise.upper_bound95(value, err) if too_small else None,
                 }
             )
         if spec.share_per:

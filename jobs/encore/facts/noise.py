@@ -6,7 +6,8 @@ come from the library's own description of the noise a query draws. Tumult expos
 that description only as the private ``Session._noise_info``: this module is the one
 place that calls it (or any other private ``tmlt`` name), so a library upgrade that
 moves it breaks here and nowhere else. The rest of the package reads the result
-through ``describe`` and ``error95``.
+through ``describe`` and ``error95``; ``upper_bound95`` turns a suppressed count into
+the honest "fewer than N" its release supports (privacy.md, "Display").
 """
 
 from __future__ import annotations
@@ -51,3 +52,27 @@ def error95(info: dict) -> float | None:
     if mech in ("GAUSSIAN", "DISCRETE_GAUSSIAN"):
         return 1.96 * math.sqrt(b)  # the library reports the variance
     return None
+
+
+def upper_bound95(value: float, error95: float | None) -> float | None:
+    """What a suppressed count can still say: the upper end of its 95 % interval (the
+    noisy value plus its 95 % error) rounded *up*, strictly, to a round number people
+    say — 1, 2 or 5 times a power of ten, at least 10 — so that "fewer than N" holds
+    whenever the interval does (31 -> 50, 50 -> 100, 19 -> 20, negative -> 10).
+
+    Post-processing of the noisy value alone: it spends no budget. Only this rounded
+    bound is stored, never ``value``; None when the noise's error is unknown."""
+    if error95 is None:
+        return None
+    bound = value + error95
+    n = 10.0
+    while n <= bound:
+        n = _next_round(n)
+    return n
+
+
+def _next_round(n: float) -> float:
+    """The round number after ``n`` in the 1-2-5 series (10 -> 20 -> 50 -> 100)."""
+    exp = math.floor(math.log10(n))
+    lead = round(n / 10**exp)
+    return float({1: 2, 2: 5}.get(lead, 10) * 10**exp)

@@ -86,6 +86,19 @@ def answer(spec: FactSpec, rows: list[dict]) -> list[dict]:
     return lines
 
 
+def bounds(spec: FactSpec, rows: list[dict]) -> list[dict]:
+    """The suppressed keys that still have something honest to say: {"label", "key",
+    "dims", "upper95"} with the stored 95 % upper bound (already rounded up at release;
+    store.FACT_ROW). Never a noisy value: a suppressed row has none."""
+    out = []
+    for r in rows:
+        if r["suppressed"] and r.get("upper95") is not None:
+            key = json.loads(r["key"]) if isinstance(r["key"], str) else r["key"]
+            dims = {d: {c: key[c] for c in DIMENSIONS[d]["columns"]} for d in spec.keys}
+            out.append({"label": _label(key), "key": key, "dims": dims, "upper95": r["upper95"]})
+    return sorted(out, key=lambda b: json.dumps(b["key"], sort_keys=True, ensure_ascii=False))
+
+
 def plain_error(spec: FactSpec, err: float | None) -> str:
     """The noise's typical error in plain words."""
     if err is None:
@@ -156,6 +169,11 @@ def write_report(root: str, year: int, cfg: dict) -> str:
                 else "**suppressed** — nothing to release",
                 "",
             ]
+            out += [
+                f"- {b['label']}: fewer than {b['upper95']:,.0f} in 95 % of releases"
+                for b in bounds(spec, fact.rows)[:10]
+            ]
+            out += [""] if out[-1] else []
             continue
         out.append("")
         for ln in lines:
@@ -167,7 +185,9 @@ def write_report(root: str, year: int, cfg: dict) -> str:
             [r for r in fact.rows if r["suppressed"]] if not spec.per and not spec.top else []
         )
         for r in suppressed[:10]:
-            out.append(f"- {_label(json.loads(r['key']))}: suppressed")
+            bound = r.get("upper95")
+            fewer = f" (fewer than {bound:,.0f} in 95 % of releases)" if bound is not None else ""
+            out.append(f"- {_label(json.loads(r['key']))}: suppressed{fewer}")
         if len(suppressed) > 10:
             out.append(f"- ... and {len(suppressed) - 10} more suppressed")
         out.append("")

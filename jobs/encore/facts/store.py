@@ -4,7 +4,9 @@
 one summary row per fact (``FACT_ROW``). A fact's identity is its signature (a hash of
 its query); a release rewrites the file with the old rows and its new ones, staged and
 swapped in atomically, never changing a stored row. A released count below
-``min_count`` is stored as suppressed, without its number.
+``min_count`` is stored as suppressed, without its number: only its 95 % upper bound,
+rounded up to a round number (``upper95``, ``noise.upper_bound95``), is kept with it,
+so that copy can say "fewer than 50" without the noisy value ever being stored.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ FACT_ROW = pa.schema(
         ("share", pa.float64()),  # share_per facts: value / sum of the group's released values
         ("suppressed", pa.bool_()),
         ("error95", pa.float64()),  # half-width of the noise's 95 % interval, in value units
+        # suppressed counts only: noisy value + error95 rounded up to 1/2/5 x 10^k, >= 10
+        # (noise.upper_bound95); null elsewhere, and on releases stored before it existed
+        ("upper95", pa.float64()),
         ("epsilon", pa.float64()),
         ("delta", pa.float64()),
         ("mechanism", pa.string()),
@@ -141,6 +146,7 @@ def rows_of(ev: Evaluated, run_id: str, now: str) -> list[dict]:
             "share": None,
             "suppressed": None,
             "error95": None,
+            "upper95": None,
             "note": ev.note,
         }
     ]
@@ -159,6 +165,7 @@ def rows_of(ev: Evaluated, run_id: str, now: str) -> list[dict]:
                 "share": None if r["suppressed"] else r.get("share"),
                 "suppressed": bool(r["suppressed"]),
                 "error95": r["error95"],
+                "upper95": r.get("upper95") if r["suppressed"] else None,
                 "note": None,
             }
         )
