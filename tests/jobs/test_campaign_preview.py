@@ -101,3 +101,26 @@ def test_preview_opens_from_file_with_lines_images_and_reasons(exported):
             assert all(u.startswith(f"file://{exported}/") for u in seen["requests"]), seen
         finally:
             browser.close()
+
+
+def test_the_run_note_keeps_what_was_dropped_when_the_lines_are_long():
+    """Long copy lines must not push "what was dropped and why" out of the 1,000-character
+    note (seen under the real scheduler: five long lines, four drops, no Dropped section)."""
+    from types import SimpleNamespace
+
+    from encore.campaign.rendering import Export
+
+    copy = [
+        {"market": "US", "locale": "en", "line": f"line{i}", "text": "x" * 230} for i in range(5)
+    ]
+    notes = [
+        f"US/en/drop{i}: dropped: fact f{i} is suppressed or was not released" for i in range(4)
+    ]
+    export = Export(copy=copy, notes=notes, billboards={}, facts_used={})
+    camp = SimpleNamespace(title="Thanks for the year")
+    note = campaign_export.run_note(camp, 2025, export, {"total": 3.0, "spent": 2.0}, "/x/run")
+    assert len(note) <= 1000
+    assert "**Lines**" in note and "**Dropped**" in note
+    assert "- drop0 (1×): fact f0 is suppressed or was not released" in note
+    assert "more in the preview" in note  # the lines that did not fit are counted
+    assert "**Preview**: /x/run/preview\\.html" in note

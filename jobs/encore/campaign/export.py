@@ -245,6 +245,20 @@ def preview_html(
     )
 
 
+def _fit(header: list[str], items: list[str], room: int) -> list[str]:
+    """``header`` and the first ``items`` that fit in ``room`` characters (newlines counted),
+    then "… N more in the preview" when some did not."""
+    out, size = list(header), len("\n".join(header))
+    for i, item in enumerate(items):
+        rest = f"- … {len(items) - i} more in the preview"
+        last = i == len(items) - 1
+        if size + 1 + len(item) + (0 if last else 1 + len(rest)) > room:
+            return [*out, rest]
+        out.append(item)
+        size += 1 + len(item)
+    return out
+
+
 def run_note(camp: Campaign, year: int, export: Export, budget: dict, folder: str) -> str:
     """note.md: the Airflow run's note (Markdown, at most 1,000 characters): one
     example of every line, what was dropped and why (grouped), where the preview and
@@ -277,17 +291,13 @@ def run_note(camp: Campaign, year: int, export: Export, budget: dict, folder: st
     dropped = [
         f"- {esc(line)} ({len(where)}×): {esc(reason)}" for (line, reason), where in why.items()
     ] + [f"- {esc(n)}" for n in other]
-    body = [head, "", "**Lines**", *items]
+    # each section keeps what fits and says how many more are in the preview; the dropped
+    # lines keep at least half of the room when they need it (a long copy line must not
+    # push "what was dropped and why" out of the note)
+    room = NOTE_MAX_CHARS - len("\n".join([head, *tail])) - 2
+    need = len("\n".join(dropped)) + 40 if dropped else 0
+    lines_part = _fit(["", "**Lines**"], items, room - min(need, room // 2))
+    out = lines_part
     if dropped:
-        body += ["", "**Dropped**", *dropped]
-    fixed = len("\n".join([head, *tail])) + 60
-    out, size, left = [], fixed, 0
-    for part in body[1:]:
-        if left or size + len(part) + 1 > NOTE_MAX_CHARS:
-            left += part.startswith("- ")
-            continue
-        out.append(part)
-        size += len(part) + 1
-    if left:
-        out.append(f"- … {left} more in the preview")
+        out += _fit(["", "**Dropped**"], dropped, room - len("\n".join(lines_part)) - 1)
     return "\n".join([head, *out, *tail])[:NOTE_MAX_CHARS] + "\n"
