@@ -94,6 +94,12 @@ The year's window runs from 1 January to 15 November (UTC).
 - new_artists: artists you streamed for the first time ever this year.
 - personality: your four-letter listening personality.
 - minutes_change_pct: how your minutes changed from last year, in percent.
+- distinct_genres: how many different genres your streams belonged to.
+- top_track_percent: the same as top_artist_percent, for your most-streamed song.
+- listening_era: the five years of release dates you streamed most (2010 means
+  2010-2014), when at least half of your streams have a known release year.
+- listening_age: the age you would be if this year's music were the soundtrack of your
+  late teens (this year - (listening_era + 2) + 18).
 
 Statistics about many listeners
 -------------------------------
