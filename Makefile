@@ -16,7 +16,7 @@ DEMO_DIR ?= var/demo
 
 help:
 	@echo "make demo   - set up, generate a small dataset, run the yearly pipeline, print the outputs"
-	@echo "make test   - set up, lint, run the whole test suite (what CI runs, ~21 min on 2 cores)"
+	@echo "make test   - set up, lint, run the whole test suite (what CI runs; ~21 min on 2 cores before issue 19, longer since: not yet measured)"
 	@echo "make test-fast - lint and the tests not marked slow (the inner loop, minutes)"
 	@echo "make lint   - ruff check (incl. Airflow 3 rules) and ruff format --check"
 	@echo "make format - apply ruff's fixes and formatting"
