@@ -71,8 +71,10 @@ demo: setup fonts
 
 # The whole suite, lint first (what CI runs): ~21 minutes on 2 cores (measured 2026-12-02).
 test: lint browser fonts
-	$(VENV)/bin/python -m pytest tests/jobs -q
-	$(AFVENV)/bin/python -m pytest tests/airflow -q
+	@rc=0; \
+	$(VENV)/bin/python -m pytest tests/jobs -q --durations=25 || rc=1; \
+	$(AFVENV)/bin/python -m pytest tests/airflow -q --durations=15 || rc=1; \
+	exit $$rc
 
 # The inner loop: lint and every test not marked slow (no end-to-end Spark runs, no
 # browser, no scheduler, no cluster): a few minutes.
@@ -81,10 +83,10 @@ test-fast: lint fonts
 	$(AFVENV)/bin/python -m pytest tests/airflow -q -m "not slow"
 
 test-jobs: setup fonts
-	$(VENV)/bin/python -m pytest tests/jobs -q
+	$(VENV)/bin/python -m pytest tests/jobs -q --durations=25
 
 test-airflow: setup
-	$(AFVENV)/bin/python -m pytest tests/airflow -q
+	$(AFVENV)/bin/python -m pytest tests/airflow -q --durations=15
 
 # ruff's rules (pyproject.toml [tool.ruff], Airflow 3's AIR3 rules included) and its
 # formatter, checked, never applied: `make format` applies them.

@@ -250,6 +250,16 @@ def _at_once(spark, root, c, inputs, spec_lists):
         t.start()
     for t in threads:
         t.join(timeout=600)
+    stuck = [t for t in threads if t.is_alive()]
+    if stuck:  # say where it hangs rather than report a missing result
+        import sys
+        import traceback
+
+        frames = sys._current_frames()
+        where = "".join(
+            f"\n--- {t.name}\n" + "".join(traceback.format_stack(frames[t.ident])) for t in stuck
+        )
+        raise AssertionError(f"{len(stuck)} release(s) still running after 600 s:{where}")
     return results, errors
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from encore.campaign.definition import Campaign
 from encore.campaign.rendering import Export
-from encore.platform import config, datasets, storage
+from encore.platform import config, datasets, storage, templating
 
 FONT_CANDIDATES = (
     config.REPO_ROOT / "templates" / "fonts" / "DejaVuSans.ttf",
@@ -164,13 +164,8 @@ def preview_html(
     why. Self-contained (inline CSS, no script, a CSP that allows nothing else), every
     value escaped by Jinja's autoescape; no noisy value is in its context."""
     from babel import Locale
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    env = Environment(
-        loader=FileSystemLoader(str(config.REPO_ROOT / "templates" / "campaign")),
-        autoescape=True,
-        undefined=StrictUndefined,
-    )
+    env = templating.plain_environment(config.REPO_ROOT / "templates" / "campaign")
     used = export.facts_used
     drops, other = _dropped(export.notes)
     order: list[tuple[str, str]] = []

@@ -78,6 +78,14 @@ def html_lang(locale: str) -> str:
     return locale.replace("_", "-")
 
 
+def plain_environment(folder: Path) -> Environment:
+    """A Jinja environment for templates under ``folder`` that need no catalog (the
+    campaign preview): the shared ``options``, compiled once, never reloaded."""
+    from jinja2 import Environment, FileSystemLoader
+
+    return Environment(loader=FileSystemLoader(str(folder)), auto_reload=False, **options())
+
+
 def environment(folder: Path, *, locale: str, locales_dir: Path, domain: str) -> Environment:
     """A Jinja environment for one locale's templates under ``folder``: the shared
     ``options``, ``jinja2.ext.i18n`` with gettext from the locale's ``domain`` catalog,
