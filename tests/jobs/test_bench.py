@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 from encore.tools import bench
@@ -81,6 +82,37 @@ def test_duckdb_agrees_on_every_recap_column(pipeline_data, cfg, spark, tmp_path
     }
 
 
+def test_duckdb_ingest_gives_spark_events_row_for_row(pipeline_data, cfg, tmp_path):
+    """DuckDB doing ingest's job on the same raw files (the bench's ingest ratio) makes
+    exactly Spark's events/, every column of every row (ids, casts, NFC, dedup, erasures);
+    and the comparison notices one changed value."""
+    import duckdb
+
+    from encore.tools import oracle
+
+    root, _ = pipeline_data
+    out = str(tmp_path / "duck-events")
+    counts = oracle.ingest_events(root, out, cfg)
+    check = oracle.compare_events(str(Path(root) / "events"), out)
+    assert check["equal"], check
+    assert check["spark_rows"] == check["duckdb_rows"] == counts["events"] > 5000
+    # the raw log has planted bad records and duplicates: fewer events than valid lines
+    assert counts["parsed"] > counts["valid"] > counts["events"]
+
+    changed = str(tmp_path / "changed")
+    os.makedirs(changed)
+    cols = ", ".join(oracle.EVENT_COLUMNS)
+    duckdb.sql(
+        f"COPY (SELECT * EXCLUDE (rn) REPLACE (CASE WHEN rn = 1 THEN ms_played + 1 "
+        f"ELSE ms_played END AS ms_played) FROM (SELECT {cols}, row_number() OVER () AS rn "
+        f"FROM read_parquet('{out}/**/*.parquet', hive_partitioning = false))) "
+        f"TO '{changed}/part-0.parquet' (FORMAT parquet)"
+    )
+    found = oracle.compare_events(str(Path(root) / "events"), changed)
+    assert (found["equal"], found["only_spark"], found["only_duckdb"]) == (False, 1, 1)
+    assert not any("usr_" in v for v in found["example"])  # bench output names no listener
+
+
 def test_oracle_rounds_the_change_half_away_from_zero():
     from encore.tools import oracle
 
@@ -121,6 +153,67 @@ def test_markdown_table_reports_the_yearly_run_and_png_render():
         in table
     )
     assert "Render: 90 SVG cards and 10 summary PNGs, 2.5 listeners/s per core" in table
+
+
+def test_bench_prints_every_goal_ratio():
+    """The Speed issue's ratios, worked by hand: ingest 300 s / DuckDB 20 s = 15x;
+    recaps 120 / 40 = 3x (met: not above 3); facts 150 / recaps 120 = 1.25x; PNGs
+    40 in 4 core-s = 10 per second per core. A goal whose stage did not run says so."""
+
+    def stage(wall: float, **more) -> dict:
+        return {
+            "wall_s": wall,
+            "plays_per_s": 1,
+            "driver_python_mb": 1.0,
+            "jvm_mb": 1.0,
+            "python_workers_mb": 1.0,
+            **more,
+        }
+
+    results = {
+        "plays": 1000,
+        "listeners": 10,
+        "year": 2025,
+        "machine": {"cpus": 2, "memory_gb": 24.0, "platform": "Linux", "python": "3.12.1"},
+        "stages": {
+            "ingest": stage(300.0),
+            "recaps": stage(120.0),
+            "facts": stage(150.0),
+            "render": stage(
+                9.0,
+                cards=360,
+                pngs=40,
+                listeners_per_core_s=5.0,
+                png_task_s=4.0,
+                pngs_per_core_s=10.0,
+            ),
+        },
+        "ingest_duckdb": {
+            "wall_s": 20.0,
+            "files": 3,
+            "events": 990,
+            "equal": True,
+            "only_spark": 0,
+            "only_duckdb": 0,
+            "ingest_over_duckdb": 15.0,
+        },
+        "duckdb": {"recaps_stage_over_duckdb_all": 3.0},
+    }
+    results["goals"] = bench.goal_values(results)
+    assert results["goals"] == {
+        "ingest_over_duckdb": 15.0,
+        "recaps_over_duckdb_all": 3.0,
+        "facts_over_recaps": 1.25,
+        "pngs_per_core_s": 10.0,
+    }
+    table = bench.goals_table(results)
+    assert "| ingest / DuckDB (same raw files → events) | 15x | <= 5x | no |" in table
+    assert "| recaps stage / DuckDB (every recap column) | 3x | <= 3x | yes |" in table
+    assert "| facts stage / recaps stage | 1.25x | <= 1x | no |" in table
+    assert "| summary PNGs per second per core | 10 | >= 50 | no |" in table
+    del results["stages"]["facts"]
+    results["goals"] = bench.goal_values(results)
+    assert "| facts stage / recaps stage | not run | <= 1x | — |" in bench.goals_table(results)
 
 
 def test_cross_check_catches_a_difference(pipeline_data, cfg):

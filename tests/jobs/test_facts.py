@@ -395,6 +395,75 @@ def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
     assert not 0.7 * true_var < 4 * var < 1.4 * true_var
 
 
+def test_partitioned_inputs_release_the_same_values_and_noise(spark, cfg, tmp_path):
+    """facts.prepared() hash-partitions the private tables by user_id so that the
+    library's truncation shuffles nothing; it must not change what is released. 400
+    artists, 2,400 listeners of 10 artists each (60 per artist), but a listener may count
+    for only 4: truncation binds, and which 4 it keeps decides every count. Two facts in
+    one release: ``exact`` with so much budget that its noise is nil (the truncated
+    counts themselves; its rows-per-group bound of 2 changes nothing, each listener
+    streams an artist once, but gives it a query of its own) and ``noisy`` at epsilon 3
+    (400 draws of the noise). The exact
+    counts must be identical with and without prepared(), and the noise of the two runs
+    must be one distribution (two-sample Kolmogorov-Smirnov, as Tumult's own tests do)."""
+    from pyspark.sql import functions as F
+    from scipy.stats import ks_2samp
+
+    keys, per_listener, truth = 400, 10, 60
+    streams = spark.range(keys * truth).select(
+        F.concat(
+            F.lit("listener-"), (F.col("id") / per_listener).cast("long").cast("string")
+        ).alias("user_id"),
+        (F.col("id") % keys).cast("string").alias("artist_name"),
+        F.lit("ios").alias("platform"),
+        F.lit("FR").alias("country"),
+        F.lit("25-34").alias("age_band"),
+        F.lit(12).cast("long").alias("hour"),
+        F.lit("2025-03-03").alias("local_date"),
+        F.lit(None).cast("string").alias("track_name"),
+        F.lit(None).cast("string").alias("album_name"),
+    )
+    artists = spark.createDataFrame(
+        [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
+    )
+    one = {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 4}
+    catalog = {
+        "exact": {**one, "max_rows_per_group": 2, "weight": 1000},
+        "noisy": {**one, "max_rows_per_group": 1, "weight": 1},
+    }
+    # reserve 1: noisy gets epsilon 3 (scale 4/3), exact 3,000 (scale 8/3,000: a draw is
+    # non-zero with probability ~e^-375)
+    c = _cfg(cfg, catalog, min_count=-(10**9), epsilon=3.0 * (1000 + 2))
+    specs = fc.catalog(c)
+    runs = {}
+    for name, private in (
+        ("plain", {"streams": streams}),
+        ("prepared", facts.prepared({"streams": streams})),
+    ):
+        out = facts.release(
+            spark,
+            str(tmp_path / name),
+            YEAR,
+            specs,
+            c,
+            name,
+            inputs=facts.Inputs(private=private, artists=artists),
+        )
+        runs[name] = {
+            fid: {k["artist_name"]: v for k, v in out[fid].values()} for fid in ("exact", "noisy")
+        }
+        private["streams"].unpersist()
+    exact = runs["plain"]["exact"]
+    assert len(exact) == keys and sum(exact.values()) == 2400 * 4  # 4 artists per listener
+    assert len(set(exact.values())) > 5  # truncation chose: the counts are not all 50
+    assert runs["prepared"]["exact"] == exact
+    noise = {name: [runs[name]["noisy"][k] - exact[k] for k in sorted(exact)] for name in runs}
+    assert ks_2samp(noise["plain"], noise["prepared"]).pvalue > 1e-4
+    assert None not in noise["plain"] + noise["prepared"]  # nothing suppressed
+    # and the test tells two spreads apart: three times the noise is another distribution
+    assert ks_2samp(noise["plain"], [3 * e for e in noise["prepared"]]).pvalue < 1e-4
+
+
 def test_catalog_validation_names_the_bad_key(cfg):
     from encore.platform import config
 
@@ -439,6 +508,8 @@ def test_error95_matches_the_geometric_tail():
     a = math.exp(-1 / 20)
     tail = lambda k: 2 * a ** (k + 1) / (1 + a)  # noqa: E731  P(|X| > k)
     assert tail(t) <= 0.05 < tail(t - 1)
+    # an enormous epsilon: a scale so small that exp(-1/b) is 0.0 (was a math domain error)
+    assert facts.error95({"noise_mechanism": M, "noise_parameter": 1e-6}) == 0.0
     assert facts.error95(
         {"noise_mechanism": type("L", (), {"name": "LAPLACE"}), "noise_parameter": 1}
     ) == pytest.approx(math.log(20))

@@ -21,6 +21,7 @@ from encore.facts.population import (
     Inputs,
     eligible_listeners,
     population_tables,
+    prepared,
     read_inputs,
 )
 from encore.facts.releases import release
@@ -43,6 +44,7 @@ __all__ = [
     "open_session",
     "plain_error",
     "population_tables",
+    "prepared",
     "read_inputs",
     "read_ledger",
     "release",

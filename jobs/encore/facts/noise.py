@@ -46,6 +46,8 @@ def error95(info: dict) -> float | None:
         return b * math.log(20)
     if mech == "GEOMETRIC":  # two-sided geometric, P(k) ∝ exp(-|k|/b)
         a = math.exp(-1 / b)
+        if a == 0.0:  # a scale so small (an enormous epsilon) that no draw is ever non-zero
+            return 0.0
         # P(|X| > t) = 2 a^(t+1) / (1 + a) <= 0.05
         t = math.log(0.05 * (1 + a) / 2) / math.log(a) - 1
         return float(max(0, math.ceil(t)))

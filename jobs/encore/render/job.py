@@ -42,7 +42,7 @@ from encore.render.settings import RenderSettings
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-COUNTS_SCHEMA = "pages long, cards long, pngs long, bytes long, render_s double"
+COUNTS_SCHEMA = "pages long, cards long, pngs long, bytes long, render_s double, png_s double"
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -90,6 +90,7 @@ def render_partition(
             "pngs": [pngs],
             "bytes": [written],
             "render_s": [time.perf_counter() - started],
+            "png_s": [renderer.png_s],
         }
     )
 
@@ -133,7 +134,9 @@ def build_site(
         return render_partition(batches, out_dir=out_dir, secret=secret, settings=settings, png=png)
 
     counts = df.mapInArrow(per_partition, COUNTS_SCHEMA)
-    return counts.agg(*(F.sum(c).alias(c) for c in ("pages", "cards", "pngs", "bytes", "render_s")))
+    return counts.agg(
+        *(F.sum(c).alias(c) for c in ("pages", "cards", "pngs", "bytes", "render_s", "png_s"))
+    )
 
 
 def site_path(root: str, year: int) -> str:
@@ -218,6 +221,7 @@ def run(ctx: RunContext, *, demo: bool = False, png: bool = True) -> int:
     report.wrote("bytes", int(totals["bytes"] or 0))
     report.set("site", final)
     report.set("render_task_s", round(float(totals["render_s"] or 0.0), 3))
+    report.set("png_task_s", round(float(totals["png_s"] or 0.0), 3))  # inside render_task_s
     report.finish()
     print(
         f"render {year}: {pages} pages, {cards} cards, {pngs} PNGs written to {final} "

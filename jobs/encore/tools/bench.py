@@ -23,9 +23,26 @@ from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 from encore.tools.oracle import CORE_COLUMNS
 from encore.tools.oracle import all_recaps as duckdb_all_recaps
+from encore.tools.oracle import compare_events as compare_duckdb_events
 from encore.tools.oracle import core_recaps as duckdb_core_recaps
+from encore.tools.oracle import ingest_events as duckdb_ingest_events
 
-__all__ = ["CORE_COLUMNS", "duckdb_all_recaps", "duckdb_core_recaps"]
+__all__ = [
+    "CORE_COLUMNS",
+    "compare_duckdb_events",
+    "duckdb_all_recaps",
+    "duckdb_core_recaps",
+    "duckdb_ingest_events",
+]
+
+# The Speed issue's goals (docs/benchmark.md): each ratio, the direction it must go, and
+# its target; the bench prints every one beside what it measured.
+GOALS = (
+    ("ingest / DuckDB (same raw files → events)", "ingest_over_duckdb", "<=", 5.0),
+    ("recaps stage / DuckDB (every recap column)", "recaps_over_duckdb_all", "<=", 3.0),
+    ("facts stage / recaps stage", "facts_over_recaps", "<=", 1.0),
+    ("summary PNGs per second per core", "pngs_per_core_s", ">=", 50.0),
+)
 
 # The stages a yearly run takes after ingest, timed one after the other: their sum is the
 # "yearly run" figure (docs/benchmark.md).
@@ -192,15 +209,20 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
             **mem.peak,
             "driver_live_heap_mb": driver_live_heap_mb(),
         }
+        if stage == "ingest":
+            results["ingest_duckdb"] = _duckdb_ingest(args.out, data, cfg, wall)
         if stage == "render":
             rep = storage.read_json(storage.join(data, "reports", f"render-{run_id}.json"))
             cards = int(rep.get("wrote", {}).get("cards", 0))
             pngs = int(rep.get("wrote", {}).get("pngs", 0))
             pages = int(rep.get("wrote", {}).get("pages", 0))
             task_s = float(rep.get("render_task_s") or 0)
+            png_s = float(rep.get("png_task_s") or 0)
             results["stages"][stage].update(
                 cards=cards,
                 pngs=pngs,
+                png_task_s=round(png_s, 2),
+                pngs_per_core_s=round(pngs / png_s, 1) if pngs and png_s else None,
                 # with PNGs on, a listener's cards, page and summary PNG share the time
                 listeners_per_core_s=round(pages / task_s, 1) if task_s else None,
                 svg_cards_per_core_s=round(cards / task_s) if task_s and not pngs else None,
@@ -240,12 +262,21 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
                 results["stages"]["recaps"]["wall_s"] / duck_all_s, 2
             ),
         }
+    results["goals"] = goal_values(results)
     os.makedirs(args.out, exist_ok=True)
     storage.write_json_atomic(os.path.join(args.out, "bench.json"), results)
     table = markdown_table(results)
     storage.write_text_atomic(os.path.join(args.out, "bench.md"), table)
     print(table)
     print(f"[bench] results: {os.path.join(args.out, 'bench.json')} and bench.md")
+    ing = results.get("ingest_duckdb")
+    if ing and not ing["equal"]:
+        print(
+            f"[bench] INGEST CROSS-CHECK FAILED: {ing['only_spark']} events only in Spark's "
+            f"events/, {ing['only_duckdb']} only in DuckDB's (e.g. {ing['example']})",
+            flush=True,
+        )
+        return 1
     if results.get("duckdb") and not results["duckdb"]["agreed"]:
         print(
             f"[bench] CROSS-CHECK FAILED: {results['duckdb']['mismatch_count']} listeners differ",
@@ -253,6 +284,58 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
         )
         return 1
     return 0
+
+
+def _duckdb_ingest(out: str, data: str, cfg: dict, spark_s: float) -> dict:
+    """DuckDB doing ingest's job on the same raw files (``oracle.ingest_events``), timed,
+    and its events compared with Spark's ``events/`` row by row."""
+    print("[bench] === duckdb, the same ingest ===", flush=True)
+    target = os.path.join(out, "duckdb-events")
+    storage.delete(target)
+    t0 = time.monotonic()
+    counts = duckdb_ingest_events(data, target, cfg)
+    duck_s = time.monotonic() - t0
+    check = compare_duckdb_events(os.path.join(data, "events"), target)
+    storage.delete(target)
+    return {
+        "wall_s": round(duck_s, 2),
+        **counts,
+        **check,
+        "ingest_over_duckdb": round(spark_s / duck_s, 2),
+    }
+
+
+def goal_values(results: dict) -> dict:
+    """Every ratio of GOALS this run measured (absent: the stages it needs were not run)."""
+    stages = results["stages"]
+    wall = {k: v.get("wall_s") for k, v in stages.items()}
+    found = {
+        "ingest_over_duckdb": (results.get("ingest_duckdb") or {}).get("ingest_over_duckdb"),
+        "recaps_over_duckdb_all": (results.get("duckdb") or {}).get("recaps_stage_over_duckdb_all"),
+        "facts_over_recaps": round(wall["facts"] / wall["recaps"], 2)
+        if wall.get("facts") and wall.get("recaps")
+        else None,
+        "pngs_per_core_s": stages.get("render", {}).get("pngs_per_core_s"),
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def goals_table(results: dict) -> list[str]:
+    values = results.get("goals") or {}
+    if not values:
+        return []
+    lines = ["", "| goal | measured | target | met |", "| --- | ---: | ---: | --- |"]
+    for title, key, way, target in GOALS:
+        v = values.get(key)
+        unit = "" if key == "pngs_per_core_s" else "x"
+        if v is None:
+            lines.append(f"| {title} | not run | {way} {target:g}{unit} | — |")
+            continue
+        met = v <= target if way == "<=" else v >= target
+        lines.append(
+            f"| {title} | {v:g}{unit} | {way} {target:g}{unit} | {'yes' if met else 'no'} |"
+        )
+    return lines
 
 
 def driver_live_heap_mb() -> float | None:
@@ -304,12 +387,28 @@ def markdown_table(results: dict) -> str:
             f"**Yearly run** ({' → '.join(YEARLY)}, render with summary PNGs): "
             f"**{results['yearly_s']:.1f} s**.",
         ]
+    lines += goals_table(results)
+    ing = results.get("ingest_duckdb")
+    if ing:
+        lines += [
+            "",
+            f"Ingest: DuckDB read the same {ing['files']} raw files into {ing['events']:,} events "
+            f"in {ing['wall_s']:.1f} s (ingest / DuckDB = **{ing['ingest_over_duckdb']}x**); "
+            + (
+                "every event equal to Spark's events/ (all columns)."
+                if ing["equal"]
+                else f"NOT equal: {ing['only_spark']:,} rows only in Spark's events/, "
+                f"{ing['only_duckdb']:,} only in DuckDB's."
+            ),
+        ]
     r = results["stages"].get("render", {})
     if r.get("cards") and r.get("pngs"):
         lines += [
             "",
             f"Render: {r['cards']:,} SVG cards and {r['pngs']:,} summary PNGs, "
-            f"{r['listeners_per_core_s']:,} listeners/s per core (cards, page and PNG).",
+            f"{r['listeners_per_core_s']:,} listeners/s per core (cards, page and PNG); "
+            f"the PNGs alone took {r.get('png_task_s', 0):,.1f} core-s = "
+            f"{r.get('pngs_per_core_s') or 0:,} PNGs/s per core.",
         ]
     elif r.get("cards"):
         lines += [
