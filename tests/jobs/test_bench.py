@@ -122,27 +122,29 @@ def test_oracle_rounds_the_change_half_away_from_zero():
     assert oracle.change_pct(5, 0) is None and oracle.change_pct(5, None) is None
 
 
-def test_markdown_table_reports_the_yearly_run_and_png_render():
-    def stage(wall: float, **more) -> dict:
-        return {
-            "wall_s": wall,
-            "plays_per_s": 1,
-            "driver_python_mb": 1.0,
-            "jvm_mb": 1.0,
-            "python_workers_mb": 1.0,
-            **more,
-        }
+def _stage(wall: float, **more) -> dict:
+    """One stage's row of bench results, memory figures filled in."""
+    return {
+        "wall_s": wall,
+        "plays_per_s": 1,
+        "driver_python_mb": 1.0,
+        "jvm_mb": 1.0,
+        "python_workers_mb": 1.0,
+        **more,
+    }
 
+
+def test_markdown_table_reports_the_yearly_run_and_png_render():
     results = {
         "plays": 1000,
         "listeners": 10,
         "year": 2025,
         "machine": {"cpus": 2, "memory_gb": 24.0, "platform": "Linux", "python": "3.12.1"},
         "stages": {
-            "recaps": stage(3.0),
-            "facts": stage(5.5),
-            "render": stage(4.0, cards=90, pngs=10, listeners_per_core_s=2.5),
-            "publish": stage(1.25),
+            "recaps": _stage(3.0),
+            "facts": _stage(5.5),
+            "render": _stage(4.0, cards=90, pngs=10, listeners_per_core_s=2.5),
+            "publish": _stage(1.25),
         },
         "yearly_s": 13.75,
     }
@@ -160,26 +162,16 @@ def test_bench_prints_every_goal_ratio():
     recaps 120 / 40 = 3x (met: not above 3); facts 150 / recaps 120 = 1.25x; PNGs
     40 in 4 core-s = 10 per second per core. A goal whose stage did not run says so."""
 
-    def stage(wall: float, **more) -> dict:
-        return {
-            "wall_s": wall,
-            "plays_per_s": 1,
-            "driver_python_mb": 1.0,
-            "jvm_mb": 1.0,
-            "python_workers_mb": 1.0,
-            **more,
-        }
-
     results = {
         "plays": 1000,
         "listeners": 10,
         "year": 2025,
         "machine": {"cpus": 2, "memory_gb": 24.0, "platform": "Linux", "python": "3.12.1"},
         "stages": {
-            "ingest": stage(300.0),
-            "recaps": stage(120.0),
-            "facts": stage(150.0),
-            "render": stage(
+            "ingest": _stage(300.0),
+            "recaps": _stage(120.0),
+            "facts": _stage(150.0),
+            "render": _stage(
                 9.0,
                 cards=360,
                 pngs=40,
@@ -228,7 +220,7 @@ def test_cross_check_catches_a_difference(pipeline_data, cfg):
     assert all("usr_" not in str(m) for m in found)  # bench output names no listener
 
 
-def test_markdown_table_reports_every_stage():
+def test_markdown_table_reports_every__stage():
     results = {
         "plays": 1000,
         "listeners": 10,

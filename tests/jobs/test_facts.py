@@ -325,30 +325,32 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
         facts.release(spark, root, YEAR, new[1:], c, "run7", inputs=inputs)
 
 
+def _artist_streams(spark, keys: int, per_listener: int, truth: int):
+    """keys x truth streams: listener i streams artists (per_listener * i + j) mod keys,
+    j < per_listener, once each, so every artist has ``truth`` listeners."""
+    from pyspark.sql import functions as F
+
+    return spark.range(keys * truth).select(
+        F.concat(
+            F.lit("listener-"), (F.col("id") / per_listener).cast("long").cast("string")
+        ).alias("user_id"),
+        (F.col("id") % keys).cast("string").alias("artist_name"),
+        F.lit("ios").alias("platform"),
+        F.lit("FR").alias("country"),
+        F.lit("25-34").alias("age_band"),
+        F.lit(12).cast("long").alias("hour"),
+        F.lit("2025-03-03").alias("local_date"),
+        F.lit(None).cast("string").alias("track_name"),
+        F.lit(None).cast("string").alias("album_name"),
+    )
+
+
 def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
     """400 keys, each with a true count of 50 plays; one evaluation gives 400
     independent noise draws of the mechanism the fact promises."""
-    from pyspark.sql import functions as F
 
     keys, per_key, truth = 400, 10, 50
-    streams = (
-        spark.range(keys * truth)
-        .select(
-            (F.col("id") / per_key).cast("long").cast("string").alias("user_id"),
-            (F.col("id") % keys).cast("string").alias("artist_name"),
-        )
-        .select(
-            F.concat(F.lit("listener-"), "user_id").alias("user_id"),
-            "artist_name",
-            F.lit("ios").alias("platform"),
-            F.lit("FR").alias("country"),
-            F.lit("25-34").alias("age_band"),
-            F.lit(12).cast("long").alias("hour"),
-            F.lit("2025-03-03").alias("local_date"),
-            F.lit(None).cast("string").alias("track_name"),
-            F.lit(None).cast("string").alias("album_name"),
-        )
-    )
+    streams = _artist_streams(spark, keys, per_key, truth)
     # every listener streams 10 distinct artists once: 50 listeners per artist
     artists = spark.createDataFrame(
         [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
@@ -406,23 +408,10 @@ def test_partitioned_inputs_release_the_same_values_and_noise(spark, cfg, tmp_pa
     (400 draws of the noise). The exact
     counts must be identical with and without prepared(), and the noise of the two runs
     must be one distribution (two-sample Kolmogorov-Smirnov, as Tumult's own tests do)."""
-    from pyspark.sql import functions as F
     from scipy.stats import ks_2samp
 
     keys, per_listener, truth = 400, 10, 60
-    streams = spark.range(keys * truth).select(
-        F.concat(
-            F.lit("listener-"), (F.col("id") / per_listener).cast("long").cast("string")
-        ).alias("user_id"),
-        (F.col("id") % keys).cast("string").alias("artist_name"),
-        F.lit("ios").alias("platform"),
-        F.lit("FR").alias("country"),
-        F.lit("25-34").alias("age_band"),
-        F.lit(12).cast("long").alias("hour"),
-        F.lit("2025-03-03").alias("local_date"),
-        F.lit(None).cast("string").alias("track_name"),
-        F.lit(None).cast("string").alias("album_name"),
-    )
+    streams = _artist_streams(spark, keys, per_listener, truth)
     artists = spark.createDataFrame(
         [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
     )

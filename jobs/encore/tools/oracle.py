@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from encore.platform import config
+from encore.platform import config, schemas
 
 if TYPE_CHECKING:
     import duckdb
@@ -399,55 +399,12 @@ def change_pct(minutes: int, last: int | None) -> float | None:
 
 
 # --- ingest: the raw platform log into canonical events (docs/ingest.md) -------------------
-# Every raw field the parser reads, as text (the Spark parser's all-string schema).
-_RAW_TEXT_FIELDS = (
-    "ts",
-    "user_id",
-    "ms_played",
-    "platform",
-    "conn_country",
-    "master_metadata_track_name",
-    "master_metadata_album_artist_name",
-    "master_metadata_album_album_name",
-    "spotify_track_uri",
-    "episode_name",
-    "episode_show_name",
-    "spotify_episode_uri",
-    "audiobook_title",
-    "audiobook_uri",
-    "audiobook_chapter_uri",
-    "audiobook_chapter_title",
-    "reason_start",
-    "reason_end",
-    "shuffle",
-    "skipped",
-    "offline",
-    "incognito_mode",
-)
+# Every field of the raw log's contract (schemas.RAW_EVENT) but the IP address, read as
+# text (the Spark parser's all-string schema); those the events do not keep are read too,
+# as Spark's parser reads them.
+_RAW_TEXT_FIELDS = tuple(f.name for f in schemas.RAW_EVENT if f.name != "ip_addr")
 _BOOLS = ("shuffle", "skipped", "offline", "incognito_mode")
-EVENT_COLUMNS = (
-    "event_id",
-    "user_id",
-    "ts",
-    "ms_played",
-    "kind",
-    "track_uri",
-    "track_name",
-    "artist_name",
-    "album_name",
-    "episode_uri",
-    "episode_name",
-    "show_name",
-    "platform",
-    "country",
-    "private_session",
-    "skipped",
-    "shuffle",
-    "offline",
-    "reason_start",
-    "reason_end",
-    "source",
-)
+EVENT_COLUMNS = tuple(schemas.column_names(schemas.EVENT))
 
 
 def _sql_text(s: str) -> str:
