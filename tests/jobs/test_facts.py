@@ -453,6 +453,24 @@ def test_partitioned_inputs_release_the_same_values_and_noise(spark, cfg, tmp_pa
     assert ks_2samp(noise["plain"], [3 * e for e in noise["prepared"]]).pvalue < 1e-4
 
 
+def test_two_facts_asking_one_query_are_refused_before_any_spend(cfg, tmp_path):
+    """Releases are stored by their query: two ids with the same query in one request
+    were stored as one release holding both draws, each id reading the other's values
+    (found writing the test above). Refused, naming both, before the lock or any data."""
+    one = {"kind": "count", "source": "streams", "keys": ["artist"], "max_groups": 4}
+    c = _cfg(
+        cfg,
+        {
+            "a": {**one, "max_rows_per_group": 1, "weight": 1},
+            "b": {**one, "max_rows_per_group": 1, "weight": 2},
+        },
+    )
+    with pytest.raises(EncoreError, match=r"facts 'a' and 'b' ask the same query"):
+        facts.release(None, str(tmp_path), YEAR, fc.catalog(c), c, "twins")
+    assert facts.read_ledger(str(tmp_path), YEAR) == []
+    assert not os.path.exists(tmp_path / "locks")
+
+
 def test_catalog_validation_names_the_bad_key(cfg):
     from encore.platform import config
 

@@ -67,6 +67,17 @@ def release(
     ids = [s.id for s in specs]
     if len(set(ids)) != len(ids):
         raise EncoreError(f"fact ids must be unique, got {ids}")
+    # releases are stored by their query: two ids asking one query would be stored as one
+    # release holding both draws (and each id would read the other's values)
+    same: dict[str, str] = {}
+    for spec in specs:
+        if spec.signature in same:
+            raise EncoreError(
+                f"facts {same[spec.signature]!r} and {spec.id!r} ask the same query (same "
+                "source, keys, filters and bounds): release one of them, or change the "
+                "other's parameters"
+            )
+        same[spec.signature] = spec.id
     # one release at a time per root and year (an O_EXCL lock file, or claims on :// roots)
     with locks.exclusive(root, f"ledger-{year}", run_id):
         stored_rows = load_released(root, year)
