@@ -5,7 +5,7 @@ where the outputs are.
     1. encore generate            (skipped when the same dataset is already there)
     2. encore_yearly              year Y, demo share secret: ingest, recaps ∥ facts, render, publish
     3. encore_campaign            its default params (the form as the marketing team sees it)
-    4. the paths of a sample recap page, its summary PNG, the campaign copy, the facts
+    4. the paths of a sample recap page, its summary PNG, the campaign copy and preview, the facts
        report and the run report
 
 Airflow lives in its own environment (.venv-airflow); the DAGs submit the Spark jobs
@@ -183,10 +183,14 @@ def main(args: argparse.Namespace, _cfg: dict) -> int:
             if "copy.md" in files
         ]
     )
+    preview = (
+        os.path.join(os.path.dirname(campaign_copy), "preview.html") if campaign_copy else None
+    )
     outputs = [
         ("sample recap page", os.path.join(sample, "index.html")),
         ("its summary card", os.path.join(sample, "summary.png")),
         ("campaign copy", campaign_copy),
+        ("campaign preview", preview),
         ("facts report", _facts_report(manifest)),
         ("run report", manifest["run_report"]),
     ]
@@ -199,6 +203,8 @@ def main(args: argparse.Namespace, _cfg: dict) -> int:
         if not path or not os.path.exists(path):
             missing.append(label)
     print(f"\n  open the page:     file://{os.path.join(sample, 'index.html')}")
+    if preview:
+        print(f"  open the campaign: file://{preview}")
     print(f"  Airflow UI:        make airflow  (these runs are in {home})")
     if missing:
         print(f"[demo] missing: {', '.join(missing)}", file=sys.stderr)
