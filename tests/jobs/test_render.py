@@ -830,6 +830,25 @@ def test_top_song_percentile_badge(renderer, locale, badge):
     )
 
 
+def test_no_top_artist_badge_beside_an_artist_it_is_not_about(renderer):
+    """The percent is computed for the recap's #1 artist; when that #1 has no name it is
+    left out and the #2 is drawn first: the badge must not claim the #2's listeners."""
+    recap = S.recap(
+        top_artists=[
+            {"artist_name": "\u3000", "streams": 500, "minutes": 2000},
+            *S.recap()["top_artists"],
+        ]
+    )
+    _, files = renderer.render(recap, country="US")
+    svg = files["top-artist.svg"].decode()
+    assert "Velvet Lanes" in svg  # drawn first now
+    assert "of their listeners" not in svg
+    assert "of their listeners" not in _alt(files, "top-artist.svg")
+    # with a named #1 the same percent is shown
+    _, files = renderer.render(S.recap(), country="US")
+    assert "You are in the top 1% of their listeners" in _texts(files["top-artist.svg"])
+
+
 def test_no_top_song_badge_without_a_percent_or_a_named_first_song(renderer):
     for recap in (
         S.recap(top_track_percent=None),

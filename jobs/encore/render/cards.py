@@ -210,7 +210,11 @@ def listener_view(recap: dict, *, top_n: int = CARD_ROWS) -> dict:
         "change_pct": recap.get("minutes_change_pct"),
         "top_artists": top_artists,
         "top_artist": top_artists[0] if top_artists else None,
-        "top_artist_percent": recap.get("top_artist_percent") if top_artists else None,
+        "top_artist_percent": (
+            recap.get("top_artist_percent")
+            if top_artists and _first_named(recap.get("top_artists"), "artist_name")
+            else None
+        ),
         "top_tracks": top_tracks,
         # the columns of issue 19 are read with .get: a recap row without them renders
         "top_track_percent": (
