@@ -88,7 +88,7 @@ def test_duckdb_ingest_gives_spark_events_row_for_row(pipeline_data, cfg, tmp_pa
     and the comparison notices one changed value."""
     import duckdb
 
-    from encore.tools import oracle
+    from encore.tools import oracle_ingest as oracle
 
     root, _ = pipeline_data
     out = str(tmp_path / "duck-events")

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from encore.platform import config, schemas
+from encore.platform import config
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,7 +33,7 @@ CORE_COLUMNS = (
 )
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def connect() -> duckdb.DuckDBPyConnection:
     import duckdb
 
     con = duckdb.connect()
@@ -46,7 +46,7 @@ def _has_parquet(folder: str) -> bool:
     return os.path.isdir(folder) and any(f.endswith(".parquet") for f in os.listdir(folder))
 
 
-def _erased_sql(data: str) -> str:
+def erased_sql(data: str) -> str:
     folder = os.path.join(data, "privacy", "erasures")
     if _has_parquet(folder):
         return f"SELECT user_id FROM read_parquet('{folder}/*.parquet')"
@@ -105,7 +105,7 @@ def _plays_sql(con: duckdb.DuckDBPyConnection, data: str, year: int, cfg: dict) 
       LEFT JOIN tz USING (user_id)
       LEFT JOIN tz_offsets o ON o.zone = tz.tz AND e.ts >= o.t_from AND e.ts < o.t_until
       WHERE e.year = {year} AND e.ts >= TIMESTAMPTZ '{start}' AND e.ts < TIMESTAMPTZ '{end}'
-        AND e.user_id NOT IN ({_erased_sql(data)})
+        AND e.user_id NOT IN ({erased_sql(data)})
     )"""
 
 
@@ -159,7 +159,7 @@ _STATS = """
 def core_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     """CORE_COLUMNS for every listener with a play in the window: {user_id: {column: value}}."""
     r = cfg["recaps"]
-    con = _connect()
+    con = connect()
     sql = f"""
     WITH {_plays_sql(con, data, year, cfg)},
     {_STATS},
@@ -216,7 +216,7 @@ def all_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     """Every column of recaps/year=Y (but user_id and year) for every listener with a
     play in the window: {user_id: {column: value}}."""
     r = cfg["recaps"]
-    con = _connect()
+    con = connect()
     start = f"{year}-{r['window_start']} 00:00:00+00"
     events = os.path.join(data, "events", "**", "*.parquet")
     tracks = _table_sql(data, "catalog/tracks", {"track_uri": "VARCHAR", "release_year": "INTEGER"})
@@ -309,7 +309,7 @@ def all_recaps(data: str, year: int, cfg: dict) -> dict[str, dict]:
     months AS (SELECT user_id, [{month_top}] AS monthly_top_artist FROM month_firsts GROUP BY user_id),
     history AS (
       SELECT DISTINCT user_id, artist_name FROM read_parquet('{events}', hive_partitioning = true)
-      WHERE ts < TIMESTAMPTZ '{start}' AND {stream} AND user_id NOT IN ({_erased_sql(data)})
+      WHERE ts < TIMESTAMPTZ '{start}' AND {stream} AND user_id NOT IN ({erased_sql(data)})
     ),
     fresh AS (
       SELECT a.user_id, count(*) AS n FROM artist_streams a
@@ -396,160 +396,3 @@ def change_pct(minutes: int, last: int | None) -> float | None:
     exact = Fraction(100 * (minutes - last), last)
     tenths = Decimal(exact.numerator) / Decimal(exact.denominator)
     return float(tenths.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-# --- ingest: the raw platform log into canonical events (docs/ingest.md) -------------------
-# Every field of the raw log's contract (schemas.RAW_EVENT) but the IP address, read as
-# text (the Spark parser's all-string schema); those the events do not keep are read too,
-# as Spark's parser reads them.
-_RAW_TEXT_FIELDS = tuple(f.name for f in schemas.RAW_EVENT if f.name != "ip_addr")
-_BOOLS = ("shuffle", "skipped", "offline", "incognito_mode")
-EVENT_COLUMNS = tuple(schemas.column_names(schemas.EVENT))
-
-
-def _sql_text(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
-def ingest_events(data: str, out: str, cfg: dict) -> dict:
-    """DuckDB doing ingest's job on ``data``'s raw platform log: every gzip JSON Lines
-    file of ``raw/events`` read once with every field as text, each field NFC-normalised,
-    trimmed of the same white space and blank -> null, the same casts and checks
-    (docs/ingest.md, "Reason codes"), the same ``event_id`` (sha2 of the same JSON key),
-    erased listeners dropped, one row per ``event_id`` (the copy from the first file,
-    then the smallest row), written to ``out`` as Parquet by year and month.
-
-    What it leaves out of Spark's job: the quarantine (rejected records are counted, not
-    redacted and stored), the per-file reconciliation and the month-by-month merge with
-    an existing ``events/``. Lines that are not JSON objects or not UTF-8 are dropped by
-    DuckDB's reader (Spark quarantines them). Returns counts."""
-    from encore.platform.text import WHITESPACE
-
-    ing = cfg["ingest"]
-    files = sorted(
-        os.path.join(dp, f)
-        for dp, _dirs, names in os.walk(os.path.join(data, "raw", "events"))
-        for f in names
-        if f.endswith((".jsonl.gz", ".jsonl", ".json", ".json.gz"))
-        and not any(p.startswith((".", "_")) for p in os.path.relpath(dp, data).split(os.sep))
-    )
-    if not files:
-        raise FileNotFoundError(f"no raw/events files under {data}")
-    ws = _sql_text(WHITESPACE)
-    columns = "{" + ", ".join(f"'{f}': 'VARCHAR'" for f in _RAW_TEXT_FIELDS) + "}"
-    clean = ",\n".join(
-        f"nullif(trim(nfc_normalize({f}), {ws}), '') AS {f}" for f in _RAW_TEXT_FIELDS
-    )
-    bools = ",\n".join(
-        f"CASE lower({b}) WHEN 'true' THEN true WHEN 'false' THEN false END AS _{b}" for b in _BOOLS
-    )
-    bool_ok = " AND ".join(f"({b} IS NULL OR _{b} IS NOT NULL)" for b in _BOOLS)
-    file_list = "[" + ", ".join(_sql_text(f) for f in files) + "]"
-    lo, hi = f"{ing['earliest_year']}-01-01", f"{ing['latest_year'] + 1}-01-01"
-    order = ", ".join(f"{c} NULLS FIRST" for c in ("source_file", *EVENT_COLUMNS[1:]))
-    con = _connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"""
-        CREATE TEMP TABLE tagged AS
-        WITH raw AS (
-            SELECT filename AS source_file, {", ".join(_RAW_TEXT_FIELDS)}
-            FROM read_json({file_list}, format = 'newline_delimited', columns = {columns},
-                           ignore_errors = true, filename = true)
-        ), fields AS (
-            SELECT source_file, {clean} FROM raw
-        ), typed AS (
-            SELECT *,
-                CASE WHEN regexp_full_match(ts, '[0-9]{{1,11}}') THEN to_timestamp(ts::BIGINT)
-                     WHEN regexp_matches(ts, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}:[0-9]{{2}}')
-                     THEN try_cast(ts AS TIMESTAMPTZ) END AS _ts,
-                try_cast(ms_played AS BIGINT) AS _ms,
-                CASE WHEN spotify_track_uri IS NOT NULL OR master_metadata_track_name IS NOT NULL
-                     THEN 'track'
-                     WHEN spotify_episode_uri IS NOT NULL OR episode_name IS NOT NULL
-                          OR episode_show_name IS NOT NULL THEN 'episode'
-                     WHEN audiobook_title IS NOT NULL OR audiobook_uri IS NOT NULL
-                          OR audiobook_chapter_uri IS NOT NULL OR audiobook_chapter_title IS NOT NULL
-                     THEN 'audiobook' END AS _kind,
-                {bools}
-            FROM fields
-        )
-        SELECT *,
-            user_id IS NOT NULL AND _ts >= TIMESTAMPTZ '{lo}' AND _ts < TIMESTAMPTZ '{hi}'
-            AND _ms IS NOT NULL AND _ms BETWEEN 0 AND {int(ing["max_ms_played"])}
-            AND {bool_ok} AND _kind IS NOT NULL AS ok
-        FROM typed
-    """)
-    con.execute(f"""
-        CREATE TEMP TABLE accepted AS
-        WITH ev AS (
-            SELECT source_file, user_id, _ts AS ts, _ms AS ms_played, _kind AS kind,
-                spotify_track_uri AS track_uri, master_metadata_track_name AS track_name,
-                master_metadata_album_artist_name AS artist_name,
-                master_metadata_album_album_name AS album_name,
-                CASE WHEN _kind = 'audiobook' THEN coalesce(audiobook_chapter_uri, audiobook_uri)
-                     ELSE spotify_episode_uri END AS episode_uri,
-                CASE WHEN _kind = 'audiobook' THEN audiobook_chapter_title
-                     ELSE episode_name END AS episode_name,
-                CASE WHEN _kind = 'audiobook' THEN audiobook_title
-                     ELSE episode_show_name END AS show_name,
-                platform, upper(conn_country) AS country,
-                coalesce(_incognito_mode, false) AS private_session,
-                _skipped AS skipped, _shuffle AS shuffle, _offline AS offline,
-                reason_start, reason_end, 'platform-log' AS source
-            FROM tagged
-            WHERE ok AND user_id NOT IN ({_erased_sql(data)})
-        ), ided AS (
-            SELECT substr(sha256(json_object(
-                'u', user_id, 't', epoch_us(ts), 'm', ms_played, 'k', kind,
-                'i', CASE WHEN kind = 'track'
-                          THEN coalesce(track_uri, concat_ws(chr(1), lower(track_name), lower(artist_name)))
-                          ELSE coalesce(episode_uri, concat_ws(chr(1), lower(episode_name), lower(show_name)))
-                     END)), 1, 32) AS event_id, *
-            FROM ev
-        )
-        SELECT DISTINCT ON (event_id) {", ".join(EVENT_COLUMNS)},
-            year(ts) AS year, month(ts) AS month
-        FROM ided
-        ORDER BY event_id, {order}
-    """)
-    con.execute(
-        f"COPY accepted TO {_sql_text(out)} "
-        "(FORMAT parquet, PARTITION_BY (year, month), OVERWRITE_OR_IGNORE)"
-    )
-    read, ok = con.execute("SELECT count(*), count(*) FILTER (ok) FROM tagged").fetchone()
-    kept = con.execute("SELECT count(*) FROM accepted").fetchone()[0]
-    con.close()
-    return {"files": len(files), "parsed": read, "valid": ok, "events": kept}
-
-
-def compare_events(spark_events: str, duck_events: str) -> dict:
-    """Spark's ``events/`` and DuckDB's, row by row on every event column: how many rows
-    each has and how many of each side's rows the other lacks (0 and 0: equal), with one
-    differing row of Spark's as an example (without its user id: bench output names no
-    listener)."""
-    con = _connect()
-    con.execute("SET TimeZone = 'UTC'")
-    cols = ", ".join(EVENT_COLUMNS)
-    src = lambda p: f"read_parquet('{p}/**/*.parquet', hive_partitioning = false)"  # noqa: E731
-    spark_n, duck_n, only_spark, only_duck = con.execute(f"""
-        WITH s AS (SELECT {cols} FROM {src(spark_events)}),
-             d AS (SELECT {cols} FROM {src(duck_events)})
-        SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM d),
-               (SELECT count(*) FROM (SELECT * FROM s EXCEPT ALL SELECT * FROM d)),
-               (SELECT count(*) FROM (SELECT * FROM d EXCEPT ALL SELECT * FROM s))
-    """).fetchone()
-    example = None
-    if only_spark or only_duck:
-        example = con.execute(f"""
-            SELECT * EXCLUDE (user_id) FROM (SELECT {cols} FROM {src(spark_events)} EXCEPT ALL
-                           SELECT {cols} FROM {src(duck_events)}) LIMIT 1
-        """).fetchall()
-    con.close()
-    return {
-        "spark_rows": spark_n,
-        "duckdb_rows": duck_n,
-        "only_spark": only_spark,
-        "only_duckdb": only_duck,
-        "equal": only_spark == 0 and only_duck == 0,
-        "example": [str(v) for v in example[0]] if example else None,
-    }
