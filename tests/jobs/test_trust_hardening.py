@@ -239,11 +239,11 @@ def _at_once(spark, root, c, inputs, spec_lists):
     results, errors = {}, {}
 
     def one(i, specs):
-        barrier.wait()
         try:
+            barrier.wait()
             results[i] = facts.release(spark, root, YEAR, specs, c, f"race-{i}", inputs=inputs)
-        except Exception as err:  # any error is kept, so the assertion shows it
-            errors[i] = err  # (a thread's own exception would otherwise vanish from the report)
+        except BaseException as err:  # anything, kept so the assertion shows it (a thread's
+            errors[i] = err  # own exception would otherwise vanish from the report)
 
     threads = [threading.Thread(target=one, args=(i, s)) for i, s in enumerate(spec_lists)]
     for t in threads:
@@ -260,6 +260,11 @@ def _at_once(spark, root, c, inputs, spec_lists):
             f"\n--- {t.name}\n" + "".join(traceback.format_stack(frames[t.ident])) for t in stuck
         )
         raise AssertionError(f"{len(stuck)} release(s) still running after 600 s:{where}")
+    assert set(results) | set(errors) == set(range(len(spec_lists))), (
+        "a release thread ended with neither a result nor an error",
+        results,
+        errors,
+    )
     return results, errors
 
 
@@ -292,12 +297,15 @@ def test_two_releases_at_once_never_exceed_the_budget_nor_draw_a_fact_twice(
     results, errors = _at_once(
         spark, root, c, inputs, [[specs["top_artist"]], [specs["top_artists"]]]
     )
-    assert len(results) == 1, (results, errors)
+    # at most one goes on; on a :// root both may withdraw (each saw the other's claim:
+    # locks.exclusive), never both go on
+    assert len(results) <= 1, (results, errors)
+    assert len(results) == 1 or kind == "file-uri", (results, errors)
     assert all(isinstance(e, RunLocked | BudgetExceeded) for e in errors.values()), errors
     used, _ = facts.spent(root, YEAR)
     assert used <= total * 1.000001, f"epsilon {used} spent of {total}"
     released = {r["fact_id"] for r in facts.load_released(root, YEAR)}
-    assert released == set(next(iter(results.values())))
+    assert released == (set(next(iter(results.values()))) if results else set())
 
 
 @pytest.mark.parametrize("kind", ["local", "file-uri"])
