@@ -345,20 +345,12 @@ def event_id() -> Column:
 def accepted_events(tagged: DataFrame) -> DataFrame:
     """One row per event_id among the accepted lines, chosen deterministically: the
     copy from the first source file (by name), then the smallest row. Carries
-    ``source_file`` of the kept copy, so duplicates can be counted per file.
-
-    One shuffle, by month: every copy of a play has the same ``ts``, hence the same
-    (year, month), so the rows are hash-partitioned by (year, month) and de-duplicated
-    there without a second shuffle by ``event_id``; each month ends up whole in one
-    partition, sorted by (user, time, id): the layout events/ is published in
-    (events.publish_events writes it without shuffling again)."""
-    cols = [c for c in schemas.column_names(schemas.EVENT) if c != "event_id"]
+    ``source_file`` of the kept copy, so duplicates can be counted per file."""
+    cols = [c for c in schemas.column_names(schemas.EVENT) if c != "event_id"] + ["year", "month"]
     best = F.min(F.struct(F.col("source_file"), *[F.col(c) for c in cols])).alias("best")
     return (
         tagged.where(F.col("reason").isNull())
-        .repartition("year", "month")
-        .groupBy("year", "month", "event_id")
+        .groupBy("event_id")
         .agg(best)
-        .select("event_id", "best.*", "year", "month")
-        .sortWithinPartitions("year", "month", "user_id", "ts", "event_id")
+        .select("event_id", "best.*")
     )

@@ -127,14 +127,8 @@ def publish_events(
         months = sorted(
             (r.year, r.month) for r in stored.select("year", "month").distinct().collect()
         )
-        # accepted is laid out by month already (canonical.accepted_events): a narrow
-        # copy, sorted again within each task on the full key (a task may read several
-        # months' files), no shuffle
         datasets.write_dataset(
-            stored.sortWithinPartitions("year", "month", "user_id", "ts", "event_id"),
-            final,
-            run_id=run_id,
-            partition_by=["year", "month"],
+            _layout(stored), final, run_id=run_id, partition_by=["year", "month"]
         )
         result.update(
             new=n_stored, already_present=0, months_written=[f"{y}-{m:02d}" for y, m in months]
@@ -178,21 +172,6 @@ def replace_months(
             storage.publish(month, storage.join(final, f"year={y}", f"month={m}"), run_id)
     finally:
         storage.discard(staged)
-
-
-# work/accepted as written by ingest_lines: the event columns, the kept copy's file, and
-# the month folders (read with this schema, an ingest that accepted nothing reads empty)
-ACCEPTED_SCHEMA = ", ".join(
-    [
-        *(
-            f"`{f.name}` {schemas.spark_schema(schemas.EVENT)[f.name].dataType.simpleString()}"
-            for f in schemas.EVENT
-        ),
-        "source_file string",
-        "year int",
-        "month int",
-    ]
-)
 
 
 def _layout(events: DataFrame) -> DataFrame:
@@ -283,11 +262,10 @@ def ingest_lines(
         tagged.write.mode("overwrite").parquet(tagged_path)  # the one pass over the input
         tagged = spark.read.parquet(tagged_path)
         accepted_path = storage.join(work, "accepted")
-        # by month, each month one file in (user, time) order: events/'s own layout
-        canonical.accepted_events(tagged.where(~F.col("erased"))).write.mode(
-            "overwrite"
-        ).partitionBy("year", "month").parquet(accepted_path)
-        accepted = spark.read.schema(ACCEPTED_SCHEMA).parquet(accepted_path)
+        canonical.accepted_events(tagged.where(~F.col("erased"))).write.mode("overwrite").parquet(
+            accepted_path
+        )
+        accepted = spark.read.parquet(accepted_path)
 
         report.phase("reconcile")
         rec = reconcile(tagged, accepted, files)
