@@ -18,7 +18,9 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 # two cores: one task at a time keeps Spark's local[2] to itself
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-2}"
-export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+# DAGs start unpaused (encore_yearly's scheduled run on 1 December; in December a first
+# start runs this year's at once); the tests start them paused and unpause what they use
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
 # the jobs environment (the DAGs' spark-submit and the Python it runs)
 export ENCORE_SPARK_SUBMIT="${ENCORE_SPARK_SUBMIT:-$ENCORE_HOME/.venv/bin/spark-submit}"

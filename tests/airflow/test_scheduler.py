@@ -67,6 +67,10 @@ def airflow(yearly_run, tmp_path_factory):
         "ENCORE_DATA_ROOT": str(DATA_ROOT),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        # paused: from 1 December on, an unpaused encore_yearly starts this year's
+        # scheduled run at once, beside these tests, on their data root (CI saw its
+        # ingest running while a campaign was being checked)
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }
     out = open(home / "script.out", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -107,6 +111,10 @@ def airflow(yearly_run, tmp_path_factory):
                 "encore_campaign never appeared in the API\n" + output()
             )
             time.sleep(2)
+        status, dag = af.api("PATCH", "/dags/encore_campaign", {"is_paused": False})
+        assert status == 200 and dag["is_paused"] is False, dag
+        _, yearly = af.api("GET", "/dags/encore_yearly")
+        assert yearly.get("is_paused") is not False, yearly  # no scheduled run beside the tests
         af.output = output
         yield af
     finally:
@@ -158,7 +166,9 @@ def test_extra_phrases_through_the_api_and_the_run_note(airflow):
         "locales": ["en"],
         "markets": ["US"],
         "extra_phrases": ["chill"],
-        "extra_tracks": ["Ariadne Grand — God Is a Woman"],
+        # the first is the billboard's own playlists_with_track (the form's extra is that
+        # fact, not a second id for one query); the second a new extra fact
+        "extra_tracks": ["Ariadne Grand — God Is a Woman", "Ariadne Grand — God is a man"],
     }
     status, run = airflow.api(
         "POST", "/dags/encore_campaign/dagRuns", {"logical_date": None, "conf": conf}
@@ -188,6 +198,8 @@ def test_extra_phrases_through_the_api_and_the_run_note(airflow):
     )
     if "god" in lines:  # "God Is a Woman" released on this small world (nearly always)
         assert "God is a man” is the title of fewer than" in note, note
+        tracks = [r["used"] for r in copy["lines"] if r["line"] == "extra_tracks"]
+        assert tracks and "playlists_with_track" in tracks[0], copy["lines"]
     else:
         assert "- god (1×): fact playlists\\_with\\_track is suppressed" in note, note
     assert "**Dropped**" in note or not copy["notes"]

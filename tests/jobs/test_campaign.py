@@ -414,7 +414,9 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
     c2["privacy"]["epsilon_per_year"] = EPS * 0.9  # less than already spent
     (cdir / "test_camp" / "manifest.toml").write_text(
         (cdir / "test_camp" / "manifest.toml").read_text()
-        + own.replace("chill", "relax").replace("nobody", "noone")
+        + own.replace("chill", "relax")
+        .replace("nobody", "noone")
+        .replace("such title", "such name")
     )
     with pytest.raises(BudgetExceeded, match="nothing was released"):
         campaign.export_campaign(
@@ -438,6 +440,29 @@ def test_shipped_campaigns_load_and_name_only_declared_facts(cfg):
                 assert set(line.facts) <= known, (name, locale, line.id)
     with pytest.raises(EncoreError, match="--campaign"):
         definition.load_campaign("../etc")
+
+
+def test_an_extra_asking_a_campaign_facts_query_is_that_fact(cfg):
+    """Marketing asks for the track the billboard already counts ("God Is a Woman" is
+    year_end_billboards' playlists_with_track) and for "love" in another case: each
+    extra is the campaign's own fact, not a second id for one query (which a release
+    refuses: the scheduler's run of the form failed so), and nothing is drawn twice."""
+    base = definition.load_campaign("year_end_billboards").specs(cfg)
+    specs, groups = campaign.with_extras(
+        base,
+        ["LOVE", "road trip", "Road  Trip"],
+        [("Ariadne Grand", "God Is a Woman"), ("Ariadne Grand", "God is a man")],
+        cfg,
+    )
+    road = fc.extra_fact("phrase", "road trip", cfg).id
+    man = fc.extra_fact("track", ("Ariadne Grand", "God is a man"), cfg).id
+    assert groups == {
+        "extra_phrases": ["love_playlists", road],
+        "extra_tracks": ["playlists_with_track", man],
+    }
+    assert set(specs) == set(base) | {road, man}
+    assert len({s.signature for s in specs.values()}) == len(specs)  # what release requires
+    assert set(base) == set(definition.load_campaign("year_end_billboards").specs(cfg))
 
 
 def test_demo_data_billboards_say_god_is_a_man_in_every_language(spark, cfg, tmp_path):

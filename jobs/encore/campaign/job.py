@@ -75,17 +75,7 @@ def export_campaign(
         raise EncoreError(
             f"campaign {name}: no market: pass --market CC or set markets in the manifest"
         )
-    specs = camp.specs(cfg)
-    groups: dict[str, list[str]] = {"extra_phrases": [], "extra_tracks": []}
-    for group, what, values in (
-        ("extra_phrases", "phrase", extra_phrases),
-        ("extra_tracks", "track", extra_tracks),
-    ):
-        for value in values:
-            spec = fc.extra_fact(what, value, cfg)
-            if spec.id not in specs:
-                specs[spec.id] = spec
-                groups[group].append(spec.id)
+    specs, groups = with_extras(camp.specs(cfg), extra_phrases, extra_tracks, cfg)
     stored = {r["signature"] for r in facts.load_released(root, year)}
     missing = [s for s in specs.values() if s.signature not in stored]
     spark = None
@@ -106,6 +96,35 @@ def export_campaign(
     budget = {"total": cfg["privacy"]["epsilon_per_year"], "spent": facts.spent(root, year)[0]}
     folder = write_export(root, year, camp, export, run_id, png=png, budget=budget)
     return folder, export
+
+
+def with_extras(
+    specs: dict[str, fc.FactSpec],
+    phrases: list[str],
+    tracks: list[tuple[str, str]],
+    cfg: dict,
+) -> tuple[dict[str, fc.FactSpec], dict[str, list[str]]]:
+    """The campaign's facts plus one per extra phrase and track, and the fact ids each
+    extra group (``f.extra_phrases`` / ``f.extra_tracks``) reads.
+
+    An extra that asks the query of a fact already here (marketing asks for the track
+    the billboard already counts, or the same phrase twice in another case) is that
+    fact: the group reads its release, nothing is drawn twice, and the release never
+    sees two ids for one query (which it refuses)."""
+    specs = dict(specs)
+    by_query = {s.signature: s.id for s in specs.values()}
+    groups: dict[str, list[str]] = {"extra_phrases": [], "extra_tracks": []}
+    for group, what, values in (
+        ("extra_phrases", "phrase", phrases),
+        ("extra_tracks", "track", tracks),
+    ):
+        for value in values:
+            spec = fc.extra_fact(what, value, cfg)
+            fid = by_query.setdefault(spec.signature, spec.id)
+            specs.setdefault(fid, spec)
+            if fid not in groups[group]:
+                groups[group].append(fid)
+    return specs, groups
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
