@@ -154,3 +154,15 @@ def test_tokens_of_different_purposes_never_collide():
     assert export_token(secret, "2025") != share_token(secret, "export", 2025)
     assert export_token(secret, "usr_abc:2025") != share_token(secret, "usr_abc", 2025)
     assert export_token(secret, "usr_abc") == export_token(secret, "usr_abc")
+
+
+def test_spark_profiles_for_real_data_use_small_memory_pages(raw):
+    """At 5 M plays the recap stage ran out of execution memory with Spark's derived
+    64 MB pages (about 15 column groups' sorts and hash maps in one task, the window's
+    plays cached beside them; halving plays_per_task did not help) and finished with
+    8 MB pages (docs/benchmark.md). Every profile but the tests' own sets them."""
+    for name, prof in raw["spark"]["profiles"].items():
+        if name == "test":
+            continue
+        page = prof.get("conf", {}).get("spark.buffer.pageSize", "")
+        assert page.endswith("m") and 1 <= int(page[:-1]) <= 16, (name, page or "unset")
