@@ -63,6 +63,10 @@ def ingest_events(data: str, out: str, cfg: dict) -> dict:
     bool_ok = " AND ".join(f"({b} IS NULL OR _{b} IS NOT NULL)" for b in _BOOLS)
     file_list = "[" + ", ".join(_sql_text(f) for f in files) + "]"
     lo, hi = f"{ing['earliest_year']}-01-01", f"{ing['latest_year'] + 1}-01-01"
+    # one row per event_id, the first by (file, every column): a window partitioned by
+    # event_id (each partition sorted on its own) — DISTINCT ON ... ORDER BY event_id and
+    # the same columns gives the same rows but sorts all of them on the wide key, 14x
+    # slower here (10.1 s against 0.7 s on one 329,430-line file of the 5 M bench)
     order = ", ".join(f"{c} NULLS FIRST" for c in ("source_file", *EVENT_COLUMNS[1:]))
     con = connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -124,10 +128,9 @@ def ingest_events(data: str, out: str, cfg: dict) -> dict:
                      END)), 1, 32) AS event_id, *
             FROM ev
         )
-        SELECT DISTINCT ON (event_id) {", ".join(EVENT_COLUMNS)},
-            year(ts) AS year, month(ts) AS month
+        SELECT {", ".join(EVENT_COLUMNS)}, year(ts) AS year, month(ts) AS month
         FROM ided
-        ORDER BY event_id, {order}
+        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY {order}) = 1
     """)
     con.execute(
         f"COPY accepted TO {_sql_text(out)} "
