@@ -390,7 +390,8 @@ def markdown_table(results: dict) -> str:
     if results.get("yearly_s") is not None:
         lines += [
             "",
-            f"**Yearly run** ({' → '.join(YEARLY)}, render with summary PNGs): "
+            f"**Yearly run** ({' → '.join(YEARLY)}, render "
+            f"{'with summary PNGs' if results['stages']['render'].get('pngs') else 'SVG only'}): "
             f"**{results['yearly_s']:.1f} s**.",
         ]
     lines += goals_table(results)
