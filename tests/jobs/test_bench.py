@@ -155,6 +155,9 @@ def test_markdown_table_reports_the_yearly_run_and_png_render():
         in table
     )
     assert "Render: 90 SVG cards and 10 summary PNGs, 2.5 listeners/s per core" in table
+    # an --svg-only run says so (it said "with summary PNGs" at 20 M plays, 2026-12-03)
+    results["stages"]["render"] = _stage(4.0, cards=90, pngs=0, svg_cards_per_core_s=11.0)
+    assert "render → publish, render SVG only): **13.8 s**" in bench.markdown_table(results)
 
 
 def test_bench_prints_every_goal_ratio():
