@@ -90,7 +90,7 @@ FAMILIES: tuple[Family, ...] = (
         "Noto Sans CJK SC", "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc", "fonts-noto-cjk", 2
     ),
     Family("Noto Sans Symbols", "NotoSansSymbols-Regular.ttf", "NotoSansSymbols-Bold.ttf", _CORE),
-    Family("Noto Sans Symbols 2", "NotoSansSymbols2-Regular.ttf", None, _CORE),
+    Family("Noto Sans Symbols2", "NotoSansSymbols2-Regular.ttf", None, _CORE),
     Family("Noto Sans Math", "NotoSansMath-Regular.ttf", None, _CORE),
     Family(EMOJI, "NotoColorEmoji.ttf", None, "fonts-noto-color-emoji"),
     Family(

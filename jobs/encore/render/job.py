@@ -5,7 +5,7 @@ For each eligible listener of year Y this writes, under ``site/Y/<token>/``::
 
     index.html      the cards as a story (tap, arrow keys, swipe), share + download
     *.svg           1080x1920 story cards from templates/cards/*.svg
-    summary.png     the summary card rasterised with resvg (the Noto set, fonts.py)
+    summary.png     the summary card rasterised with resvg (the Noto set, fonts.py; raster.py)
     recap.json      the recap's numbers (never the user id)
 
 ``token`` is ``share.share_token(secret, user_id, Y)``; user ids never become names.

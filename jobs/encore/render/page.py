@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from encore.platform import share, templating
-from encore.render import fonts
+from encore.render import fonts, raster
 from encore.render import settings as render_conf
 from encore.render.cards import CARDS, listener_view
 from encore.render.playlists import PLAYLIST_M3U, playlist_files
@@ -145,16 +145,8 @@ class Renderer:
         return self.settings.locale_for(country)
 
     def rasterise(self, svg: str) -> bytes:
-        import resvg_py
-
         started = time.perf_counter()
-        # only the families this card names: resvg-py builds its font database per call
-        files = fonts.files_for(fonts.families_in(svg))
-        png = bytes(
-            resvg_py.svg_to_bytes(
-                svg_string=svg, font_files=files, skip_system_fonts=True, background="#121212"
-            )
-        )
+        png = raster.png(svg)
         self.png_s += time.perf_counter() - started  # the bench's PNGs per second per core
         return png
 

@@ -1,0 +1,145 @@
+"""The summary PNG's two renderers (render/raster.py, issue 20): the fast one is used only
+where it draws exactly what the exact one draws, and every family is found by its name."""
+
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape
+
+import numpy as np
+import pytest
+import render_samples as S
+from PIL import Image
+from test_render_fonts import world_recap
+
+from encore import render
+from encore.render import fonts, raster
+from encore.render import settings as render_conf
+
+# A name in each family of the set, with the shaping that family is there for:
+# joining (Arabic), conjuncts (Indic), stacked marks (Thai), ZWJ emoji, kana and Hangul.
+SAMPLES = {
+    "Noto Sans": "Beyoncé Ñandú Ørjan Ελλάδα Москва “ffi” ½",
+    "Noto Sans Arabic": "فيروز مرحبا بالعالم عمرو دياب ١٢٣",
+    "Noto Sans Hebrew": "שלום עומר אדם",
+    "Noto Sans Devanagari": "लिङ्गाष्टकम् अरिजीत सिंह क्षत्रिय",
+    "Noto Sans Bengali": "রবীন্দ্রসংগীত শ্রেয়া",
+    "Noto Sans Gurmukhi": "ਦਿਲਜੀਤ ਦੋਸਾਂਝ",
+    "Noto Sans Gujarati": "ગુજરાતી ગીત",
+    "Noto Sans Oriya": "ଓଡ଼ିଆ ଗୀତ",
+    "Noto Sans Tamil": "இளையராஜா ஸ்ரீ",
+    "Noto Sans Telugu": "తెలుగు పాట శ్రీ",
+    "Noto Sans Kannada": "ಕನ್ನಡ ಹಾಡು ಶ್ರೀ",
+    "Noto Sans Malayalam": "അംശം സുഷിൻ ശ്യാം",
+    "Noto Sans Sinhala": "සිංහල ගීතය",
+    "Noto Sans Thai": "เพลงไทย ลิซ่า",
+    "Noto Sans Lao": "ເພງລາວ",
+    "Noto Sans Khmer": "ចម្រៀងខ្មែរ",
+    "Noto Sans Myanmar": "မြန်မာသီချင်း",
+    "Noto Sans Georgian": "ქართული სიმღერა",
+    "Noto Sans Armenian": "Հայերեն երգ",
+    "Noto Sans Ethiopic": "የኢትዮጵያ ሙዚቃ",
+    "Noto Sans Thaana": "ދިވެހި ލަވަ",
+    "Noto Sans CJK SC": "少年 梦然 周杰伦",
+    "Noto Sans CJK JP": "米津玄師 ヨルシカ あいみょん",
+    "Noto Sans CJK KR": "시작 가호 방탄소년단",
+    "Noto Sans Symbols": "♩♪♫",
+    "Noto Sans Symbols2": "⯁ ▬ ⛝ 🮲🮳",
+    "Noto Sans Math": "∑∫√∞",
+    "Noto Color Emoji": "🎸🔥 👩‍👩‍👧‍👦 🇰🇷",
+    "DejaVu Sans": "DejaVu ☃",
+}
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def _sample_svg(family: str) -> str:
+    text = escape(SAMPLES[family])
+    lines = [(40, False), (40, True), (28, False), (64, True)]
+    body = "".join(
+        f'<text x="20" y="{80 + i * 90}" font-size="{size}"'
+        f"{' font-weight=' + chr(34) + 'bold' + chr(34) if bold else ''}"
+        f' font-family="{family}">{text}</text>'
+        for i, (size, bold) in enumerate(lines)
+    )
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="1080" height="420" fill="#ffffff">{body}</svg>'
+
+
+def test_every_family_of_the_set_has_a_sample():
+    assert set(SAMPLES) == set(fonts.ALL_NAMES)
+    for family, text in SAMPLES.items():
+        drawn = [c for c in text if c != " " and not fonts.ignorable(ord(c))]
+        assert all(fonts.covers(family, ord(c)) for c in drawn), family
+
+
+@pytest.mark.parametrize("family", sorted(SAMPLES))
+def test_the_fast_renderer_is_used_exactly_where_it_draws_the_same_pixels(family):
+    """Both renderers draw each family's sample; the fast one is allowed for a family iff
+    not one pixel differs. A renderer upgrade that changes either side fails here."""
+    svg = _sample_svg(family)
+    exact = _pixels(raster.png_exact(svg, {family}))
+    fast = _pixels(raster.png_fast(svg))
+    # the sample is really drawn (a family resvg cannot find by its name draws nothing)
+    assert (exact.max(axis=2) > 0x40).sum() > 1000, family
+    differing = int((np.abs(exact - fast).max(axis=2) > 0).sum())
+    assert (differing == 0) == (family in raster.FAST_FAMILIES), (family, differing)
+
+
+def test_every_family_name_is_the_name_its_font_file_declares():
+    """resvg and fontdb find a family by the name inside the file: "Noto Sans Symbols 2"
+    matched nothing (the file says "Noto Sans Symbols2"), so its symbols were not drawn."""
+    from fontTools.ttLib import TTFont
+
+    for family in fonts.ALL_NAMES:
+        for bold in (False, True):
+            face = fonts.face(family, bold)
+            names = TTFont(face.path, fontNumber=face.index, lazy=True)["name"]
+            declared = {names.getDebugName(1), names.getDebugName(16)}
+            assert family in declared, (family, face.path, declared)
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return render.Renderer(
+        secret=b"test-secret-0123456789", settings=render_conf.RenderSettings(), card_fonts=False
+    )
+
+
+def test_a_latin_and_an_east_asian_summary_take_the_fast_path_with_the_same_pixels(renderer):
+    east = S.recap(
+        "usr_east",
+        top_artists=[
+            {"artist_name": n, "streams": 400 - i, "minutes": 900 - i}
+            for i, n in enumerate(["시작", "少年", "米津玄師", "فيروز", "Ελλάδα"])
+        ],
+        top_tracks=[
+            {"track_name": t, "artist_name": a, "streams": 90 - i, "minutes": 300}
+            for i, (t, a) in enumerate(
+                [
+                    ("시작 가호", "Gaho"),
+                    ("少年", "梦然"),
+                    ("Lemon レモン", "米津玄師"),
+                    ("🎸🔥 Rock 👩‍👩‍👧‍👦", "مرحبا"),
+                    ("שלום", "עומר אדם"),
+                ]
+            )
+        ],
+    )
+    for recap in (S.recap(), east):
+        _, files = renderer.render(recap, country="US")
+        svg = files["summary.svg"].decode()
+        assert raster.fast(fonts.families_in(svg))
+        png = files["summary.png"]
+        assert png == raster.png_fast(svg)
+        assert np.array_equal(_pixels(png), _pixels(raster.png_exact(svg, fonts.families_in(svg))))
+        assert _pixels(png).shape == (1920, 1080, 3)
+
+
+def test_a_summary_with_indic_names_takes_the_exact_path(renderer):
+    _, files = renderer.render(world_recap(), country="US")
+    svg = files["summary.svg"].decode()
+    assert {"Noto Sans Devanagari", "Noto Sans Malayalam"} <= fonts.families_in(svg)
+    assert not raster.fast(fonts.families_in(svg))
+    assert files["summary.png"] == raster.png_exact(svg, fonts.families_in(svg))
