@@ -143,3 +143,19 @@ def test_a_summary_with_indic_names_takes_the_exact_path(renderer):
     assert {"Noto Sans Devanagari", "Noto Sans Malayalam"} <= fonts.families_in(svg)
     assert not raster.fast(fonts.families_in(svg))
     assert files["summary.png"] == raster.png_exact(svg, fonts.families_in(svg))
+
+
+@pytest.mark.parametrize("draw", ["fast", "exact"])
+def test_a_relative_href_finds_no_file(draw, tmp_path, monkeypatch):
+    """Both renderers resolve ``<image href="x.png">`` from the working folder unless given
+    an empty one: a card can never pull a file into a PNG (names are escaped text; this is
+    the second line of defence)."""
+    Image.new("RGB", (50, 50), (255, 0, 0)).save(tmp_path / "red.png")
+    monkeypatch.chdir(tmp_path)
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+        '<image href="red.png" width="50" height="50"/></svg>'
+    )
+    png = raster.png_fast(svg) if draw == "fast" else raster.png_exact(svg, set())
+    red = (_pixels(png) == (255, 0, 0)).all(axis=2).sum()
+    assert red == 0

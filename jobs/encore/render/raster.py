@@ -19,6 +19,7 @@ those families is drawn by the exact renderer, so no name loses its shape for sp
 
 from __future__ import annotations
 
+import tempfile
 from functools import cache
 from typing import Any
 
@@ -54,6 +55,17 @@ def fast(families: set[str] | frozenset[str]) -> bool:
 
 
 @cache
+def _nothing() -> str:
+    """An empty folder, for the renderers' ``resources_dir``: both resolve a relative href
+    (``<image href="x.png">``) from the working folder unless given one. Our cards
+    reference no file (names are escaped text); this is the second line of defence."""
+    return _EMPTY.setdefault("dir", tempfile.TemporaryDirectory(prefix="encore-raster-")).name
+
+
+_EMPTY: dict[str, tempfile.TemporaryDirectory] = {}  # removed when the process exits
+
+
+@cache
 def _font_db() -> Any:
     """The fast renderer's font database: every file of FAST_FAMILIES, once per process
     (the files are memory-mapped: ~3 ms, no copy)."""
@@ -65,11 +77,23 @@ def _font_db() -> Any:
     return db
 
 
+@cache
+def _options() -> Any:
+    import svg2png_py
+
+    return svg2png_py.RenderOptions(resources_dir=_nothing())
+
+
 def png_fast(svg: str) -> bytes:
     import fpng
     import svg2png_py
 
-    rgba, width, height = svg2png_py.svg_to_rgba(svg, _font_db(), bg_color=(*BACKGROUND, 255))
+    rgba, width, height = svg2png_py.svg_to_rgba(
+        svg,
+        _font_db(),
+        bg_color=(*BACKGROUND, 255),
+        options=_options(),
+    )
     # opaque everywhere (an opaque background under everything), so the premultiplied
     # pixels are the straight ones and alpha is 255: an RGBA PNG of exactly these pixels
     return fpng.from_bytes(rgba, width, height, 4)
@@ -85,6 +109,7 @@ def png_exact(svg: str, families: set[str] | frozenset[str]) -> bytes:
             font_files=fonts.files_for(families),
             skip_system_fonts=True,
             background="#{:02x}{:02x}{:02x}".format(*BACKGROUND),
+            resources_dir=_nothing(),
         )
     )
 
