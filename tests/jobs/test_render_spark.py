@@ -30,7 +30,14 @@ def data_root(tmp_path):
     root = str(tmp_path / "data")
     recaps = [
         S.recap("usr_en"),
-        S.recap("usr_de"),
+        # a Devanagari name: this summary is drawn by the exact renderer (render/raster.py)
+        S.recap(
+            "usr_de",
+            top_artists=[
+                {"artist_name": n, "streams": 400 - i, "minutes": 900 - i}
+                for i, n in enumerate(["अरिजीत सिंह", "Velvet Lanes", "Neon Harbor", "Lunar Club"])
+            ],
+        ),
         S.hostile("<script>alert(1)</script>", user_id="usr_hostile"),
         S.one_play("usr_small"),
         S.recap("usr_ineligible_1", eligible=False, personality=None, top_artist_percent=None),
@@ -106,6 +113,7 @@ def test_render_writes_a_page_for_every_eligible_listener_only(
     reports = [n for n in os.listdir(os.path.join(data_root, "reports")) if n.startswith("render-")]
     body = json.load(open(os.path.join(data_root, "reports", reports[0])))
     assert body["wrote"]["pages"] == 4 and body["wrote"]["pngs"] == 4
+    assert body["pngs_exact"] == 1  # usr_de's Devanagari artist; the other three: fast
     assert body["wrote"]["cards"] == sum(
         1 for t in expected for n in os.listdir(os.path.join(site, t)) if n.endswith(".svg")
     )

@@ -42,7 +42,9 @@ from encore.render.settings import RenderSettings
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-COUNTS_SCHEMA = "pages long, cards long, pngs long, bytes long, render_s double, png_s double"
+COUNTS_SCHEMA = (
+    "pages long, cards long, pngs long, bytes long, render_s double, png_s double, pngs_exact long"
+)
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -91,6 +93,7 @@ def render_partition(
             "bytes": [written],
             "render_s": [time.perf_counter() - started],
             "png_s": [renderer.png_s],
+            "pngs_exact": [renderer.png_exact],
         }
     )
 
@@ -135,7 +138,10 @@ def build_site(
 
     counts = df.mapInArrow(per_partition, COUNTS_SCHEMA)
     return counts.agg(
-        *(F.sum(c).alias(c) for c in ("pages", "cards", "pngs", "bytes", "render_s", "png_s"))
+        *(
+            F.sum(c).alias(c)
+            for c in ("pages", "cards", "pngs", "bytes", "render_s", "png_s", "pngs_exact")
+        )
     )
 
 
@@ -222,6 +228,8 @@ def run(ctx: RunContext, *, demo: bool = False, png: bool = True) -> int:
     report.set("site", final)
     report.set("render_task_s", round(float(totals["render_s"] or 0.0), 3))
     report.set("png_task_s", round(float(totals["png_s"] or 0.0), 3))  # inside render_task_s
+    # drawn by resvg-py because the card names an Indic, Sinhala, Khmer or Myanmar family
+    report.set("pngs_exact", int(totals["pngs_exact"] or 0))
     report.finish()
     print(
         f"render {year}: {pages} pages, {cards} cards, {pngs} PNGs written to {final} "

@@ -112,9 +112,3 @@ def png_exact(svg: str, families: set[str] | frozenset[str]) -> bytes:
             resources_dir=_nothing(),
         )
     )
-
-
-def png(svg: str) -> bytes:
-    """The PNG of one of our SVG cards, by the fastest renderer that draws it exactly."""
-    families = fonts.families_in(svg)
-    return png_fast(svg) if fast(families) else png_exact(svg, families)
