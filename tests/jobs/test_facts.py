@@ -397,6 +397,53 @@ def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
     assert not 0.7 * true_var < 4 * var < 1.4 * true_var
 
 
+def test_a_top_list_shows_no_key_that_only_noise_put_first(spark, cfg):
+    """A top list ranks noisy values, and ranking picks the biggest noise. At 5 M plays
+    Valentine's Day had 196,120 (market, track) keys with a few plays each; the old rule
+    (beat one draw's 95 % error, ±599) released 4,918 of them, and "the most-streamed
+    track in Brazil" was a draw of 2,221. Here 400 artists each have one stream; a
+    shown value must beat the largest of the 400 draws (in 95 % of releases)."""
+    import math
+
+    from encore.facts import noise
+    from encore.facts.evaluation import evaluate_fact, open_session
+
+    keys = 400
+    streams = _artist_streams(spark, keys, 1, 1)  # 400 listeners, one artist each
+    artists = spark.createDataFrame(
+        [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
+    )
+    catalog = {
+        "top_artists": {
+            "kind": "count",
+            "source": "streams",
+            "keys": ["artist"],
+            "max_groups": 1,
+            "max_rows_per_group": 1,
+            "top": 1,
+            "weight": 1,
+        }
+    }
+    c = _cfg(cfg, catalog, min_count=-(10**9), epsilon=0.2)  # epsilon 0.1: geometric scale 10
+    [spec] = fc.catalog(c)
+    inputs = facts.Inputs(private={"streams": streams}, artists=artists)
+    eps, delta = fc.budget_for(spec, c)
+    ev = evaluate_fact(open_session(inputs, [spec], eps, delta), spec, inputs, YEAR, c)
+    assert len(ev.rows) == keys
+    err = ev.rows[0]["error95"]
+    geometric = {"noise_mechanism": type("M", (), {"name": "GEOMETRIC"}), "noise_parameter": 10}
+    bar = noise.selection_error95(geometric, keys)
+    a = math.exp(-1 / 10)
+    tail = lambda k: 2 * a ** (k + 1) / (1 + a)  # noqa: E731  P(|X| > k)
+    assert tail(bar) <= 0.05 / keys < tail(bar - 1)  # by hand: 90, against err 30
+    assert (err, bar) == (30.0, 90.0)
+    # every true count is 1: the old rule showed the draws above ±30 (P(none of 400) < 1e-4)
+    assert any(err < r["value"] <= bar for r in ev.rows)
+    for r in ev.rows:
+        assert r["suppressed"] == (r["value"] <= bar), r
+    assert f"within the largest of its {keys} draws ±{bar:,.0f}" in ev.note
+
+
 def test_partitioned_inputs_release_the_same_values_and_noise(spark, cfg, tmp_path):
     """facts.prepared() hash-partitions the private tables by user_id so that the
     library's truncation shuffles nothing; it must not change what is released. 400

@@ -160,6 +160,7 @@ def evaluate_fact(
             )
     mechanisms: list[str] = []
     note = ""
+    bar = None  # what a count must beat to be released (count facts)
 
     if spec.private_keys:
         # the library's partition selection picks the open-ended keys (show or title)
@@ -198,13 +199,19 @@ def evaluate_fact(
         info = noise.noise_info(session, q, budget)
         result = session.evaluate(q, budget).collect()
         err = noise.error95(info[0]) if info else None
+        # a top list shows the keys that ranked first, and ranking picks the biggest
+        # noise: a shown value must beat the largest of the fact's draws, not one draw
+        # (docs/facts.md, "Top lists and noise"). Post-processing: no budget.
+        bar = err
+        if info and (spec.top or spec.per):
+            bar = noise.selection_error95(info[0], len(result))
         mechanisms.append(noise.describe(info))
         for r in result:
             value = float(r["value"])
             key = {c: r[c] for c in spec.key_columns}
             # below min_count (privacy.md), or not distinguishable from noise around zero
             # ("never more precision than the noise supports")
-            too_small = value < min_count or (err is not None and value <= err)
+            too_small = value < min_count or (bar is not None and value <= bar)
             rows.append(
                 {
                     "key": key,
@@ -274,20 +281,27 @@ def evaluate_fact(
                     "share": None,
                 }
             )
+    note = note or _note(spec, rows, min_count, bar)
+    return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
+
+
+def _note(spec: FactSpec, rows: list[dict], min_count: int, bar: float | None) -> str:
+    """How many keys were released and why the rest were suppressed (the report's line)."""
     released = sum(1 for r in rows if not r["suppressed"])
     if spec.kind == "count":
         why = f"noisy value below min_count {min_count}"
         if rows and rows[0]["error95"] is not None:
             why += f" or within the noise's 95 % error ±{rows[0]['error95']:,.0f}"
+            if (spec.top or spec.per) and bar is not None:
+                why += (
+                    f"; ranked, so also within the largest of its {len(rows):,} draws ±{bar:,.0f}"
+                )
     else:
         why = (
             f"noisy number of listeners below min_count {min_count}, or too few listeners for the "
             f"noise to leave a meaningful {spec.kind}"
         )
-    note = (
-        note or f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed ({why})"
-    )
-    return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
+    return f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed ({why})"
 
 
 def open_session(inputs: Inputs, specs: list[FactSpec], epsilon: float, delta: float) -> Session:

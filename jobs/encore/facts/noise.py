@@ -13,6 +13,7 @@ the honest "fewer than N" its release supports (privacy.md, "Display").
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,22 +39,40 @@ def describe(info: list[dict]) -> str:
 
 def error95(info: dict) -> float | None:
     """Half-width of the 95 % interval of one noise draw, from the library's noise info."""
+    return error_at(info, 0.05)
+
+
+def error_at(info: dict, p: float) -> float | None:
+    """The smallest half-width t with P(|noise| > t) <= ``p`` for one draw (None: a
+    mechanism whose tail is not known here)."""
     mech = getattr(info.get("noise_mechanism"), "name", "")
     b = float(info.get("noise_parameter") or 0)
     if b <= 0:
         return 0.0
     if mech == "LAPLACE":
-        return b * math.log(20)
+        return b * math.log(1 / p)
     if mech == "GEOMETRIC":  # two-sided geometric, P(k) ∝ exp(-|k|/b)
         a = math.exp(-1 / b)
         if a == 0.0:  # a scale so small (an enormous epsilon) that no draw is ever non-zero
             return 0.0
-        # P(|X| > t) = 2 a^(t+1) / (1 + a) <= 0.05
-        t = math.log(0.05 * (1 + a) / 2) / math.log(a) - 1
+        # P(|X| > t) = 2 a^(t+1) / (1 + a) <= p
+        t = math.log(p * (1 + a) / 2) / math.log(a) - 1
         return float(max(0, math.ceil(t)))
-    if mech in ("GAUSSIAN", "DISCRETE_GAUSSIAN"):
-        return 1.96 * math.sqrt(b)  # the library reports the variance
+    if mech in ("GAUSSIAN", "DISCRETE_GAUSSIAN"):  # the library reports the variance
+        z = 1.96 if p == 0.05 else NormalDist().inv_cdf(1 - p / 2)
+        return z * math.sqrt(b)
     return None
+
+
+def selection_error95(info: dict, keys: int) -> float | None:
+    """The half-width that the *largest* of ``keys`` independent noise draws stays within
+    in 95 % of releases (a union bound: each draw's tail at 5 % / keys).
+
+    What a value must beat when it is shown because it ranked first among ``keys``
+    noisy values: ranking picks the biggest noise, so among 24,000 tracks played by
+    nobody on one day the top one is a draw of ~5× the single-draw 95 % error, not a
+    track anyone played (docs/facts.md, "Top lists and noise")."""
+    return error_at(info, 0.05 / max(1, keys))
 
 
 def upper_bound95(value: float, error95: float | None) -> float | None:
