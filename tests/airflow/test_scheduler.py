@@ -197,7 +197,15 @@ def test_extra_phrases_through_the_api_and_the_run_note(airflow):
         f"{export}/preview.html".replace("_", "\\_").replace("-", "\\-").replace(".", "\\.") in note
     )
     if "god" in lines:  # "God Is a Woman" released on this small world (nearly always)
-        assert "God is a man” is the title of fewer than" in note, note
+        # "God is a man" is the title of 6 playlists here: its count (noise scale 20) is
+        # suppressed and said as a bound, except in the ~2 % of draws that lift it over
+        # ±60 — then the copy says the released number. Which one, the release says.
+        used_facts = json.loads((export / "facts-used.json").read_text())
+        titled = next(f for f in used_facts if f["id"] == "playlists_titled")
+        if titled["values"]:
+            assert "God is a man” is the title of about" in note, note
+        else:
+            assert titled["bounds"] and "God is a man” is the title of fewer than" in note, note
         tracks = [r["used"] for r in copy["lines"] if r["line"] == "extra_tracks"]
         assert tracks and "playlists_with_track" in tracks[0], copy["lines"]
     else:
