@@ -143,7 +143,7 @@ def test_markdown_table_reports_the_yearly_run_and_png_render():
         "stages": {
             "recaps": _stage(3.0),
             "facts": _stage(5.5),
-            "render": _stage(4.0, cards=90, pngs=10, listeners_per_core_s=2.5),
+            "render": _stage(4.0, cards=90, pngs=10, listeners_per_core_s=2.5, pngs_exact=3),
             "publish": _stage(1.25),
         },
         "yearly_s": 13.75,
@@ -155,6 +155,7 @@ def test_markdown_table_reports_the_yearly_run_and_png_render():
         in table
     )
     assert "Render: 90 SVG cards and 10 summary PNGs, 2.5 listeners/s per core" in table
+    assert "; 3 of them by the exact renderer" in table  # render/raster.py's slow path
     # an --svg-only run says so (it said "with summary PNGs" at 20 M plays, 2026-12-03)
     results["stages"]["render"] = _stage(4.0, cards=90, pngs=0, svg_cards_per_core_s=11.0)
     assert "render → publish, render SVG only): **13.8 s**" in bench.markdown_table(results)
@@ -276,3 +277,29 @@ def test_markdown_table_reports_every__stage():
         "whole recaps stage (all columns, checks, report) / DuckDB = 4.0x; cross-check agreed"
         in table
     )
+
+
+def test_the_facts_stage_starts_the_bench_roots_releases_afresh(tmp_path):
+    """Releases are immutable: a second bench run on the same data timed a facts stage
+    that only read the stored values. The bench removes the year's releases and ledger
+    on its own generated root first, and never on a root without the generated marker."""
+    import argparse
+
+    from encore.facts.ledger import ledger_path
+    from encore.platform import config, datasets
+
+    args = argparse.Namespace(year=2025, svg_only=False)
+    stages = {"facts": "the pipeline's facts"}
+    for marked in (False, True):
+        root = str(tmp_path / f"marked-{marked}")
+        done = [datasets.facts_path(root, 2025), ledger_path(root, 2025)]
+        for d in done:
+            os.makedirs(d)
+            Path(d, "part-0.json").write_text("{}")
+        other = datasets.facts_path(root, 2024)
+        os.makedirs(other)
+        if marked:
+            Path(root, config.GENERATED_MARKER).write_text("{}")
+        assert bench._stage_function("facts", args, root, stages) == "the pipeline's facts"
+        assert [os.path.exists(d) for d in done] == [not marked, not marked]
+        assert os.path.exists(other)  # another year's releases stay

@@ -345,6 +345,21 @@ def _artist_streams(spark, keys: int, per_listener: int, truth: int):
     )
 
 
+def _artist_catalog(fact_id: str, *, max_groups: int, **extra) -> dict:
+    """A one-fact catalog: streams counted per artist, one row per listener and artist."""
+    return {
+        fact_id: {
+            "kind": "count",
+            "source": "streams",
+            "keys": ["artist"],
+            "max_groups": max_groups,
+            "max_rows_per_group": 1,
+            "weight": 1,
+            **extra,
+        }
+    }
+
+
 def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
     """400 keys, each with a true count of 50 plays; one evaluation gives 400
     independent noise draws of the mechanism the fact promises."""
@@ -355,16 +370,7 @@ def test_noise_is_centred_with_the_promised_spread(spark, cfg, tmp_path):
     artists = spark.createDataFrame(
         [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
     )
-    catalog = {
-        "artists": {
-            "kind": "count",
-            "source": "streams",
-            "keys": ["artist"],
-            "max_groups": 10,
-            "max_rows_per_group": 1,
-            "weight": 1,
-        }
-    }
+    catalog = _artist_catalog("artists", max_groups=10)
     c = _cfg(cfg, catalog, min_count=-(10**9), epsilon=6.0)  # weight 1 of 2: epsilon 3, scale 10/3
     [spec] = fc.catalog(c)
     fact = facts.release(
@@ -413,17 +419,7 @@ def test_a_top_list_shows_no_key_that_only_noise_put_first(spark, cfg):
     artists = spark.createDataFrame(
         [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
     )
-    catalog = {
-        "top_artists": {
-            "kind": "count",
-            "source": "streams",
-            "keys": ["artist"],
-            "max_groups": 1,
-            "max_rows_per_group": 1,
-            "top": 1,
-            "weight": 1,
-        }
-    }
+    catalog = _artist_catalog("top_artists", max_groups=1, top=1)
     c = _cfg(cfg, catalog, min_count=-(10**9), epsilon=0.2)  # epsilon 0.1: geometric scale 10
     [spec] = fc.catalog(c)
     inputs = facts.Inputs(private={"streams": streams}, artists=artists)
@@ -568,6 +564,29 @@ def test_error95_matches_the_geometric_tail():
         {"noise_mechanism": type("L", (), {"name": "LAPLACE"}), "noise_parameter": 1}
     ) == pytest.approx(math.log(20))
     assert storage  # imported for scans
+
+
+def test_the_selection_bar_is_the_tail_of_the_largest_of_k_draws():
+    """selection_error95: each draw's tail at 5 %/K, for every mechanism the library names."""
+    import math
+    from statistics import NormalDist
+
+    from encore.facts import noise
+
+    def info(name, b):
+        return {"noise_mechanism": type(name, (), {"name": name}), "noise_parameter": b}
+
+    # Laplace b: P(|X| > t) = exp(-t/b) = 0.05/K, so t = b ln(20 K)
+    assert noise.selection_error95(info("LAPLACE", 2.0), 1000) == pytest.approx(
+        2 * math.log(20_000)
+    )
+    # one key: the one-draw 95 % error
+    assert noise.selection_error95(info("LAPLACE", 2.0), 1) == noise.error95(info("LAPLACE", 2.0))
+    assert noise.selection_error95(info("GEOMETRIC", 10), 0) == noise.error95(info("GEOMETRIC", 10))
+    # Gaussian with variance 4: z at 1 - 0.05/(2 K) times the standard deviation 2
+    z = NormalDist().inv_cdf(1 - 0.05 / 200)
+    assert noise.selection_error95(info("GAUSSIAN", 4.0), 100) == pytest.approx(2 * z)
+    assert noise.selection_error95(info("SOMETHING_ELSE", 4.0), 100) is None
 
 
 def test_upper_bound95_rounds_up_strictly_to_a_round_number():
