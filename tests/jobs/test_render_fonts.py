@@ -391,3 +391,101 @@ def test_card_font_subsets_are_the_same_bytes_on_every_run():
     first = make("Noto Sans", False, frozenset("Kesariya 시작"))
     time.sleep(1.1)  # head.modified has one-second resolution
     assert make("Noto Sans", False, frozenset("Kesariya 시작")) == first
+
+
+def _shaped(font, text: str) -> list[tuple]:
+    """(cluster, advance, offsets, outline or bitmap) of every glyph ``font`` shapes
+    ``text`` into: what a browser draws, independent of glyph ids (a subset renumbers)."""
+    import uharfbuzz as hb
+    from fontTools.pens.recordingPen import RecordingPen
+
+    buf = hb.Buffer()
+    buf.add_str(text)
+    buf.guess_segment_properties()
+    hb.shape(font, buf, {})
+    out = []
+    for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
+        pen = RecordingPen()
+        font.draw_glyph_with_pen(info.codepoint, pen)
+        png = font.get_glyph_color_png(info.codepoint)
+        out.append(
+            (
+                info.cluster,
+                pos.x_advance,
+                pos.x_offset,
+                pos.y_offset,
+                tuple(pen.value),
+                bytes(png.data) if png else b"",
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("bold", [False, True], ids=["regular", "bold"])
+def test_a_card_font_subset_shapes_and_draws_every_family_like_the_whole_font(bold):
+    """The subset a card embeds (HarfBuzz's subsetter) must give the browser the same
+    glyphs, outlines and positions as the installed font for each family's sample:
+    joining, conjuncts, stacked marks, ZWJ emoji, kana and Hangul (test_raster.SAMPLES).
+    The Kannada and Khmer samples drew other glyphs in the browser with both the
+    fontTools subsets and the first HarfBuzz ones (fonts._shaping_closure)."""
+    import io
+
+    import uharfbuzz as hb
+    from fontTools.ttLib import TTFont
+    from test_raster import SAMPLES
+
+    # and what makes the shaper look up characters the text does not hold: a vowel sign
+    # it decomposes (Kannada ೀ, Tamil ொ, Malayalam ൊ, Bengali ো, Sinhala ො; Khmer's
+    # split vowels ើ ឿ ៀ ោ ៅ), a mark with no base (drawn on a dotted circle), é as one
+    # code point
+    samples = list(SAMPLES.items()) + [
+        ("Noto Sans Kannada", "ಶ್ರೀ ಕೀರ್ತಿ"),
+        ("Noto Sans Tamil", "கொ பொன்னு"),
+        ("Noto Sans Malayalam", "കൊച്ചി"),
+        ("Noto Sans Bengali", "কোলকাতা"),
+        ("Noto Sans Sinhala", "කොළඹ"),
+        ("Noto Sans Khmer", "ដើរ ឿ ខៀវ កោះ ចៅ"),
+        ("Noto Sans Devanagari", "ि गीत"),
+        ("Noto Sans", "Beyonc\u00e9"),
+    ]
+    for family, text in samples:
+        f = fonts.face(family, bold)
+        woff = fonts.subset_woff.__wrapped__(family, bold, frozenset(text))
+        font = TTFont(io.BytesIO(woff))
+        assert font.flavor == "woff"
+        font.flavor = None
+        sfnt = io.BytesIO()
+        font.save(sfnt)
+        sub = hb.Font(hb.Face(hb.Blob(sfnt.getvalue())))
+        whole = hb.Font(hb.Face(hb.Blob.from_file_path(f.path), f.index))
+        # a subset, not the whole font (a conjunct script keeps its ligature closure)
+        assert len(font.getGlyphOrder()) < min(400, whole.face.glyph_count / 2), family
+        assert _shaped(sub, text) == _shaped(whole, text), family
+
+
+def test_the_render_cost_script_measures_every_scene():
+    """scripts/render-cost.py (docs/render.md's per-script table) runs and reports each
+    scene, with Bollywood names on the exact PNG renderer and the others on the fast one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, str(root / "scripts" / "render-cost.py"), "--listeners", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines()[2:]}
+    assert set(rows) == {"Latin", "K-pop", "J-pop", "Bollywood"}
+    assert rows["Bollywood"].rstrip().endswith("| 1 of 1 |")
+    assert all(rows[s].rstrip().endswith("| 0 of 1 |") for s in ("Latin", "K-pop", "J-pop"))
+    for arg, says in (("x", "invalid int value"), ("0", "must be at least 1")):
+        bad = subprocess.run(
+            [sys.executable, str(root / "scripts" / "render-cost.py"), "--listeners", arg],
+            capture_output=True,
+            text=True,
+        )
+        assert bad.returncode == 2 and says in bad.stderr, bad.stderr

@@ -454,29 +454,68 @@ def _chars_by_face(svg: str) -> dict[tuple[str, bool], set[str]]:
 @lru_cache(maxsize=512)
 def subset_woff(family: str, bold: bool, chars: frozenset[str]) -> bytes:
     """A WOFF font of ``family`` with only the glyphs ``chars`` need (and the shaping
-    rules between them), for an @font-face inside a card."""
+    rules between them), for an @font-face inside a card.
+
+    HarfBuzz's subsetter (hb-subset, through uharfbuzz): ~5-15 ms for a CJK face where
+    fontTools' subsetter took 0.6-0.8 s (it decompiles the collection's cmap, layout
+    tables and CFF charstrings on every call), which made a listener with Japanese or
+    Korean names cost 1-2 s of CPU to render (docs/render.md). fontTools only wraps the
+    small result as WOFF. Hinting, glyph names and all names but family/subfamily are
+    dropped; .notdef keeps its outline; the default layout features are kept (every
+    script's shaping features: test_render_fonts shapes each family's sample with the
+    subset and the whole font and requires the same glyphs at the same places)."""
     import io
 
-    from fontTools import subset
+    import uharfbuzz as hb
     from fontTools.ttLib import TTFont
 
     f = face(family, bold)
+    spec = hb.SubsetInput()
+    spec.unicode_set.update(_shaping_closure(chars, _coverage(f.path, f.index)))
+    spec.name_id_set.clear()
+    spec.name_id_set.update((1, 2))
+    # no hinting: resvg draws unhinted outlines, and so does the browser then
+    spec.flags = hb.SubsetFlags.NO_HINTING | hb.SubsetFlags.NOTDEF_OUTLINE
+    subset = hb.subset(_hb_font(f.path, f.index).face, spec)
+    if subset is None:
+        raise EncoreError(f"font subset of {family} failed (HarfBuzz)")
     # recalcTimestamp=False: the subset keeps the source font's head.modified, so the same
     # card is the same bytes on every run (re-renders are byte-identical)
-    font = TTFont(f.path, fontNumber=f.index, lazy=True, recalcTimestamp=False)
-    options = subset.Options()
-    options.flavor = "woff"
-    options.hinting = False  # resvg draws unhinted outlines: so does the browser then
-    options.name_IDs = [1, 2]
-    options.glyph_names = False
-    options.notdef_outline = True
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text="".join(sorted(chars)))
-    subsetter.subset(font)
+    font = TTFont(io.BytesIO(subset.blob.data), recalcTimestamp=False, recalcBBoxes=False)
+    font.flavor = "woff"
     buf = io.BytesIO()
     font.save(buf)
     font.close()
     return buf.getvalue()
+
+
+# HarfBuzz's Khmer shaper splits these vowel signs into U+17C1 plus the sign (not a
+# Unicode decomposition: hb-ot-shaper-khmer.cc); without U+17C1 in the subset's cmap the
+# browser draws the sign unsplit, unlike the installed font.
+_SPLIT_VOWELS = {c: "\u17c1" for c in "\u17be\u17bf\u17c0\u17c4\u17c5"}
+_DOTTED_CIRCLE = 0x25CC
+
+
+def _shaping_closure(chars: Iterable[str], covered: frozenset[int]) -> set[int]:
+    """The code points a subset needs for ``chars`` to shape as with the whole font.
+
+    The shaper looks characters up in the cmap that the text does not contain: it
+    decomposes a vowel sign (Kannada ೀ U+0CC0 -> U+0CBF U+0CD5, canonically; Khmer's split
+    vowels, above) when the font has the parts, and draws a dotted circle (U+25CC) for a
+    broken cluster when the font has one. Neither subsetter adds these, so a card's
+    "ಶ್ರೀ" drew other glyphs in the browser than in the PNG (found by
+    test_render_fonts' subset test; the fontTools subsets had the same defect)."""
+    import unicodedata
+
+    codes: set[int] = set()
+    for c in chars:
+        codes.add(ord(c))
+        codes.update(ord(d) for d in unicodedata.normalize("NFD", c))
+        if c in _SPLIT_VOWELS:
+            codes.add(ord(_SPLIT_VOWELS[c]))
+    if _DOTTED_CIRCLE in covered and any(unicodedata.category(c) in ("Mn", "Mc") for c in chars):
+        codes.add(_DOTTED_CIRCLE)
+    return codes & covered | {ord(c) for c in chars}
 
 
 _ASCII = frozenset(chr(c) for c in range(0x20, 0x7F)) | frozenset("…·–")
