@@ -536,8 +536,8 @@ def _font_face(family: str, bold: bool, woff: bytes) -> str:
 def embed(svgs: dict[str, str]) -> dict[str, str]:
     """The listener's cards with the glyphs they draw embedded as data: @font-face rules
     (an SVG drawn into a canvas cannot fetch fonts). One subset per family and weight
-    for all of the listener's cards: fontTools takes ~0.1-0.5 s a subset, too slow to
-    repeat for every card. The base family's subset always holds printable ASCII, so
+    for all of the listener's cards (a CJK subset is still 5-15 ms: not to repeat for
+    every card). The base family's subset always holds printable ASCII, so
     listeners whose Latin text is plain ASCII share one cached subset per process.
     Families and CSS come from the font set, never from data."""
     per_card = {name: _chars_by_face(svg) for name, svg in svgs.items()}
