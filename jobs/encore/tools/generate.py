@@ -161,7 +161,7 @@ def generate(
 
     base = np.random.default_rng([seed, 0])
     n_artists = int(min(6000, max(300, users * 1.2)))
-    cat = Catalog(base, n_artists)
+    cat = Catalog(base, n_artists, np.random.default_rng([seed, 7]))
     _write_catalog(raw_root, cat)
     offsets = {tz: offset_table(tz, years) for _, tzs, _ in COUNTRIES for tz in tzs}
 
