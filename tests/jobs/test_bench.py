@@ -143,7 +143,9 @@ def test_markdown_table_reports_the_yearly_run_and_png_render():
         "stages": {
             "recaps": _stage(3.0),
             "facts": _stage(5.5),
-            "render": _stage(4.0, cards=90, pngs=10, listeners_per_core_s=2.5, pngs_exact=3),
+            "render": _stage(
+                4.0, cards=90, pngs=10, listeners_per_core_s=2.5, pngs_exact=3, pngs_outlined=4
+            ),
             "publish": _stage(1.25),
         },
         "yearly_s": 13.75,
@@ -155,7 +157,9 @@ def test_markdown_table_reports_the_yearly_run_and_png_render():
         in table
     )
     assert "Render: 90 SVG cards and 10 summary PNGs, 2.5 listeners/s per core" in table
-    assert "; 3 of them by the exact renderer" in table  # render/raster.py's slow path
+    # render/raster.py's outlined and slow paths
+    assert "; 4 of them with Indic, Sinhala, Khmer or Myanmar runs outlined" in table
+    assert "and 3 by the exact renderer" in table
     # an --svg-only run says so (it said "with summary PNGs" at 20 M plays, 2026-12-03)
     results["stages"]["render"] = _stage(4.0, cards=90, pngs=0, svg_cards_per_core_s=11.0)
     assert "render → publish, render SVG only): **13.8 s**" in bench.markdown_table(results)

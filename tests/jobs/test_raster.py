@@ -55,13 +55,19 @@ def _pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
 
-def _sample_svg(family: str) -> str:
+def _sample_svg(family: str, *, runs: bool = False) -> str:
+    """Four lines of the family's sample; ``runs``: as the cards write a name (a tspan
+    naming the family inside a text, fonts.layout), else the family on the text."""
     text = escape(SAMPLES[family])
     lines = [(40, False), (40, True), (28, False), (64, True)]
     body = "".join(
         f'<text x="20" y="{80 + i * 90}" font-size="{size}"'
         f"{' font-weight=' + chr(34) + 'bold' + chr(34) if bold else ''}"
-        f' font-family="{family}">{text}</text>'
+        + (
+            f'><tspan font-family="{family}">{text}</tspan></text>'
+            if runs
+            else f' font-family="{family}">{text}</text>'
+        )
         for i, (size, bold) in enumerate(lines)
     )
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="1080" height="420" fill="#ffffff">{body}</svg>'
@@ -137,12 +143,83 @@ def test_a_latin_and_an_east_asian_summary_take_the_fast_path_with_the_same_pixe
         assert _pixels(png).shape == (1920, 1080, 3)
 
 
-def test_a_summary_with_indic_names_takes_the_exact_path(renderer):
+def _close(mine: np.ndarray, theirs: np.ndarray) -> tuple[int, float]:
+    """(largest channel difference, share of pixels that differ at all)."""
+    d = np.abs(mine - theirs).max(axis=2)
+    return int(d.max()), float((d > 0).mean())
+
+
+@pytest.mark.parametrize("family", sorted(set(SAMPLES) - raster.FAST_FAMILIES))
+def test_an_outlined_run_draws_what_the_exact_renderer_draws(family):
+    """Every family the fast renderer cannot shape, outlined (HarfBuzz + the same font,
+    one path per run) and drawn by the fast renderer, at four sizes in both weights: the
+    exact renderer's pixels, but for edge pixels off by a few levels (float rounding)."""
+    svg = _sample_svg(family, runs=True)
+    paths = raster.outlined(svg)
+    assert paths is not None and "<tspan" not in paths and paths.count("<path") == 4
+    most, share = _close(_pixels(raster.png_fast(paths)), _pixels(raster.png_exact(svg, {family})))
+    assert most <= 16 and share < 0.0005, (most, share)
+    # and unoutlined, the fast renderer breaks them (why the outliner exists)
+    assert not np.array_equal(
+        _pixels(raster.png_fast(svg)), _pixels(raster.png_exact(svg, {family}))
+    ) or family in ("Noto Sans Khmer",)
+
+
+def test_a_summary_with_indic_names_has_them_outlined_for_the_fast_path(renderer):
     _, files = renderer.render(world_recap(), country="US")
     svg = files["summary.svg"].decode()
     assert {"Noto Sans Devanagari", "Noto Sans Malayalam"} <= fonts.families_in(svg)
     assert not raster.fast(fonts.families_in(svg))
-    assert files["summary.png"] == raster.png_exact(svg, fonts.families_in(svg))
+    paths = raster.outlined(svg)
+    assert paths is not None
+    assert "Noto Sans Devanagari" not in paths and "Noto Sans Malayalam" not in paths
+    assert "시작" in paths and "فيروز" in paths  # the fast families stay text
+    assert files["summary.png"] == raster.png_fast(paths)
+    most, share = _close(
+        _pixels(files["summary.png"]),
+        _pixels(raster.png_exact(svg, fonts.families_in(svg))),
+    )
+    assert most <= 16 and share < 0.0005, (most, share)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<text x="540" y="90" font-size="40" text-anchor="middle"><tspan font-family="Noto Sans Devanagari">गीत</tspan></text>',
+        '<text x="5" y="90" font-size="40" transform="rotate(3)"><tspan font-family="Noto Sans Tamil">பாட</tspan></text>',
+        '<text x="5" y="90" font-size="40"><tspan font-family="Noto Sans Devanagari" dx="4">गीत</tspan></text>',
+        '<text x="5" y="90" font-size="40"><tspan font-family="Noto Sans Devanagari"> गीत</tspan></text>',
+        '<text x="5" y="90" font-size="40"><tspan font-family="Noto Sans Devanagari">गी  त</tspan></text>',
+        '<text x="5" y="90"><tspan font-family="Noto Sans Devanagari">गीत</tspan></text>',
+        '<text x="5" y="90" font-size="40" font-weight="300"><tspan font-family="Noto Sans Devanagari">गीत</tspan></text>',
+    ],
+    ids=["anchor", "transform", "dx", "leading-space", "double-space", "no-size", "weight"],
+)
+def test_what_the_outliner_cannot_reproduce_goes_to_the_exact_renderer(text):
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" fill="#ffffff">{text}</svg>'
+    assert raster.outlined(svg) is None
+
+
+def test_an_outlined_run_keeps_its_paint_and_its_neighbours():
+    """A mixed name: the Latin run stays text, the Devanagari run becomes a path with the
+    text's fill and opacity, after the text (painting order kept)."""
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="120" fill="#ffffff" '
+        "font-family=\"'Noto Sans', sans-serif\">"
+        '<rect width="600" height="120" fill="#141414"/>'
+        '<text x="5" y="90" font-size="40" fill="#1ed760" fill-opacity="0.75">'
+        '<tspan x="5">Arijit </tspan><tspan x="120.5" font-family="Noto Sans Devanagari">गीत</tspan>'
+        "</text></svg>"
+    )
+    paths = raster.outlined(svg)
+    assert paths is not None
+    assert '<tspan x="5">Arijit </tspan></text><path d="M' in paths
+    assert 'fill="#1ed760" fill-opacity="0.75"' in paths.split("<path")[1]
+    most, share = _close(
+        _pixels(raster.png_fast(paths)),
+        _pixels(raster.png_exact(svg, {"Noto Sans", "Noto Sans Devanagari"})),
+    )
+    assert most <= 16 and share < 0.001, (most, share)
 
 
 @pytest.mark.parametrize("draw", ["fast", "exact"])

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 COUNTS_SCHEMA = (
-    "pages long, cards long, pngs long, bytes long, render_s double, png_s double, pngs_exact long"
+    "pages long, cards long, pngs long, bytes long, render_s double, png_s double, pngs_exact long, "
+    "pngs_outlined long"
 )
 
 
@@ -94,6 +95,7 @@ def render_partition(
             "render_s": [time.perf_counter() - started],
             "png_s": [renderer.png_s],
             "pngs_exact": [renderer.png_exact],
+            "pngs_outlined": [renderer.png_outlined],
         }
     )
 
@@ -140,7 +142,16 @@ def build_site(
     return counts.agg(
         *(
             F.sum(c).alias(c)
-            for c in ("pages", "cards", "pngs", "bytes", "render_s", "png_s", "pngs_exact")
+            for c in (
+                "pages",
+                "cards",
+                "pngs",
+                "bytes",
+                "render_s",
+                "png_s",
+                "pngs_exact",
+                "pngs_outlined",
+            )
         )
     )
 
@@ -228,7 +239,9 @@ def run(ctx: RunContext, *, demo: bool = False, png: bool = True) -> int:
     report.set("site", final)
     report.set("render_task_s", round(float(totals["render_s"] or 0.0), 3))
     report.set("png_task_s", round(float(totals["png_s"] or 0.0), 3))  # inside render_task_s
-    # drawn by resvg-py because the card names an Indic, Sinhala, Khmer or Myanmar family
+    # a card naming an Indic, Sinhala, Khmer or Myanmar family: those runs outlined for the
+    # fast renderer, or (what the outliner does not reproduce) drawn by resvg-py
+    report.set("pngs_outlined", int(totals["pngs_outlined"] or 0))
     report.set("pngs_exact", int(totals["pngs_exact"] or 0))
     report.finish()
     print(

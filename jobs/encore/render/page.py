@@ -122,6 +122,7 @@ class Renderer:
         self.png = png
         self.png_s = 0.0  # seconds spent in rasterise()
         self.png_exact = 0  # PNGs drawn by the exact (slower) renderer: raster.py
+        self.png_outlined = 0  # PNGs whose Indic (...) runs were outlined for the fast one
         # the glyphs inside every card, so the page can turn any card into a PNG
         self.card_fonts = png if card_fonts is None else card_fonts
         self._envs: dict[str, Any] = {}
@@ -150,6 +151,9 @@ class Renderer:
         families = fonts.families_in(svg)
         if raster.fast(families):
             png = raster.png_fast(svg)
+        elif (paths := raster.outlined(svg)) is not None:
+            png = raster.png_fast(paths)  # Indic and other runs outlined: raster.py
+            self.png_outlined += 1
         else:
             png = raster.png_exact(svg, families)
             self.png_exact += 1

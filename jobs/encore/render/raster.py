@@ -13,8 +13,14 @@ Both draw the same pixels for every family of ``FAST_FAMILIES`` (tests/jobs/test
 renders each family's sample text with both and compares every pixel). They do not for the
 scripts shaped by the Indic and Universal Shaping Engines — Devanagari, Bengali, Tamil,
 Malayalam, Khmer, Myanmar, Sinhala...: resvg 0.47's shaper breaks their conjuncts (a
-Devanagari "ङ्ग" drawn as two letters and a virama), which 0.48 fixed. A card naming any of
-those families is drawn by the exact renderer, so no name loses its shape for speed.
+Devanagari "ङ्ग" drawn as two letters and a virama), which 0.48 fixed. So a card naming any
+of those families has those runs **outlined** first (:func:`outlined`): shaped by HarfBuzz
+(what resvg 0.48's rustybuzz ports) with the same font file, and drawn as one filled path
+per run — what resvg itself does with a text run — then the card goes to the fast
+renderer. test_raster compares every such family's sample and whole summaries against
+the exact renderer (at most a few pixels differ, by at most 15 of 255). A card whose text
+uses anything the outliner does not reproduce (an anchor, a transform, spacing, collapsed
+white space) is drawn by the exact renderer, so no name loses its shape for speed.
 """
 
 from __future__ import annotations
@@ -97,6 +103,100 @@ def png_fast(svg: str) -> bytes:
     # opaque everywhere (an opaque background under everything), so the premultiplied
     # pixels are the straight ones and alpha is 255: an RGBA PNG of exactly these pixels
     return fpng.from_bytes(rgba, width, height, 4)
+
+
+_SVG = "{http://www.w3.org/2000/svg}"
+# attributes of a <text> (and of its outlined <tspan>) the outliner reproduces; anything
+# else (text-anchor, transform, dx, letter-spacing...) sends the card to the exact renderer
+_TEXT_ATTRS = frozenset({"x", "y", "font-size", "font-weight", "fill", "fill-opacity"})
+_PAINT = ("fill", "fill-opacity")
+
+
+def outlined(svg: str) -> str | None:
+    """``svg`` with every run in a family outside FAST_FAMILIES drawn as a path, or None
+    when a run cannot be outlined exactly as resvg would draw it (then: png_exact)."""
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("", _SVG[1:-1])
+    root = ET.fromstring(svg)
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for text in list(root.iter(f"{_SVG}text")):
+        spans = [
+            t
+            for t in text.iter(f"{_SVG}tspan")
+            if t.get("font-family") and t.get("font-family") not in FAST_FAMILIES
+        ]
+        if not spans:
+            continue
+        if set(text.attrib) - _TEXT_ATTRS or "font-size" not in text.attrib:
+            return None
+        size = float(text.get("font-size"))
+        bold = text.get("font-weight") == "bold"
+        if text.get("font-weight") not in (None, "bold"):
+            return None
+        parent = parents[text]
+        at = list(parent).index(text)
+        paths = []
+        for span in spans:
+            run = span.text or ""
+            if set(span.attrib) - {"x", "font-family"} or len(span) or not run:
+                return None
+            if run != run.strip() or "  " in run or any(c in run for c in "\t\n\r"):
+                return None  # SVG's white-space collapsing: left to the exact renderer
+            d = _outline(
+                span.get("font-family"),
+                bold,
+                run,
+                float(span.get("x", text.get("x", 0))),
+                float(text.get("y", 0)),
+                size,
+            )
+            path = ET.Element(f"{_SVG}path", {"d": d})
+            for name in _PAINT:
+                if text.get(name) is not None:
+                    path.set(name, text.get(name))
+            paths.append(path)
+            _remove_keeping_tail(text, span)
+        if not (text.text or "").strip() and not len(text):
+            parent.remove(text)
+            at -= 1
+        for i, path in enumerate(paths, 1):
+            parent.insert(at + i, path)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _remove_keeping_tail(text: Any, span: Any) -> None:
+    tail = span.tail or ""
+    children = list(text)
+    i = children.index(span)
+    if i == 0:
+        text.text = (text.text or "") + tail
+    else:
+        children[i - 1].tail = (children[i - 1].tail or "") + tail
+    text.remove(span)
+
+
+def _outline(family: str, bold: bool, run: str, x: float, y: float, size: float) -> str:
+    """One path of ``run`` shaped by HarfBuzz in ``family``'s font, its baseline at (x, y):
+    every glyph's outline scaled to ``size`` and placed where the shaper put it, as one
+    path (so overlapping glyphs fill once, as in resvg's text)."""
+    import uharfbuzz as hb
+    from fontTools.pens.svgPathPen import SVGPathPen
+    from fontTools.pens.transformPen import TransformPen
+
+    font = fonts.face(family, bold).hb_font
+    k = size / font.face.upem
+    buf = hb.Buffer()
+    buf.add_str(run)
+    buf.guess_segment_properties()
+    hb.shape(font, buf, {})
+    pen = SVGPathPen(None, ntos=lambda v: f"{v:.3f}".rstrip("0").rstrip("."))
+    advance = 0
+    for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
+        origin = (x + (advance + pos.x_offset) * k, y - pos.y_offset * k)
+        font.draw_glyph_with_pen(info.codepoint, TransformPen(pen, (k, 0, 0, -k, *origin)))
+        advance += pos.x_advance
+    return pen.getCommands() or "M0 0"
 
 
 def png_exact(svg: str, families: set[str] | frozenset[str]) -> bytes:

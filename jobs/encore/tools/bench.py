@@ -245,6 +245,7 @@ def main(args: argparse.Namespace, cfg: dict) -> int:
                 pngs=pngs,
                 png_task_s=round(png_s, 2),
                 pngs_exact=int(rep.get("pngs_exact") or 0),
+                pngs_outlined=int(rep.get("pngs_outlined") or 0),
                 pngs_per_core_s=round(pngs / png_s, 1) if pngs and png_s else None,
                 # with PNGs on, a listener's cards, page and summary PNG share the time
                 listeners_per_core_s=round(pages / task_s, 1) if task_s else None,
@@ -433,8 +434,9 @@ def markdown_table(results: dict) -> str:
             f"{r['listeners_per_core_s']:,} listeners/s per core (cards, page and PNG); "
             f"the PNGs alone took {r.get('png_task_s', 0):,.1f} core-s = "
             f"{r.get('pngs_per_core_s') or 0:,} PNGs/s per core; "
-            f"{r.get('pngs_exact', 0):,} of them by the exact renderer (a card naming an "
-            "Indic, Sinhala, Khmer or Myanmar family: docs/render.md).",
+            f"{r.get('pngs_outlined', 0):,} of them with Indic, Sinhala, Khmer or Myanmar "
+            "runs outlined for the fast renderer and "
+            f"{r.get('pngs_exact', 0):,} by the exact renderer (docs/render.md).",
         ]
     elif r.get("cards"):
         lines += [
