@@ -189,7 +189,7 @@ def _script(name: str) -> str:
 
 
 def test_a_quarter_of_the_catalogue_is_named_in_other_scripts(generated):
-    """K-pop, J-pop, Bollywood and Arabic names at every popularity (world.WORLD_SCENES),
+    """K-pop, J-pop, Bollywood and Arabic names at every popularity (scenes.WORLD_SCENES),
     their tracks and albums in the same script, and they reach listeners' plays: the
     benchmark renders what a real catalogue costs, not only Latin names."""
     out, _ = generated

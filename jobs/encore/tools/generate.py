@@ -11,7 +11,7 @@ What it writes under ``--out`` (data-contracts.md, the raw side):
 
 How the data behaves: artist popularity follows a Zipf law, and about a quarter of the
 artists, at every popularity, are named in Hangul, Japanese, Devanagari or Arabic with
-their tracks and albums (world.WORLD_SCENES: what real catalogues make render pay); each listener has
+their tracks and albums (tools/scenes.py: what real catalogues make render pay); each listener has
 favourite artists that drift from year to year, a daily rhythm in their own time
 zone, listening sessions with skips and shuffle, ~3 % private sessions, podcasts
 (~10 % of minutes) and a few audiobooks. Playlists carry common titles used by

@@ -13,6 +13,8 @@ import json
 
 import numpy as np
 
+from encore.tools.scenes import scene_name, scene_of_artist
+
 # country, IANA time zones, weight
 COUNTRIES: list[tuple[str, tuple[str, ...], float]] = [
     ("US", ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"), 20),
@@ -302,132 +304,6 @@ SEED_TITLE = "God is a man"
 SEED_TRACK = ("God Is a Woman", "Ariadne Grand")
 
 
-# Scenes in other scripts (issue 20: a benchmark of Latin names only hid that a
-# listener with Japanese names cost 20x more to render). Artist i takes the scene of
-# WORLD_SCENES[i % 12] (about a quarter of the catalogue, at every popularity); the
-# artist's tracks, and so their albums, are named in the same script. Names are made
-# from these parts by their own random stream, so the rest of the data is unchanged.
-_HANGUL_ARTIST = [
-    "별빛",
-    "소년",
-    "단",
-    "아이",
-    "유",
-    "뉴",
-    "진스",
-    "블랙",
-    "핑크",
-    "세븐",
-    "틴",
-    "에스",
-    "파",
-    "하늘",
-    "달",
-    "민지",
-]
-_HANGUL_TRACK = [
-    "봄날",
-    "사랑",
-    "밤",
-    "너의",
-    "하루",
-    "노래",
-    "별",
-    "꿈",
-    "기억",
-    "여름",
-    "좋은 날",
-    "하입 보이",
-]
-_JA_ARTIST = [
-    "米津",
-    "玄師",
-    "宇多田",
-    "ヒカル",
-    "あいみょん",
-    "藤井",
-    "風",
-    "優里",
-    "ヨルシカ",
-    "夜",
-    "星野",
-    "源",
-    "緑黄色",
-    "社会",
-]
-_JA_TRACK = [
-    "夜に駆ける",
-    "初恋",
-    "レモン",
-    "花火",
-    "桜",
-    "さよなら",
-    "君の",
-    "青い",
-    "春",
-    "ドライフラワー",
-    "マリーゴールド",
-    "死ぬのがいいわ",
-]
-_HI_FIRST = [
-    "अरिजीत",
-    "श्रेया",
-    "सुनिधि",
-    "विशाल",
-    "प्रीतम",
-    "नेहा",
-    "जुबिन",
-    "आशा",
-    "लता",
-    "किशोर",
-    "दिलजीत",
-]
-_HI_LAST = ["सिंह", "घोषाल", "चौहान", "शेखर", "कक्कड़", "नौटियाल", "भोसले", "मंगेशकर", "कुमार", "दोसांझ"]
-_HI_TRACK = [
-    "तुम ही हो",
-    "दिल",
-    "प्यार",
-    "केसरिया",
-    "रात",
-    "सपना",
-    "जुदा",
-    "मेरा",
-    "छैया छैया",
-    "लग जा गले",
-    "कल हो ना हो",
-]
-_AR_ARTIST = ["عمرو", "دياب", "فيروز", "نانسي", "عجرم", "محمد", "منير", "إليسا", "تامر", "حسني"]
-_AR_TRACK = ["حبيبي", "ليل", "قلب", "يا", "نور", "سهر", "أمل", "بحر", "تملي معاك", "زي الهوا"]
-WORLD_SCENES = {4: "ko", 6: "ja", 9: "hi", 11: "ar"}
-
-
-def _world_name(rng: np.random.Generator, scene: str, what: str) -> str:
-    pick = lambda parts, k: [str(x) for x in rng.choice(parts, size=k, replace=False)]  # noqa: E731
-    if scene == "ko":
-        return (
-            "".join(pick(_HANGUL_ARTIST, int(rng.integers(2, 4))))
-            if what == "artist"
-            else " ".join(pick(_HANGUL_TRACK, int(rng.integers(1, 3))))
-        )
-    if scene == "ja":
-        return (
-            "".join(pick(_JA_ARTIST, int(rng.integers(1, 3))))
-            if what == "artist"
-            else "".join(pick(_JA_TRACK, int(rng.integers(1, 3))))
-        )
-    if scene == "hi":
-        return (
-            f"{rng.choice(_HI_FIRST)} {rng.choice(_HI_LAST)}"
-            if what == "artist"
-            else " ".join(pick(_HI_TRACK, int(rng.integers(1, 3))))
-        )
-    return (
-        " ".join(pick(_AR_ARTIST, 2))
-        if what == "artist"
-        else " ".join(pick(_AR_TRACK, int(rng.integers(1, 3))))
-    )
-
-
 class Catalog:
     """Artists (Zipf-popular), their tracks and albums, shows and episodes, audiobooks."""
 
@@ -458,14 +334,14 @@ class Catalog:
         if n_artists > 40:
             names[17] = "Beyonce\u0301 & The Fa\u0308hre"  # decomposed accents (NFD on purpose)
             names[29] = "Sigur Ros <Live>"
-        # a quarter of the artists in other scripts (WORLD_SCENES), from their own stream
+        # a quarter of the artists in other scripts (tools/scenes.py), from their own stream
         world = names_rng if names_rng is not None else np.random.default_rng([0, 7])
         scene_of = {}
         for a in range(n_artists):
-            scene = WORLD_SCENES.get(a % 12)
-            if scene is None or (scene == "ar" and a % 24 != 11):
+            scene = scene_of_artist(a)
+            if scene is None:
                 continue
-            name = _world_name(world, scene, "artist")
+            name = scene_name(world, scene, "artist")
             if name in seen:
                 name = f"{name} {a}"
             seen.add(name)
@@ -490,7 +366,7 @@ class Catalog:
         for t in range(n_tracks):
             scene = scene_of.get(int(self.track_artist[t]))
             if scene is not None:
-                self.track_names[t] = _world_name(world, scene, "track")
+                self.track_names[t] = scene_name(world, scene, "track")
         for a in range(n_artists):  # names unique within an artist
             first, n = self.artist_first_track[a], per_artist[a]
             used: set[str] = set()
