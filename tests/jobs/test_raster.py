@@ -198,6 +198,8 @@ def test_a_summary_with_indic_names_has_them_outlined_for_the_fast_path(renderer
 def test_what_the_outliner_cannot_reproduce_goes_to_the_exact_renderer(text):
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="120" fill="#ffffff">{text}</svg>'
     assert raster.outlined(svg) is None
+    png, how = raster.png(svg)
+    assert how == "exact" and png == raster.png_exact(svg, fonts.families_in(svg))
 
 
 def test_an_outlined_run_keeps_its_paint_and_its_neighbours():

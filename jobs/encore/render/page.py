@@ -148,15 +148,9 @@ class Renderer:
 
     def rasterise(self, svg: str) -> bytes:
         started = time.perf_counter()
-        families = fonts.families_in(svg)
-        if raster.fast(families):
-            png = raster.png_fast(svg)
-        elif (paths := raster.outlined(svg)) is not None:
-            png = raster.png_fast(paths)  # Indic and other runs outlined: raster.py
-            self.png_outlined += 1
-        else:
-            png = raster.png_exact(svg, families)
-            self.png_exact += 1
+        png, how = raster.png(svg)
+        self.png_outlined += how == "outlined"
+        self.png_exact += how == "exact"
         self.png_s += time.perf_counter() - started  # the bench's PNGs per second per core
         return png
 

@@ -90,6 +90,18 @@ def _options() -> Any:
     return svg2png_py.RenderOptions(resources_dir=_nothing())
 
 
+def png(svg: str) -> tuple[bytes, str]:
+    """A card's PNG and how it was drawn: "fast" (only FAST_FAMILIES), "outlined" (the
+    other families' runs as paths, then fast) or "exact" (resvg-py)."""
+    families = fonts.families_in(svg)
+    if fast(families):
+        return png_fast(svg), "fast"
+    paths = outlined(svg)
+    if paths is not None:
+        return png_fast(paths), "outlined"
+    return png_exact(svg, families), "exact"
+
+
 def png_fast(svg: str) -> bytes:
     import fpng
     import svg2png_py
