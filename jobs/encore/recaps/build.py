@@ -60,6 +60,9 @@ def core_columns(plays: DataFrame, rules: dict) -> DataFrame:
     )
 
 
+TOP_LISTS = ("top_tracks", "top_artists", "top_albums", "top_genres", "top_podcasts", "top_songs")
+
+
 def recaps_from_plays(
     plays: DataFrame,
     earlier: DataFrame,
@@ -70,24 +73,29 @@ def recaps_from_plays(
     year: int,
     rules: dict,
 ) -> DataFrame:
-    """Every recap column from the (cached) window plays; see build_recaps."""
-    artist_stats = stream_stats(plays, ["artist_name"])
+    """Every recap column from the (cached) window plays; see build_recaps.
+
+    What more than one column group reads is cached, so that Spark computes it once
+    (a plan that reads a DataFrame twice computes it twice): the per-listener totals,
+    the per-artist statistics (seven readers) and the top artist and track lists (whose
+    heads are the percentiles' #1 items)."""
+    artist_stats = stream_stats(plays, ["artist_name"]).cache()
     track_stats = stream_stats(plays, ["artist_name", "track_name"])
     # cached: the recap row's base and, through ``eligible``, the percentile's population;
     # the input being partitioned by listener already, there is no shuffle output for
     # Spark to reuse, and it would compute the totals twice
     base = totals_and_clock(plays, artist_stats, track_stats, rules).cache()
-    artists_ranked = ranked_artists(artist_stats)
-    tracks_ranked = ranked_tracks(track_stats)
+    tracks_top = top_tracks_and_songs(ranked_tracks(track_stats), rules).cache()
+    artists_top = top_artists(ranked_artists(artist_stats), rules).cache()
     eligible = base.where(F.col("eligible")).select("user_id")
     parts: list[DataFrame | None] = [
-        top_tracks_and_songs(tracks_ranked, rules),
-        top_artists(artists_ranked, rules),
+        tracks_top,
+        artists_top,
         top_albums(plays, rules),
         top_genres(artist_stats, artists, rules),
         top_podcasts(plays, rules),
-        top_artist_percent(artists_ranked, eligible, rules),
-        top_track_percent(tracks_ranked, eligible, rules),
+        top_artist_percent(artist_stats, artists_top, eligible, rules),
+        top_track_percent(track_stats, tracks_top, eligible, rules),
         days(plays),
         monthly_top_artist(plays),
         new_artists(artist_stats, earlier),
@@ -100,54 +108,38 @@ def recaps_from_plays(
     for part in parts:
         if part is not None:
             recap = recap.join(part, "user_id", "left")
-    names = {c for p in parts if p is not None for c in p.columns}
-    missing = lambda c: F.col(c) if c in names else F.lit(None)  # noqa: E731
-    empty = lambda c: F.coalesce(missing(c), F.array())  # noqa: E731
-    recap = recap.select(
-        "*",
-        *[
-            empty(c).alias(f"_{c}")
-            for c in (
-                "top_tracks",
-                "top_artists",
-                "top_albums",
-                "top_genres",
-                "top_podcasts",
-                "top_songs",
-            )
-        ],
+    # one projection for what a missing part or a listener without rows in it leaves
+    # null (a column per withColumn would make Spark analyse the growing plan each time)
+    present = set(recap.columns)
+    col = lambda c: F.col(c) if c in present else F.lit(None)  # noqa: E731
+    filled = {c: F.coalesce(col(c), F.array()) for c in TOP_LISTS}
+    filled.update(
+        {
+            c: col(c).cast("long")
+            for c in ("dated_streams", "median_release_year", "common_streams", "new_artists")
+        }
     )
-    for c in ("top_tracks", "top_artists", "top_albums", "top_genres", "top_podcasts", "top_songs"):
-        recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
-    for c in ("dated_streams", "median_release_year", "common_streams", "new_artists", "era"):
-        if c not in recap.columns:
-            recap = recap.withColumn(c, F.lit(None).cast("long"))
-    if "distinct_genres" not in recap.columns:
-        recap = recap.withColumn("distinct_genres", F.lit(None).cast("long"))
+    filled.update(
+        era=col("era").cast("long"),
+        distinct_genres=F.coalesce(col("distinct_genres"), F.lit(0)),
+        monthly_top_artist=F.coalesce(
+            col("monthly_top_artist"), F.array_repeat(F.lit(None).cast("string"), 12)
+        ),
+        longest_streak_days=F.coalesce(col("longest_streak_days"), F.lit(0)),
+        top_artist_percent=F.when(F.col("eligible"), col("top_artist_percent")),
+        top_track_percent=F.when(F.col("eligible"), col("top_track_percent")),
+    )
+    kept = [c for c in recap.columns if c not in filled]
+    recap = recap.select(*kept, *[e.alias(c) for c, e in filled.items()])
     era, age = listening_era_and_age(year)
     recap = recap.select(
         "*",
         F.lit(year).alias("year"),
-        F.coalesce(
-            F.col("monthly_top_artist"), F.array_repeat(F.lit(None).cast("string"), 12)
-        ).alias("_monthly_top_artist"),
-        F.coalesce(F.col("longest_streak_days"), F.lit(0)).alias("_longest_streak_days"),
-        F.when(F.col("eligible"), F.col("top_artist_percent")).alias("_top_artist_percent"),
-        F.when(F.col("eligible"), F.col("top_track_percent")).alias("_top_track_percent"),
-        F.coalesce(F.col("distinct_genres"), F.lit(0)).alias("_distinct_genres"),
         personality(year, rules).alias("personality"),
         change.alias("minutes_change_pct"),
         era.alias("listening_era"),
         age.alias("listening_age"),
     )
-    for c in (
-        "monthly_top_artist",
-        "longest_streak_days",
-        "top_artist_percent",
-        "top_track_percent",
-        "distinct_genres",
-    ):
-        recap = recap.drop(c).withColumnRenamed(f"_{c}", c)
     return conform(recap)
 
 

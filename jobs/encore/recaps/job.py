@@ -9,7 +9,7 @@ per-listener on the driver), one module per step:
    flags — shuffled once by ``user_id`` and cached, because every column group below
    reads it and groups, ranks or joins by listener (so none of them shuffles it again).
 2. ``plays.earlier_streams``: the only other read of the events, for ``new_artists``:
-   (user, artist) of the streams before the window start.
+   (user, artist) of the streams before the window start, shuffled by listener too.
 3. One small function per column group, each returning one row per listener:
    ``totals`` (totals and clock, days, change vs last year), ``tops`` (top lists,
    monthly top artist), ``percentile``, ``personality`` (and the columns its letters
@@ -119,7 +119,7 @@ def run(ctx: RunContext, *, timezone: str | None = None) -> int:
 
     report.phase("computing and writing recaps")
     started = time.monotonic()
-    earlier = earlier_streams(events, erased, year=year, rules=rules)
+    earlier = earlier_streams(events, erased, year=year, rules=rules, partitions=parts)
     recaps = recaps_from_plays(plays, earlier, tracks, artists, previous, year=year, rules=rules)
     final = datasets.recaps_path(root, year)
     datasets.write_dataset(recaps, final, run_id=report.run_id)

@@ -4,7 +4,7 @@ the year's global top artists, the artists new to the listener."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from encore.recaps.ranking import ranking_order, share_at_least
@@ -12,8 +12,12 @@ from encore.recaps.ranking import ranking_order, share_at_least
 
 def new_artists(artist_stats: DataFrame, earlier: DataFrame) -> DataFrame:
     """(user_id, new_artists) for listeners with a stream before the window start; the
-    others get no row (→ null: we can't know what is new to them)."""
-    with_history = earlier.select("user_id").distinct()
+    others get no row (→ null: we can't know what is new to them).
+
+    ``earlier`` is earlier_streams: (user_id, artist_name) rows partitioned by listener
+    like ``artist_stats``, so the anti join and the history count need no shuffle and
+    read the earlier years once (Spark reuses the one exchange for both)."""
+    with_history = earlier.groupBy("user_id").agg(F.count(F.lit(1)).alias("_earlier"))
     known_before = earlier.where(F.col("artist_name").isNotNull())
     fresh = (
         artist_stats.select("user_id", "artist_name")
@@ -27,8 +31,13 @@ def new_artists(artist_stats: DataFrame, earlier: DataFrame) -> DataFrame:
 
 
 def release_year_median(plays: DataFrame, tracks: DataFrame | None) -> DataFrame | None:
-    """(user_id, dated_streams, median_release_year): the lower median of the release years
-    of the listener's streams whose track (by uri) has a known year in the catalog."""
+    """(user_id, dated_streams, median_release_year, era): the lower median of the release
+    years of the listener's streams whose track (by uri) has a known year in the catalog,
+    and the listener's era (streamed_era).
+
+    One aggregation of the plays per (listener, release year), then one row per listener
+    with that listener's years as a sorted array, from which the median and the era are
+    each one pass (``aggregate``): a listener has at most a few dozen release years."""
     if tracks is None:
         return None
     years = (
@@ -38,44 +47,61 @@ def release_year_median(plays: DataFrame, tracks: DataFrame | None) -> DataFrame
     )
     per_year = (
         plays.where(F.col("is_stream") & F.col("track_uri").isNotNull())
-        .groupBy("user_id", "track_uri")
-        .agg(F.count(F.lit(1)).alias("n"))
         .join(years, "track_uri")
         .groupBy("user_id", "release_year")
-        .agg(F.sum("n").alias("n"))
+        .agg(F.count(F.lit(1)).alias("n"))
     )
-    mine = Window.partitionBy("user_id")
-    cumulative = per_year.select(
+    listeners = per_year.groupBy("user_id").agg(
+        F.array_sort(F.collect_list(F.struct("release_year", "n"))).alias("_years"),
+        F.sum("n").alias("dated_streams"),
+    )
+    return listeners.select(
         "user_id",
-        "release_year",
-        F.sum("n")
-        .over(
-            mine.orderBy("release_year").rowsBetween(Window.unboundedPreceding, Window.currentRow)
-        )
-        .alias("upto"),
-        F.sum("n").over(mine).alias("dated_streams"),
+        "dated_streams",
+        median_year(F.col("_years"), F.col("dated_streams")).alias("median_release_year"),
+        streamed_era(F.col("_years")).alias("era"),
     )
-    # sorted list index ⌊(k−1)/2⌋ (0-based) = the first year whose running count exceeds it
-    median = (
-        cumulative.where(F.col("upto") >= F.floor((F.col("dated_streams") - 1) / 2) + 1)
-        .groupBy("user_id")
-        .agg(
-            F.first("dated_streams").alias("dated_streams"),
-            F.min("release_year").alias("median_release_year"),
-        )
-    )
-    return median.join(streamed_era(per_year), "user_id")
 
 
-def streamed_era(per_year: DataFrame) -> DataFrame:
-    """(user_id, era): the five-year span 5·⌊release_year / 5⌋ with the most streams, the
-    later span on a tie (recap-rules.md, "Listening era"), from (user_id, release_year, n).
-    Whether enough streams are dated is decided with the personality's rule in the recap."""
-    spans = per_year.groupBy(
-        "user_id", (F.floor(F.col("release_year") / 5) * 5).cast("int").alias("span")
-    ).agg(F.sum("n").alias("n"))
-    # structs compare field by field: most streams first, then the later span
-    return spans.groupBy("user_id").agg(F.max(F.struct("n", "span"))["span"].alias("era"))
+def median_year(years: Column, dated: Column) -> Column:
+    """The lower median of (release_year, n) sorted by year with Σ n = ``dated``: sorted
+    list index ⌊(k−1)/2⌋ (0-based) = the first year whose running count exceeds it."""
+    target = F.floor((dated - 1) / 2) + 1
+    start = F.struct(F.lit(0).cast("long").alias("upto"), F.lit(None).cast("int").alias("year"))
+    found = F.aggregate(
+        years,
+        start,
+        lambda acc, y: F.struct(
+            (acc["upto"] + y["n"]).alias("upto"),
+            F.coalesce(
+                acc["year"], F.when(acc["upto"] + y["n"] >= target, y["release_year"])
+            ).alias("year"),
+        ),
+    )
+    return found["year"]
+
+
+def streamed_era(years: Column) -> Column:
+    """The era: the five-year span 5·⌊release_year / 5⌋ with the most streams, the later
+    span on a tie (recap-rules.md, "Listening era"), from (release_year, n) sorted by year.
+    A span's years are adjacent in the sorted array, so one pass keeps the running total
+    of the current span and the largest (total, span) so far — structs compare field by
+    field, so the later span wins a tie. Whether enough streams are dated is decided with
+    the personality's rule in the recap."""
+    best = F.struct(F.lit(0).cast("long").alias("n"), F.lit(None).cast("int").alias("span"))
+    start = F.struct(
+        F.lit(None).cast("int").alias("span"), F.lit(0).cast("long").alias("n"), best.alias("best")
+    )
+
+    def step(acc: Column, y: Column) -> Column:
+        span = (F.floor(y["release_year"] / 5) * 5).cast("int")
+        n = F.when(acc["span"] == span, acc["n"] + y["n"]).otherwise(y["n"])
+        here = F.struct(n.alias("n"), span.alias("span"))
+        return F.struct(
+            span.alias("span"), n.alias("n"), F.greatest(acc["best"], here).alias("best")
+        )
+
+    return F.aggregate(years, start, step)["best"]["span"]
 
 
 def half_dated() -> Column:

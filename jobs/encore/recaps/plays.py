@@ -136,9 +136,21 @@ def partitions_for(events: DataFrame, year: int, plays_per_task: int) -> int:
     return max(default, -(-rows // plays_per_task))
 
 
-def earlier_streams(events: DataFrame, erased: DataFrame, *, year: int, rules: dict) -> DataFrame:
-    """(user_id, artist_name) of every stream before the window start (artist may be null:
-    it still proves the listener has history)."""
+def earlier_streams(
+    events: DataFrame,
+    erased: DataFrame,
+    *,
+    year: int,
+    rules: dict,
+    partitions: int | None = None,
+) -> DataFrame:
+    """(user_id, artist_name) of the streams before the window start (artist may be null:
+    it still proves the listener has history), one row per stream, hash-partitioned by
+    user_id into ``partitions`` like window_plays — so new_artists compares them with the
+    listener's artists without another shuffle, and reads them once. (A ``distinct`` here
+    would hash every earlier stream twice: once per task before the shuffle, which at
+    these sizes barely shrinks it, and once after.)"""
+    spark = events.sparkSession
     start, _ = window_bounds(rules, year)
     ev = events
     if "year" in ev.columns:
@@ -149,4 +161,6 @@ def earlier_streams(events: DataFrame, erased: DataFrame, *, year: int, rules: d
         & (F.col("ms_played") >= rules["stream_min_ms"])
         & ~F.coalesce(F.col("private_session"), F.lit(False))
     )
-    return datasets.without_erased(ev.select("user_id", "artist_name"), erased).distinct()
+    return datasets.without_erased(ev.select("user_id", "artist_name"), erased).repartition(
+        partitions or int(spark.conf.get("spark.sql.shuffle.partitions")), "user_id"
+    )

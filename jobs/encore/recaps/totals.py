@@ -3,7 +3,7 @@ month clocks, the busiest day and longest streak, and the change vs last year.""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from encore.recaps.ranking import minutes
@@ -86,7 +86,12 @@ def totals_and_clock(
 
 
 def days(plays: DataFrame) -> DataFrame:
-    """busiest_day(+minutes) over non-private plays; longest_streak_days over stream days."""
+    """busiest_day(+minutes) over non-private plays; longest_streak_days over stream days.
+
+    One aggregation per (listener, local date), then one row per listener: the busiest
+    day is the smallest (−ms, date) — the largest Σ ms, the earliest date on ties — and
+    the streak one pass (``aggregate``) over the listener's sorted stream dates (at most
+    366), counting a run up while each date follows the one before."""
     per_day = (
         plays.where(~F.col("private"))
         .groupBy("user_id", "local_date")
@@ -95,34 +100,40 @@ def days(plays: DataFrame) -> DataFrame:
             F.max(F.col("is_stream").cast("int")).alias("has_stream"),
         )
     )
-    # the smallest (−ms, date): the largest Σ ms, the earliest date on ties
-    busiest = (
-        per_day.groupBy("user_id")
-        .agg(
-            F.min(F.struct((-F.col("ms")).alias("neg_ms"), F.col("local_date").alias("day"))).alias(
-                "b"
-            )
-        )
-        .select(
-            "user_id",
-            F.col("b.day").alias("busiest_day"),
-            minutes(-F.col("b.neg_ms")).alias("busiest_day_minutes"),
-        )
-    )
-    # gaps and islands: consecutive dates minus their row number share one anchor date
-    stream_days = per_day.where(F.col("has_stream") == 1).withColumn(
-        "anchor",
-        F.date_sub(
-            "local_date", F.row_number().over(Window.partitionBy("user_id").orderBy("local_date"))
+    listeners = per_day.groupBy("user_id").agg(
+        F.min(F.struct((-F.col("ms")).alias("neg_ms"), F.col("local_date").alias("day"))).alias(
+            "b"
+        ),
+        # collect_list skips the nulls: the dates with a stream
+        F.array_sort(F.collect_list(F.when(F.col("has_stream") == 1, F.col("local_date")))).alias(
+            "_stream_days"
         ),
     )
-    streak = (
-        stream_days.groupBy("user_id", "anchor")
-        .agg(F.count(F.lit(1)).alias("run"))
-        .groupBy("user_id")
-        .agg(F.max("run").alias("longest_streak_days"))
+    return listeners.select(
+        "user_id",
+        F.col("b.day").alias("busiest_day"),
+        minutes(-F.col("b.neg_ms")).alias("busiest_day_minutes"),
+        longest_run(F.col("_stream_days")).alias("longest_streak_days"),
     )
-    return busiest.join(streak, "user_id", "left")
+
+
+def longest_run(dates: Column) -> Column:
+    """The longest run of consecutive dates in a sorted array of distinct dates; null when
+    it is empty (the recap makes that 0)."""
+    start = F.struct(
+        F.lit(None).cast("date").alias("prev"),
+        F.lit(0).alias("run"),
+        F.lit(0).alias("best"),
+    )
+
+    def step(acc: Column, day: Column) -> Column:
+        run = F.when(F.date_diff(day, acc["prev"]) == 1, acc["run"] + 1).otherwise(F.lit(1))
+        return F.struct(
+            day.alias("prev"), run.alias("run"), F.greatest(acc["best"], run).alias("best")
+        )
+
+    best = F.aggregate(dates, start, step)["best"]
+    return F.when(F.size(dates) > 0, best)
 
 
 def minutes_change_pct(previous: DataFrame | None) -> tuple[DataFrame | None, Column]:
