@@ -4,7 +4,13 @@
 ``personality`` and ``build`` are its steps (see job.py). The names below are what other
 packages and the tests use."""
 
-from encore.recaps.build import build_recaps, conform, core_columns, recaps_from_plays
+from encore.recaps.build import (
+    build_recaps,
+    conform,
+    core_columns,
+    recaps_from_plays,
+    session_settings,
+)
 from encore.recaps.plays import (
     earlier_streams,
     partitions_for,
@@ -20,6 +26,7 @@ __all__ = [
     "earlier_streams",
     "partitions_for",
     "recaps_from_plays",
+    "session_settings",
     "window_plays",
     "zone_census",
     "zone_report",

@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from encore.platform import datasets, localtime, storage
 from encore.platform.args import add_common
 from encore.platform.context import RunContext
-from encore.recaps.build import recaps_from_plays
+from encore.recaps.build import recaps_from_plays, session_settings
 from encore.recaps.plays import (
     earlier_streams,
     partitions_for,
@@ -65,6 +65,7 @@ def run(ctx: RunContext, *, timezone: str | None = None) -> int:
     if timezone is not None:
         localtime.require_zone(timezone)
 
+    session_settings(spark)
     report.phase("reading inputs")
     events = datasets.read_events(spark, root)
     users = datasets.read_dimension(spark, root, "users")

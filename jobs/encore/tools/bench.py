@@ -478,6 +478,7 @@ def spark_same_columns(
     from encore.platform.spark import get_session, plays_per_task
 
     spark = get_session(cfg, "bench", profile)
+    recaps.session_settings(spark)
     rules = cfg["recaps"]
     # a local folder: the bench's driver and executors share this machine's disk
     out = tempfile.mkdtemp(prefix="encore-bench-")
