@@ -833,3 +833,48 @@ def test_partitions_grow_with_the_year_not_below_the_default(spark, cfg):
     assert recaps.partitions_for(events, Y, 3) == max(default, 4)  # ⌈10 / 3⌉ = 4 (2024 not counted)
     assert recaps.partitions_for(events, Y, 1000) == default  # never fewer than the default
     assert recaps.partitions_for(events, Y - 1, 1) == max(default, 5)
+
+
+def _event_scans(node) -> int:
+    """Parquet scans of events/ in an executed plan: into adaptive plans and query stages,
+    not into a reused exchange (read once, used twice) nor into a cached relation (built
+    by its own job)."""
+    name = node.getClass().getSimpleName()
+    if name == "AdaptiveSparkPlanExec":
+        return _event_scans(node.executedPlan())
+    if name.endswith("QueryStageExec") and name != "TableCacheQueryStageExec":
+        return _event_scans(node.plan())  # result, shuffle and broadcast stages
+    if name == "FileSourceScanExec":
+        return int("events" in node.relation().location().toString())
+    children = node.children()
+    return sum(_event_scans(children.apply(i)) for i in range(children.size()))
+
+
+def test_the_recap_reads_the_earlier_years_once(spark, cfg, tmp_path):
+    """``new_artists`` needs the earlier years' (listener, artist) pairs and whether a
+    listener has any history; both come from one scan and one shuffle of those years
+    (the plan scanned them twice, with a ``distinct`` each, before). The window's plays
+    are the cached relation, read by their own job."""
+    from pyspark.sql import functions as F
+
+    from encore.platform import datasets
+
+    root = str(tmp_path)
+    ev = (
+        streams("a", "2024-03-01T10:00:00", 3, "Old")
+        + streams("a", "2025-03-01T10:00:00", 3, "Old")
+        + streams("a", "2025-04-01T10:00:00", 2, "New")
+        + streams("b", "2025-03-01T10:00:00", 2, "New")
+    )
+    events_df(spark, ev).withColumn("year", F.year("ts")).withColumn(
+        "month", F.month("ts")
+    ).write.partitionBy("year", "month").parquet(datasets.path(root, "events"))
+    events = datasets.read_events(spark, root)
+    df = recaps.build_recaps(
+        events, None, None, None, ids_df(spark, []), None, year=Y, rules=cfg["recaps"]
+    )
+    rows = by_user(df)
+    spark.catalog.clearCache()
+    assert rows["a"]["new_artists"] == 1  # New; Old was streamed in 2024
+    assert rows["b"]["new_artists"] is None  # no history: we can't know what is new
+    assert _event_scans(df._jdf.queryExecution().executedPlan()) == 1

@@ -15,18 +15,26 @@ def new_artists(artist_stats: DataFrame, earlier: DataFrame) -> DataFrame:
     others get no row (→ null: we can't know what is new to them).
 
     ``earlier`` is earlier_streams: (user_id, artist_name) rows partitioned by listener
-    like ``artist_stats``, so the anti join and the history count need no shuffle and
-    read the earlier years once (Spark reuses the one exchange for both)."""
-    with_history = earlier.groupBy("user_id").agg(F.count(F.lit(1)).alias("_earlier"))
-    known_before = earlier.where(F.col("artist_name").isNotNull())
-    fresh = (
-        artist_stats.select("user_id", "artist_name")
-        .join(known_before, ["user_id", "artist_name"], "left_anti")
-        .groupBy("user_id")
-        .agg(F.count(F.lit(1)).alias("fresh"))
+    like ``artist_stats``. The two go through one aggregation per (listener, artist) —
+    the year's artists marked ``now`` — and one per listener: an artist is new when no
+    earlier row has it, a listener has history when any earlier row (even with a null
+    artist) is theirs. One reader, so the earlier years are scanned once (two readers
+    of different columns would each scan them), and no shuffle: both sides are already
+    partitioned by listener."""
+    marks = artist_stats.select("user_id", "artist_name", F.lit(True).alias("now")).unionByName(
+        earlier.select("user_id", "artist_name", F.lit(False).alias("now"))
     )
-    return with_history.join(fresh, "user_id", "left").select(
-        "user_id", F.coalesce(F.col("fresh"), F.lit(0)).alias("new_artists")
+    per_artist = marks.groupBy("user_id", "artist_name").agg(
+        F.min("now").alias("only_now")  # true iff no earlier row has this artist
+    )
+    return (
+        per_artist.groupBy("user_id")
+        .agg(
+            F.count(F.when(F.col("only_now"), True)).alias("new_artists"),
+            F.max(~F.col("only_now")).alias("_history"),
+        )
+        .where(F.col("_history"))
+        .select("user_id", "new_artists")
     )
 
 
