@@ -16,7 +16,7 @@ DEMO_DIR ?= var/demo
 
 help:
 	@echo "make demo   - set up, generate a small dataset, run the yearly pipeline, print the outputs"
-	@echo "make test   - set up, lint, run the whole test suite (what CI runs; ~57 min on 2 cores, measured 2026-12-02)"
+	@echo "make test   - set up, lint, run the whole test suite (what CI runs; ~37 min on 2 cores, measured 2026-12-03)"
 	@echo "make test-fast - lint and the tests not marked slow (the inner loop, minutes)"
 	@echo "make lint   - ruff check (incl. Airflow 3 rules) and ruff format --check"
 	@echo "make format - apply ruff's fixes and formatting"
@@ -69,7 +69,7 @@ fonts:
 demo: setup fonts
 	$(VENV)/bin/encore demo --data $(DEMO_DIR)
 
-# The whole suite, lint first (what CI runs): ~57 minutes on 2 cores (measured 2026-12-02: tests/jobs 40 min, tests/airflow 16 min).
+# The whole suite, lint first (what CI runs): ~37 minutes on 2 cores (measured 2026-12-03: tests/jobs 25 min, tests/airflow 10 min).
 test: lint browser fonts
 	@rc=0; \
 	$(VENV)/bin/python -m pytest tests/jobs -q --durations=25 || rc=1; \
