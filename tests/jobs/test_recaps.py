@@ -878,3 +878,6 @@ def test_the_recap_reads_the_earlier_years_once(spark, cfg, tmp_path):
     assert rows["a"]["new_artists"] == 1  # New; Old was streamed in 2024
     assert rows["b"]["new_artists"] is None  # no history: we can't know what is new
     assert _event_scans(df._jdf.queryExecution().executedPlan()) == 1
+    # and the session keeps the per-listener collect_list groups in the hash map
+    key, value = recaps.build.OBJECT_HASH_GROUPS
+    assert spark.conf.get(key) == value
