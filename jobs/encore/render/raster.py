@@ -5,7 +5,7 @@ names:
 
 - **fast** (``svg2png-py``: resvg 0.47): one font database per process, loaded once with
   every family of ``FAST_FAMILIES``; the card is drawn to raw pixels and encoded by
-  ``fpng`` (a fast, lossless PNG writer). About 30 ms per card here.
+  ``fpng`` (a fast, lossless PNG writer). About 10 ms per summary here.
 - **exact** (``resvg-py``: resvg 0.48.1): builds a font database from files on every call
   and encodes with the ``png`` crate's default deflate. About 110-150 ms per card.
 
@@ -13,20 +13,26 @@ Both draw the same pixels for every family of ``FAST_FAMILIES`` (tests/jobs/test
 renders each family's sample text with both and compares every pixel). They do not for the
 scripts shaped by the Indic and Universal Shaping Engines — Devanagari, Bengali, Tamil,
 Malayalam, Khmer, Myanmar, Sinhala...: resvg 0.47's shaper breaks their conjuncts (a
-Devanagari "ङ्ग" drawn as two letters and a virama), which 0.48 fixed. So a card naming any
-of those families has those runs **outlined** first (:func:`outlined`): shaped by HarfBuzz
-(what resvg 0.48's rustybuzz ports) with the same font file, and drawn as one filled path
-per run — what resvg itself does with a text run — then the card goes to the fast
-renderer. test_raster compares every such family's sample and whole summaries against
-the exact renderer (at most a few pixels differ, by at most 15 of 255). A card whose text
-uses anything the outliner does not reproduce (an anchor, a transform, spacing, collapsed
-white space) is drawn by the exact renderer, so no name loses its shape for speed.
+Devanagari "ङ्ग" drawn as two letters and a virama), which 0.48 fixed.
+
+Before the fast renderer sees a card, its text is **outlined** (:func:`outlined`): each run
+shaped by HarfBuzz (what resvg's rustybuzz ports) with the font file resvg would use and
+drawn as one filled path — what resvg itself does with a text run. Runs in the Indic
+families must be (that is how they reach the fast renderer at all); every other *plain*
+run is, for speed: resvg spent ~20 of a summary's ~21 ms drawing laying out its 34 texts,
+and a run's path is the glyphs' outlines, each made once per process, placed by one move
+each. test_raster compares every family's sample and whole summaries against both
+renderers' own text (at most a few edge pixels differ, by at most 16 of 255). What the
+outliner does not reproduce stays text: in a fast family, resvg draws it (an emoji, a
+right-to-left run, a character the card's font lacks); in an Indic family, the card goes
+to the exact renderer (an anchor, a transform, spacing, collapsed white space), so no name
+loses its shape for speed.
 """
 
 from __future__ import annotations
 
 import tempfile
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from encore.render import fonts
@@ -77,10 +83,34 @@ def _font_db() -> Any:
     (the files are memory-mapped: ~3 ms, no copy)."""
     import svg2png_py
 
+    _keep_large_buffers()
+
     db = svg2png_py.FontDatabase()
     for path in fonts.files_for(sorted(FAST_FAMILIES)):
         db.load_font_file(path)
     return db
+
+
+def _keep_large_buffers() -> None:
+    """Let glibc's malloc reuse the canvas instead of mapping fresh pages for it.
+
+    A 1080×1920 canvas is 8.3 MB, and so is its copy handed to Python: above glibc's
+    mmap threshold, each is mapped on allocation and unmapped on free, so every PNG paid
+    ~4,000 page faults (zeroed pages): 8–9 ms of a ~10 ms PNG in a fresh process, less
+    after glibc's threshold happened to adapt (docs/render.md). Raising the threshold
+    (to glibc's maximum, 32 MB) and the trim threshold keeps those buffers in the heap.
+    Elsewhere than glibc (macOS) this is a no-op."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 64 << 20)
 
 
 @cache
@@ -92,13 +122,13 @@ def _options() -> Any:
 
 def png(svg: str) -> tuple[bytes, str]:
     """A card's PNG and how it was drawn: "fast" (only FAST_FAMILIES), "outlined" (the
-    other families' runs as paths, then fast) or "exact" (resvg-py)."""
+    other families' runs had to be paths) or "exact" (resvg-py). Either way the fast
+    renderer is given the card with every run it can outline as a path (:func:`outlined`):
+    resvg's text layout is most of its time, the paths' fill a tenth of it."""
     families = fonts.families_in(svg)
-    if fast(families):
-        return png_fast(svg), "fast"
     paths = outlined(svg)
     if paths is not None:
-        return png_fast(paths), "outlined"
+        return png_fast(paths), "fast" if fast(families) else "outlined"
     return png_exact(svg, families), "exact"
 
 
@@ -118,21 +148,53 @@ def png_fast(svg: str) -> bytes:
 
 
 _SVG = "{http://www.w3.org/2000/svg}"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # attributes of a <text> (and of its outlined <tspan>) the outliner reproduces; anything
 # else (text-anchor, transform, dx, letter-spacing...) sends the card to the exact renderer
 _TEXT_ATTRS = frozenset({"x", "y", "font-size", "font-weight", "fill", "fill-opacity"})
 _PAINT = ("fill", "fill-opacity")
+# the root attributes a card of ours has (templates/cards/_card.svg); a root with any other
+# (a font-size, letter-spacing, a style...) changes how text is drawn: its texts stay text
+_ROOT_ATTRS = frozenset({"width", "height", "viewBox", "font-family", "fill", _XML_LANG})
+# bidirectional classes a fast family's run must not have to be outlined: resvg reorders
+# right-to-left text itself (the cards' Arabic and Hebrew runs stay text)
+_BIDI = frozenset({"R", "AL", "AN", "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
 
 
 def outlined(svg: str) -> str | None:
-    """``svg`` with every run in a family outside FAST_FAMILIES drawn as a path, or None
-    when a run cannot be outlined exactly as resvg would draw it (then: png_exact)."""
+    """``svg`` with its text drawn as paths where that draws what resvg would, or None
+    when a run in a family outside FAST_FAMILIES cannot be (then: png_exact).
+
+    Two kinds of run become paths, each shaped by HarfBuzz with the font file resvg would
+    use and drawn as one filled path (so overlapping glyphs fill once, as in resvg's text):
+
+    - every run in a family outside FAST_FAMILIES (resvg 0.47 breaks their conjuncts);
+    - every other run of a *plain* text (:func:`_plain_runs`: the attributes, white space,
+      direction and glyph coverage the outliner reproduces exactly) — for speed: resvg
+      spends ~0.5 ms laying out each text (a summary: ~20 ms of its ~21), and the path of
+      a run is the glyphs' cached outlines (:func:`_glyph`) with one offset each.
+
+    What is not plain (an emoji, a right-to-left run, a character the card's font lacks,
+    a text with an anchor or a transform) stays text for resvg."""
     import xml.etree.ElementTree as ET
 
     ET.register_namespace("", _SVG[1:-1])
     root = ET.fromstring(svg)
+    base = _root_family(root)
     parents = {child: parent for parent in root.iter() for child in parent}
     for text in list(root.iter(f"{_SVG}text")):
+        parent = parents[text]
+        plain = _plain_runs(text, base if parent is root else None)
+        if plain is not None:
+            drawn = [
+                _run_path(text, fam, run, x, strict=fam in FAST_FAMILIES) for fam, run, x in plain
+            ]
+            if all(p is not None for p in drawn):
+                at = list(parent).index(text)
+                parent.remove(text)
+                for i, path in enumerate(drawn):
+                    parent.insert(at + i, path)
+                continue
         spans = [
             t
             for t in text.iter(f"{_SVG}tspan")
@@ -140,13 +202,8 @@ def outlined(svg: str) -> str | None:
         ]
         if not spans:
             continue
-        if set(text.attrib) - _TEXT_ATTRS or "font-size" not in text.attrib:
+        if not _drawable(text):
             return None
-        size = float(text.get("font-size"))
-        bold = text.get("font-weight") == "bold"
-        if text.get("font-weight") not in (None, "bold"):
-            return None
-        parent = parents[text]
         at = list(parent).index(text)
         paths = []
         for span in spans:
@@ -155,18 +212,12 @@ def outlined(svg: str) -> str | None:
                 return None
             if run != run.strip() or "  " in run or any(c in run for c in "\t\n\r"):
                 return None  # SVG's white-space collapsing: left to the exact renderer
-            d = _outline(
-                span.get("font-family"),
-                bold,
-                run,
-                float(span.get("x", text.get("x", 0))),
-                float(text.get("y", 0)),
-                size,
-            )
-            path = ET.Element(f"{_SVG}path", {"d": d})
-            for name in _PAINT:
-                if text.get(name) is not None:
-                    path.set(name, text.get(name))
+            x = _number(span.get("x", text.get("x", "0")))
+            if x is None:
+                return None
+            path = _run_path(text, span.get("font-family"), run, x, strict=False)
+            if path is None:
+                return None
             paths.append(path)
             _remove_keeping_tail(text, span)
         if not (text.text or "").strip() and not len(text):
@@ -175,6 +226,76 @@ def outlined(svg: str) -> str | None:
         for i, path in enumerate(paths, 1):
             parent.insert(at + i, path)
     return ET.tostring(root, encoding="unicode")
+
+
+def _root_family(root: Any) -> str | None:
+    """The family resvg draws a card's unstyled text in: the stack's first (fonts.STACK),
+    when the root is a card root and names that stack; else None (its texts stay text)."""
+    if set(root.attrib) - _ROOT_ATTRS or root.get("font-family") != fonts.STACK:
+        return None
+    return fonts.BASE
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:  # a list of positions ("10 20 30"): not ours to reproduce
+        return None
+
+
+def _drawable(text: Any) -> bool:
+    """A <text> whose own attributes the outliner reproduces."""
+    return (
+        not set(text.attrib) - _TEXT_ATTRS
+        and _number(text.get("font-size")) is not None
+        and text.get("font-weight") in (None, "bold")
+        and _number(text.get("x", "0")) is not None
+        and _number(text.get("y", "0")) is not None
+    )
+
+
+def _plain_text(run: str, family: str) -> bool:
+    """A run resvg would lay out exactly as :func:`_run_path` does."""
+    import unicodedata
+
+    if not run or run[0] == " " or "  " in run or any(c in run for c in "\t\n\r"):
+        return False  # SVG's white-space collapsing moves what follows
+    if family not in FAST_FAMILIES:
+        return True  # the outliner's own families: conjuncts and joiners are its job
+    if family == fonts.EMOJI:
+        return False  # colour bitmaps, not outlines
+    return not any(fonts.ignorable(ord(c)) or unicodedata.bidirectional(c) in _BIDI for c in run)
+
+
+def _plain_runs(text: Any, base: str | None) -> list[tuple[str, str, float]] | None:
+    """[(family, run, x)] of a <text> made only of runs the outliner reproduces — its own
+    text in the card's family, or tspans naming a family and placed by x (fonts.layout)
+    — else None."""
+    if not _drawable(text):
+        return None
+    x0 = _number(text.get("x", "0"))
+    if not len(text):
+        run = text.text or ""
+        if base is None or not _plain_text(run, base):
+            return None
+        return [(base, run, x0)]
+    if (text.text or "").strip(" ") or text.text and text.text != "":
+        return None
+    runs = []
+    for i, span in enumerate(text):
+        if span.tag != f"{_SVG}tspan" or len(span) or span.tail:
+            return None
+        if set(span.attrib) - {"x", "font-family"} or (i and "x" not in span.attrib):
+            return None
+        family = span.get("font-family") or base
+        x = _number(span.get("x", text.get("x", "0")))
+        run = span.text or ""
+        if family is None or x is None or family not in fonts.ALL_NAMES:
+            return None
+        if not _plain_text(run, family):
+            return None
+        runs.append((family, run, x))
+    return runs
 
 
 def _remove_keeping_tail(text: Any, span: Any) -> None:
@@ -188,27 +309,114 @@ def _remove_keeping_tail(text: Any, span: Any) -> None:
     text.remove(span)
 
 
-def _outline(family: str, bold: bool, run: str, x: float, y: float, size: float) -> str:
-    """One path of ``run`` shaped by HarfBuzz in ``family``'s font, its baseline at (x, y):
-    every glyph's outline scaled to ``size`` and placed where the shaper put it, as one
-    path (so overlapping glyphs fill once, as in resvg's text)."""
+def _run_path(text: Any, family: str, run: str, x: float, *, strict: bool) -> Any | None:
+    """The <path> of ``run`` in ``family`` at the text's size, weight and paint, its
+    baseline starting at (x, the text's y); None when ``strict`` and a character has no
+    glyph in the font (resvg would fall back to another font: the run stays text)."""
+    import xml.etree.ElementTree as ET
+
+    size = float(text.get("font-size"))
+    d = _outline(family, text.get("font-weight") == "bold", run, strict=strict)
+    if d is None:
+        return None
+    k = size / fonts.face(family, text.get("font-weight") == "bold").hb_font.face.upem
+    y = float(text.get("y", "0"))
+    # the glyphs in font units, y up; the run's one transform puts them at size, y down
+    path = ET.Element(f"{_SVG}path", {"d": d, "transform": f"matrix({k!r} 0 0 {-k!r} {x!r} {y!r})"})
+    for name in _PAINT:
+        if text.get(name) is not None:
+            path.set(name, text.get(name))
+    return path
+
+
+def _outline(family: str, bold: bool, run: str, *, strict: bool = False) -> str | None:
+    """One path of ``run`` shaped by HarfBuzz in ``family``'s font, in font units from
+    the origin: each glyph its cached outline after one absolute move to where the shaper
+    put it. None when ``strict`` and the font has no glyph for a character (.notdef)."""
     import uharfbuzz as hb
-    from fontTools.pens.svgPathPen import SVGPathPen
-    from fontTools.pens.transformPen import TransformPen
 
     font = fonts.face(family, bold).hb_font
-    k = size / font.face.upem
     buf = hb.Buffer()
     buf.add_str(run)
     buf.guess_segment_properties()
-    hb.shape(font, buf, {})
-    pen = SVGPathPen(None, ntos=lambda v: f"{v:.3f}".rstrip("0").rstrip("."))
-    advance = 0
+    hb.shape(font, buf, _FEATURES.get(family, {}))
+    parts = []
+    ax = ay = 0
     for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
-        origin = (x + (advance + pos.x_offset) * k, y - pos.y_offset * k)
-        font.draw_glyph_with_pen(info.codepoint, TransformPen(pen, (k, 0, 0, -k, *origin)))
-        advance += pos.x_advance
-    return pen.getCommands() or "M0 0"
+        if strict and info.codepoint == 0:
+            return None
+        glyph = _glyph(family, bold, info.codepoint)
+        if glyph is not None:
+            gx, gy, rest = glyph
+            parts.append(f"M{_n(ax + pos.x_offset + gx)} {_n(ay + pos.y_offset + gy)}{rest}")
+        ax += pos.x_advance
+        ay += pos.y_advance
+    return "".join(parts) or "M0 0"
+
+
+# resvg's shaper does not apply Noto Sans CJK's contextual space between Hangul syllables
+# (its 'calt' widens "하입 보이"'s space from 227 to 280 units); HarfBuzz does
+_FEATURES = {"Noto Sans CJK KR": {"calt": False}}
+
+
+def _n(v: float) -> str:
+    return str(int(v)) if v == int(v) else f"{v:.3f}".rstrip("0").rstrip(".")
+
+
+@lru_cache(maxsize=1 << 16)
+def _glyph(family: str, bold: bool, gid: int) -> tuple[float, float, str] | None:
+    """A glyph's outline in font units as (x, y of its first point, the rest as relative
+    commands), or None for a glyph with no outline (a space). Relative, so that placing
+    the glyph is one absolute move: ~600 glyphs a summary, each outlined once per process."""
+    pen = _RelativePen()
+    fonts.face(family, bold).hb_font.draw_glyph_with_pen(gid, pen)
+    if pen.start is None:
+        return None
+    return pen.start[0], pen.start[1], "".join(pen.out)
+
+
+class _RelativePen:
+    """A fontTools-style pen writing SVG path commands relative to the previous point
+    (after the first move), closing each contour; numbers as _n writes them."""
+
+    def __init__(self) -> None:
+        self.start: tuple[float, float] | None = None
+        self.out: list[str] = []
+        self.at = (0.0, 0.0)
+        self.contour = (0.0, 0.0)
+
+    def _rel(self, *points: tuple[float, float]) -> str:
+        x0, y0 = self.at
+        return " ".join(f"{_n(x - x0)} {_n(y - y0)}" for x, y in points)
+
+    def moveTo(self, p: tuple[float, float]) -> None:  # noqa: N802 (the pen protocol)
+        if self.start is None:
+            self.start = p
+        else:
+            # after a close, a relative move is from the closed contour's first point
+            self.at = self.contour
+            self.out.append("m" + self._rel(p))
+        self.at = self.contour = p
+
+    def lineTo(self, p: tuple[float, float]) -> None:  # noqa: N802
+        self.out.append("l" + self._rel(p))
+        self.at = p
+
+    def qCurveTo(self, *points: tuple[float, float]) -> None:  # noqa: N802
+        # HarfBuzz gives one control point and the end point per call
+        self.out.append("q" + self._rel(*points))
+        self.at = points[-1]
+
+    def curveTo(self, *points: tuple[float, float]) -> None:  # noqa: N802
+        self.out.append("c" + self._rel(*points))
+        self.at = points[-1]
+
+    def closePath(self) -> None:  # noqa: N802
+        self.out.append("z")
+        self.at = self.contour
+
+    def endPath(self) -> None:  # noqa: N802
+        self.at = self.contour
 
 
 def png_exact(svg: str, families: set[str] | frozenset[str]) -> bytes:
