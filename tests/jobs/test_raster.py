@@ -340,6 +340,18 @@ def test_a_plain_card_text_is_one_path_in_the_cards_font_with_its_paint():
         ('<text x="5" y="90">No size</text>', ""),
         ('<text x="5" y="90" font-size="40">Spaced</text>', ' letter-spacing="3"'),
         ('<g><text x="5" y="90" font-size="40">Grouped</text></g>', ""),
+        (
+            '<g><text x="5" y="90" font-size="40"><tspan font-family="Noto Sans">In a group</tspan></text></g>',
+            "",
+        ),
+        (
+            '<text x="5" y="90" font-size="40"><tspan font-family="Noto Sans">Styled root</tspan></text>',
+            ' word-spacing="9"',
+        ),
+        (
+            '<text x="5" y="90" font-size="40"> <tspan font-family="Noto Sans">Lead</tspan></text>',
+            "",
+        ),
         ('<text x="5" y="90" font-size="40">A<tspan dy="4">b</tspan></text>', ""),
     ],
     ids=[
@@ -351,6 +363,9 @@ def test_a_plain_card_text_is_one_path_in_the_cards_font_with_its_paint():
         "no-size",
         "root-style",
         "group",
+        "group-span",
+        "root-style-span",
+        "space-before-span",
         "dy",
     ],
 )

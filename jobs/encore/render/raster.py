@@ -180,11 +180,13 @@ def outlined(svg: str) -> str | None:
 
     ET.register_namespace("", _SVG[1:-1])
     root = ET.fromstring(svg)
-    base = _root_family(root)
+    plain_root = not set(root.attrib) - _ROOT_ATTRS  # nothing on the root restyles text
+    base = fonts.BASE if plain_root and root.get("font-family") == fonts.STACK else None
     parents = {child: parent for parent in root.iter() for child in parent}
     for text in list(root.iter(f"{_SVG}text")):
         parent = parents[text]
-        plain = _plain_runs(text, base if parent is root else None)
+        alone = plain_root and parent is root  # nothing around the text styles it
+        plain = _plain_runs(text, base if alone else None, alone=alone)
         if plain is not None:
             drawn = [
                 _run_path(text, fam, run, x, strict=fam in FAST_FAMILIES) for fam, run, x in plain
@@ -228,14 +230,6 @@ def outlined(svg: str) -> str | None:
     return ET.tostring(root, encoding="unicode")
 
 
-def _root_family(root: Any) -> str | None:
-    """The family resvg draws a card's unstyled text in: the stack's first (fonts.STACK),
-    when the root is a card root and names that stack; else None (its texts stay text)."""
-    if set(root.attrib) - _ROOT_ATTRS or root.get("font-family") != fonts.STACK:
-        return None
-    return fonts.BASE
-
-
 def _number(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
@@ -267,10 +261,13 @@ def _plain_text(run: str, family: str) -> bool:
     return not any(fonts.ignorable(ord(c)) or unicodedata.bidirectional(c) in _BIDI for c in run)
 
 
-def _plain_runs(text: Any, base: str | None) -> list[tuple[str, str, float]] | None:
+def _plain_runs(text: Any, base: str | None, *, alone: bool) -> list[tuple[str, str, float]] | None:
     """[(family, run, x)] of a <text> made only of runs the outliner reproduces — its own
     text in the card's family, or tspans naming a family and placed by x (fonts.layout)
-    — else None."""
+    — else None. ``base``: the family of a run that names none (the card root's stack's
+    first), or None (such a run stays text). ``alone``: nothing around the text (a group,
+    a root attribute) changes how it is drawn; else only Indic-family runs are outlined,
+    as before."""
     if not _drawable(text):
         return None
     x0 = _number(text.get("x", "0"))
@@ -279,8 +276,8 @@ def _plain_runs(text: Any, base: str | None) -> list[tuple[str, str, float]] | N
         if base is None or not _plain_text(run, base):
             return None
         return [(base, run, x0)]
-    if (text.text or "").strip(" ") or text.text and text.text != "":
-        return None
+    if text.text:
+        return None  # text before the first run: white space SVG would collapse, or more
     runs = []
     for i, span in enumerate(text):
         if span.tag != f"{_SVG}tspan" or len(span) or span.tail:
@@ -292,6 +289,8 @@ def _plain_runs(text: Any, base: str | None) -> list[tuple[str, str, float]] | N
         run = span.text or ""
         if family is None or x is None or family not in fonts.ALL_NAMES:
             return None
+        if family in FAST_FAMILIES and not alone:
+            return None  # a group or a styled root around it: resvg's to draw
         if not _plain_text(run, family):
             return None
         runs.append((family, run, x))
