@@ -338,6 +338,8 @@ def test_a_plain_card_text_is_one_path_in_the_cards_font_with_its_paint():
         ('<text x="5" y="90" font-size="40" text-anchor="end">Anchored</text>', ""),
         ('<text x="5 25 45" y="90" font-size="40">Placed</text>', ""),
         ('<text x="5" y="90">No size</text>', ""),
+        ('<text x="5" y="90" font-size="40" font-weight="300">Light</text>', ""),
+        ('<text x="5" y="90" font-size="40">Beyon\u00adcé</text>', ""),  # a soft hyphen
         ('<text x="5" y="90" font-size="40">Spaced</text>', ' letter-spacing="3"'),
         ('<g><text x="5" y="90" font-size="40">Grouped</text></g>', ""),
         (
@@ -361,6 +363,8 @@ def test_a_plain_card_text_is_one_path_in_the_cards_font_with_its_paint():
         "anchor",
         "positions",
         "no-size",
+        "weight",
+        "ignorable",
         "root-style",
         "group",
         "group-span",

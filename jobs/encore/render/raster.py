@@ -96,8 +96,9 @@ def _keep_large_buffers() -> None:
 
     A 1080×1920 canvas is 8.3 MB, and so is its copy handed to Python: above glibc's
     mmap threshold, each is mapped on allocation and unmapped on free, so every PNG paid
-    ~4,000 page faults (zeroed pages): 8–9 ms of a ~10 ms PNG in a fresh process, less
-    after glibc's threshold happened to adapt (docs/render.md). Raising the threshold
+    ~9,500 page faults (zeroed pages) between them: 8–9 ms, as much again as the PNG's
+    own work, in a fresh process; less after glibc's threshold happened to adapt
+    (docs/render.md; test_raster counts them). Raising the threshold
     (to glibc's maximum, 32 MB) and the trim threshold keeps those buffers in the heap.
     Elsewhere than glibc (macOS) this is a no-op."""
     import ctypes
@@ -212,7 +213,7 @@ def outlined(svg: str) -> str | None:
             run = span.text or ""
             if set(span.attrib) - {"x", "font-family"} or len(span) or not run:
                 return None
-            if run != run.strip() or "  " in run or any(c in run for c in "\t\n\r"):
+            if not _uncollapsed(run) or run.endswith(" "):
                 return None  # SVG's white-space collapsing: left to the exact renderer
             x = _number(span.get("x", text.get("x", "0")))
             if x is None:
@@ -248,11 +249,17 @@ def _drawable(text: Any) -> bool:
     )
 
 
+def _uncollapsed(run: str) -> bool:
+    """A non-empty run SVG's white-space collapsing leaves as it is where it starts and
+    inside (no leading or doubled space, no tab or line break): nothing moves."""
+    return bool(run) and run[0] != " " and "  " not in run and not any(c in run for c in "\t\n\r")
+
+
 def _plain_text(run: str, family: str) -> bool:
     """A run resvg would lay out exactly as :func:`_run_path` does."""
     import unicodedata
 
-    if not run or run[0] == " " or "  " in run or any(c in run for c in "\t\n\r"):
+    if not _uncollapsed(run):
         return False  # SVG's white-space collapsing moves what follows
     if family not in FAST_FAMILIES:
         return True  # the outliner's own families: conjuncts and joiners are its job
@@ -392,8 +399,6 @@ class _RelativePen:
         if self.start is None:
             self.start = p
         else:
-            # after a close, a relative move is from the closed contour's first point
-            self.at = self.contour
             self.out.append("m" + self._rel(p))
         self.at = self.contour = p
 
@@ -412,10 +417,10 @@ class _RelativePen:
 
     def closePath(self) -> None:  # noqa: N802
         self.out.append("z")
-        self.at = self.contour
+        self.at = self.contour  # SVG: after a close, the point is the contour's first
 
     def endPath(self) -> None:  # noqa: N802
-        self.at = self.contour
+        pass  # an open contour: the point stays its last, as in SVG
 
 
 def png_exact(svg: str, families: set[str] | frozenset[str]) -> bytes:
