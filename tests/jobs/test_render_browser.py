@@ -172,6 +172,49 @@ def test_story_steps_through_every_card(browser, site, server, how):
         context.close()
 
 
+@pytest.mark.parametrize(
+    "size", [(1200, 900), (1920, 1080), (768, 1024), (600, 800), (420, 860), (360, 640)]
+)
+def test_arrows_never_cover_the_card(browser, site, server, size):
+    """The previous/next buttons sit beside the card (below it on a narrow window), never
+    over it: a card's ranks, labels and clock hours run to its edges (the 2026-12 page put
+    the arrows on the card's middle edges, over "6:00 AM", "Jun" and rank 4 at 1200 px).
+    Both stay in the window, clickable, and the card is wholly visible."""
+    _, pages = site
+    width, height = size
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/{pages['world'].name}/index.html")
+        page.wait_for_load_state("load")
+        story = page.locator(".story").bounding_box()
+        assert story["x"] >= 0 and story["x"] + story["width"] <= width + 0.5, (size, story)
+        assert story["y"] >= 0 and story["y"] + story["height"] <= height + 0.5, (size, story)
+        assert story["height"] == pytest.approx(story["width"] * 16 / 9, abs=2)
+        # as large as the window lets it be: its width or its height all but the margins,
+        # the buttons below and the share row
+        assert story["width"] >= min(540, width - 152) or story["height"] >= height - 160, (size, story)
+        for which in ("prev", "next"):
+            nav = page.locator(f".nav.{which}").bounding_box()
+            assert nav["width"] >= 44 and nav["height"] >= 44, (which, nav)  # a finger's target
+            inside = lambda b: 0 <= b["x"] and b["x"] + b["width"] <= width and 0 <= b["y"] and b["y"] + b["height"] <= height  # noqa: E731
+            assert inside(nav), (size, which, nav)
+            apart = (
+                nav["x"] + nav["width"] <= story["x"]
+                or nav["x"] >= story["x"] + story["width"]
+                or nav["y"] >= story["y"] + story["height"]
+                or nav["y"] + nav["height"] <= story["y"]
+            )
+            assert apart, (size, which, nav, story)
+        page.click(".nav.next")
+        assert _current(page) == 2
+        page.click(".nav.prev")
+        assert _current(page) == 1
+        assert page.locator(".nav.prev").is_disabled()
+    finally:
+        context.close()
+
+
 def test_swipe_on_a_touch_screen(browser, site, server):
     _, pages = site
     context, page, seen = _open(
