@@ -281,7 +281,9 @@ def _shown(root: str, fact_id: str, truth: float, locale: str = "en") -> str:
     error, which a geometric draw exceeds in about 6 of a million releases (a fixed band
     of ±4 around 40 failed in ~2 % of runs at the extras' small epsilon)."""
     (row,) = [
-        r for r in facts.load_released(root, YEAR) if r["fact_id"] == fact_id and r["key"] is not None
+        r
+        for r in facts.load_released(root, YEAR)
+        if r["fact_id"] == fact_id and r["key"] is not None
     ]
     assert not row["suppressed"] and abs(row["value"] - truth) <= 4 * max(1.0, row["error95"]), row
     return numbers.format_about(row["value"], row["error95"], locale)
@@ -322,7 +324,10 @@ def test_export_end_to_end_releases_missing_facts_and_leaks_nothing(world, cfg, 
     texts = {(r["market"], r["locale"], r["line"]): r["text"] for r in export.copy}
     # 40 owners of a "chill" playlist, 20 of "God is a man": the copy shows the release
     assert texts[("FR", "en", "chill")] == f"{_shown(root, 'chill', 40)} playlists are chill."
-    assert texts[("FR", "de", "god")] == f"“God is a man”: {_shown(root, 'titled', 20, 'de')} playlists."
+    assert (
+        texts[("FR", "de", "god")]
+        == f"“God is a man”: {_shown(root, 'titled', 20, 'de')} playlists."
+    )
     assert not any(k[2] == "nobody" for k in texts) and any("nobody" in n for n in export.notes)
     assert {f["id"] for f in json.load(open(os.path.join(folder, "facts-used.json")))} == {
         "artists",

@@ -193,12 +193,16 @@ def test_arrows_never_cover_the_card(browser, site, server, size):
         assert story["height"] == pytest.approx(story["width"] * 16 / 9, abs=2)
         # as large as the window lets it be: its width or its height all but the margins,
         # the buttons below and the share row
-        assert story["width"] >= min(540, width - 152) or story["height"] >= height - 160, (size, story)
+        assert story["width"] >= min(540, width - 152) or story["height"] >= height - 160, (
+            size,
+            story,
+        )
         for which in ("prev", "next"):
             nav = page.locator(f".nav.{which}").bounding_box()
             assert nav["width"] >= 44 and nav["height"] >= 44, (which, nav)  # a finger's target
-            inside = lambda b: 0 <= b["x"] and b["x"] + b["width"] <= width and 0 <= b["y"] and b["y"] + b["height"] <= height  # noqa: E731
-            assert inside(nav), (size, which, nav)
+            in_window = 0 <= nav["x"] and nav["x"] + nav["width"] <= width
+            in_window = in_window and 0 <= nav["y"] and nav["y"] + nav["height"] <= height
+            assert in_window, (size, which, nav)
             apart = (
                 nav["x"] + nav["width"] <= story["x"]
                 or nav["x"] >= story["x"] + story["width"]
