@@ -278,8 +278,9 @@ def _write_world(tables, root):
 def _shown(root: str, fact_id: str, truth: float, locale: str = "en") -> str:
     """The copy's text for the one released key of ``fact_id``, once its noisy value is
     checked against the true count by the release's own error: within 4 x its 95 %
-    error, which a geometric draw exceeds in about 6 of a million releases (a fixed band
-    of ±4 around 40 failed in ~2 % of runs at the extras' small epsilon)."""
+    error, which a geometric draw exceeds in 4 to 28 of a million releases, by its scale
+    (noise.error95 at scales 0.4-12; a fixed band of ±4 around 40 failed in ~2 % of runs
+    at the extras' small epsilon)."""
     (row,) = [
         r
         for r in facts.load_released(root, YEAR)
