@@ -219,6 +219,36 @@ def test_arrows_never_cover_the_card(browser, site, server, size):
         context.close()
 
 
+@pytest.mark.parametrize("size", [(1200, 900), (390, 844)])
+def test_without_javascript_every_card_can_be_scrolled_to(browser, site, server, size):
+    """With JavaScript off the page is a plain column of every card (no story, no
+    buttons), starting at the top of the page: a centred column taller than the window
+    had put its first cards above the top, where no scroll reaches (seen at both sizes)."""
+    _, pages = site
+    width, height = size
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, java_script_enabled=False
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/{pages['world'].name}/index.html")
+        page.wait_for_load_state("load")
+        cards = page.locator(".card img")
+        assert cards.count() == len(render.CARDS)
+        first = cards.first.bounding_box()
+        assert 0 <= first["y"] < height and first["x"] >= 0, (size, first)
+        assert first["x"] + first["width"] <= width + 0.5, (size, first)
+        assert not page.locator(".nav.prev").is_visible()
+        assert not page.locator(".nav.next").is_visible()
+        # scrolled to the end, the last card (taller than a 900 px window) ends on screen
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        last = page.locator(".card img").last.bounding_box()
+        assert 0 < last["y"] + last["height"] <= height, (size, last)
+        assert page.locator("#download").is_visible()
+    finally:
+        context.close()
+
+
 def test_swipe_on_a_touch_screen(browser, site, server):
     _, pages = site
     context, page, seen = _open(
