@@ -109,7 +109,10 @@ def _base_query(spec: FactSpec, year: int, restrict_source: str | None):
             return [{"phrase": label} for norm, label in wanted if norm in title]
 
         q = q.flat_map(phrases_in_title, {"phrase": ColumnType.VARCHAR}, augment=True)
-    return q
+    # only the columns the fact reads reach the library's truncation: it sorts and
+    # hashes (sha2) every column of every row, and a streams row carries nine
+    # (docs/facts.md, "How a release reads its data")
+    return q.select(["user_id", *spec.key_columns, *([spec.metric] if spec.metric else [])])
 
 
 def _bounded(q, spec: FactSpec):
