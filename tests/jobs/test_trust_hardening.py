@@ -348,6 +348,56 @@ def test_release_withdraws_when_the_ledger_moved_under_it(spark, race_world, tmp
     assert facts.load_released(root, YEAR) == []
 
 
+def _library_scratch(spark) -> list[str]:
+    """Tumult's scratch databases in the session's catalog, and any folder of one left
+    in the Spark warehouse."""
+    from urllib.parse import urlparse
+
+    names = [d.name for d in spark.catalog.listDatabases() if d.name.startswith("tumult_temp_")]
+    warehouse = urlparse(spark.conf.get("spark.sql.warehouse.dir")).path
+    folders = sorted(os.listdir(warehouse)) if os.path.isdir(warehouse) else []
+    return names + [f for f in folders if f.startswith("tumult_temp_")]
+
+
+def test_no_draw_outlives_its_release(spark, race_world, tmp_path):
+    """The library writes every noisy answer it draws to a table of its own database in
+    the Spark warehouse (``tumult_temp_<time>_<uuid>``) and left it there: each run of
+    `encore facts` left one under ./spark-warehouse of wherever it was started, with the
+    raw noisy value of every suppressed key, and a release that withdrew (the ledger
+    moved) left draws that no ledger entry counts. A release now drops it once the
+    values are in hand, published or withdrawn, and the next release still works."""
+    from encore import facts
+    from encore.platform.locks import RunLocked
+
+    c, specs, inputs = race_world
+    warehouse = spark.conf.get("spark.sql.warehouse.dir")
+    # a session Encore starts keeps its warehouse out of the folder it was started in
+    assert not warehouse.removeprefix("file:").startswith(os.getcwd()), warehouse
+    assert "encore-spark-warehouse-" in warehouse, warehouse
+
+    first = facts.release(
+        spark, _root(tmp_path / "a", "local"), YEAR, [specs["top_artist"]], c, "a", inputs=inputs
+    )
+    assert first["top_artist"].values() and _library_scratch(spark) == []
+
+    root = _root(tmp_path / "b", "local")
+
+    def meanwhile(line: str) -> None:
+        if line.startswith("evaluating"):
+            _seed_ledger(root, 0.5)
+
+    with pytest.raises(RunLocked, match="changed while this release was computed"):
+        facts.release(
+            spark, root, YEAR, [specs["top_artist"]], c, "late", inputs=inputs, say=meanwhile
+        )
+    assert _library_scratch(spark) == []  # the withdrawn draw is not kept either
+
+    again = facts.release(
+        spark, _root(tmp_path / "c", "local"), YEAR, [specs["top_artists"]], c, "c", inputs=inputs
+    )
+    assert again["top_artists"].values() and _library_scratch(spark) == []
+
+
 def test_claims_on_a_uri_root_let_one_run_in_at_a_time(tmp_path):
     """``locks.exclusive`` on a :// root (file:// here): eight threads race for it,
     twenty rounds; two are never inside at once."""

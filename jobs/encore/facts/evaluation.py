@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
+import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +31,12 @@ if TYPE_CHECKING:
     from tmlt.analytics import KeySet, Session
 
 ID_SPACE = "listener"
+
+# Spark's notice that the library declares its pandas UDFs the old way, printed 4-5 times
+# per `encore facts` between the command's own lines: nothing a person can act on.
+warnings.filterwarnings(
+    "ignore", message=r"In Python 3\.6\+ and Spark 3\.0\+", category=UserWarning
+)
 
 
 def _truncation_column(spec: FactSpec) -> str:
@@ -305,6 +314,35 @@ def _note(spec: FactSpec, rows: list[dict], min_count: int, bar: float | None) -
             f"noise to leave a meaningful {spec.kind}"
         )
     return f"{len(rows)} keys: {released} released, {len(rows) - released} suppressed ({why})"
+
+
+# The library writes every answer it draws to a table of its own database in the Spark
+# warehouse (one per process, tumult_temp_<time>_<uuid>: the noisy values, those of
+# suppressed keys included) and drops it only at interpreter exit, when a Spark session
+# is still up: a CLI run left it in ./spark-warehouse of its working folder, and a
+# release that withdrew kept draws that no ledger entry counts. The releases of this
+# process (tests run two in threads) share it; the last one to finish drops it.
+_scratch_users = 0
+_scratch_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def library_scratch() -> Iterator[None]:
+    """Evaluate facts inside this: on leaving (values collected, or an error), the
+    library's database of draws is dropped with its files, unless another release of
+    this process is still evaluating; the library makes it again when next needed."""
+    from tmlt.analytics.utils import cleanup
+
+    global _scratch_users
+    with _scratch_guard:
+        _scratch_users += 1
+    try:
+        yield
+    finally:
+        with _scratch_guard:
+            _scratch_users -= 1
+            if _scratch_users == 0:
+                cleanup()  # DROP DATABASE IF EXISTS <its database> CASCADE
 
 
 def open_session(inputs: Inputs, specs: list[FactSpec], epsilon: float, delta: float) -> Session:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from encore.facts import catalog as fc
 from encore.facts.catalog import FactSpec
-from encore.facts.evaluation import evaluate_fact, open_session
+from encore.facts.evaluation import evaluate_fact, library_scratch, open_session
 from encore.facts.ledger import append_ledger, ledger_files, ledger_moved, require_budget
 from encore.facts.population import Inputs, read_inputs
 from encore.facts.report import write_report
@@ -128,11 +128,12 @@ def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id
         if not todo:
             return out
         need = [fc.budget_for(s, cfg) for s in todo]
-    session = open_session(inputs, todo, sum(e for e, _ in need), sum(d for _, d in need))
     evaluated = []
-    for spec in todo:
-        say(f"evaluating {spec.id} (epsilon {fc.budget_for(spec, cfg)[0]:.4g})")
-        evaluated.append(evaluate_fact(session, spec, inputs, year, cfg))
+    with library_scratch():  # the draws are kept in memory only, published or not
+        session = open_session(inputs, todo, sum(e for e, _ in need), sum(d for _, d in need))
+        for spec in todo:
+            say(f"evaluating {spec.id} (epsilon {fc.budget_for(spec, cfg)[0]:.4g})")
+            evaluated.append(evaluate_fact(session, spec, inputs, year, cfg))
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # check, then write, then check again: the budget was checked against ``seen``; if
     # the ledger moved since (a release that did not honour the lock), this one

@@ -3,8 +3,11 @@ into the jobs' pure functions; nothing here is module-level state."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,6 +16,25 @@ if TYPE_CHECKING:
 # The profile's plays_per_task, carried in the session for the jobs (recaps.partitions_for).
 PLAYS_PER_TASK = "spark.encore.playsPerTask"
 DEFAULT_PLAYS_PER_TASK = 250_000
+
+
+WAREHOUSE = "spark.sql.warehouse.dir"
+_scratch_warehouse: list[str] = []  # this process's, made at its first local session
+
+
+def scratch_warehouse() -> str:
+    """A private folder (mode 0700, under the system's temp folder) for the Spark
+    warehouse of a local session, removed when the process exits.
+
+    Encore writes no table to the warehouse; the DP library does (its scratch database
+    of draws, dropped after each release: ``facts.evaluation.library_scratch``). Spark's
+    default, ./spark-warehouse, put it in whatever folder a command was started from.
+    """
+    if not _scratch_warehouse:
+        path = tempfile.mkdtemp(prefix="encore-spark-warehouse-")
+        atexit.register(shutil.rmtree, path, True)
+        _scratch_warehouse.append(path)
+    return _scratch_warehouse[0]
 
 
 def plays_per_task(session: SparkSession) -> int:
@@ -46,6 +68,9 @@ def get_session(cfg: dict, app_name: str, profile: str | None = None) -> SparkSe
         builder = builder.master(prof["master"]).config(
             "spark.driver.memory", prof.get("driver_memory", "2g")
         )
+        if prof["master"].startswith("local") and WAREHOUSE not in prof.get("conf", {}):
+            # a cluster's warehouse must be storage every executor shares: its own setting
+            builder = builder.config(WAREHOUSE, scratch_warehouse())
     builder = (
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "true")
