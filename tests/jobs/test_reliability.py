@@ -60,12 +60,14 @@ def _staging_under(root: str) -> str | None:
     return None
 
 
-def _kill_when(args: list[str], trigger, timeout: float = 600) -> list[str]:
+def _kill_when(
+    args: list[str], trigger, timeout: float = 600, env_extra: dict | None = None
+) -> list[str]:
     """Start a command and SIGKILL its whole process group the moment ``trigger(stderr
     lines so far)`` is true; returns those lines."""
     import threading
 
-    proc = _encore(*args, wait=False)
+    proc = _encore(*args, wait=False, env_extra=env_extra)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: [lines.append(x) for x in proc.stderr], daemon=True)
     reader.start()
@@ -195,34 +197,42 @@ def test_facts_rerun_returns_stored_releases_and_spends_nothing(root):
     assert tree_digest(ledger_dir) == before_ledger
 
 
-def test_facts_crash_during_first_release_then_rerun(root):
+def _scratch_in(tmp: str) -> dict[str, list[str]]:
+    """The Spark warehouses Encore's sessions made in ``tmp``, each with what it holds."""
+    return {
+        d: sorted(os.listdir(os.path.join(tmp, d)))
+        for d in sorted(os.listdir(tmp))
+        if d.startswith("encore-spark-warehouse-")
+    }
+
+
+def test_facts_crash_during_first_release_then_rerun(root, tmp_path):
     data, year = root
     for rel in ("facts", "ledger"):
         shutil.rmtree(os.path.join(data, rel), ignore_errors=True)
+    tmp = tmp_path / "tmp"  # the commands' temp folder, to see what a killed one leaves
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    facts = ["facts", "--data", data, "--year", str(year), "--spark-profile", "test"]
     # killed while the DP queries run: the values are drawn but not yet stored
     _kill_when(
-        [
-            "facts",
-            "--data",
-            data,
-            "--year",
-            str(year),
-            "--spark-profile",
-            "test",
-            "--run-id",
-            "crash",
-        ],
+        [*facts, "--run-id", "crash"],
         lambda lines: sum("evaluating" in x for x in lines) >= 3,
+        env_extra=env,
     )
     facts_dir = os.path.join(data, "facts", f"year={year}")
     assert not os.path.exists(facts_dir)  # nothing half-released
     assert _staging_under(data) is None or "facts" not in _staging_under(data)
-    done = _encore(
-        "facts", "--data", data, "--year", str(year), "--spark-profile", "test", "--run-id", "again"
-    )
+    # the killed run's draws (two facts evaluated) are in its scratch warehouse ...
+    ((killed, held),) = _scratch_in(str(tmp)).items()
+    assert len(held) == 1 and held[0].startswith("tumult_temp_"), held
+    assert os.listdir(os.path.join(tmp, killed, held[0])), "no draw was written"
+    done = _encore(*facts, "--run-id", "again", env_extra=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert os.listdir(facts_dir)
     assert _staging_under(data) is None
+    # ... and the next run removed them, and its own folder when it exited
+    assert _scratch_in(str(tmp)) == {}
 
 
 def test_ingest_crash_with_new_input_then_rerun(root, tmp_path):

@@ -370,10 +370,14 @@ def test_no_draw_outlives_its_release(spark, race_world, tmp_path):
     from encore.platform.locks import RunLocked
 
     c, specs, inputs = race_world
-    warehouse = spark.conf.get("spark.sql.warehouse.dir")
+    import tempfile
+    from urllib.parse import urlparse
+
     # a session Encore starts keeps its warehouse out of the folder it was started in
-    assert not warehouse.removeprefix("file:").startswith(os.getcwd()), warehouse
-    assert "encore-spark-warehouse-" in warehouse, warehouse
+    warehouse = Path(urlparse(spark.conf.get("spark.sql.warehouse.dir")).path)
+    assert warehouse != Path.cwd() / "spark-warehouse", warehouse
+    assert warehouse.parent == Path(tempfile.gettempdir()), warehouse
+    assert warehouse.name.startswith("encore-spark-warehouse-"), warehouse
 
     first = facts.release(
         spark, _root(tmp_path / "a", "local"), YEAR, [specs["top_artist"]], c, "a", inputs=inputs
@@ -396,6 +400,53 @@ def test_no_draw_outlives_its_release(spark, race_world, tmp_path):
         spark, _root(tmp_path / "c", "local"), YEAR, [specs["top_artists"]], c, "c", inputs=inputs
     )
     assert again["top_artists"].values() and _library_scratch(spark) == []
+
+
+def test_only_the_scratch_of_processes_that_no_longer_run_is_removed(tmp_path, monkeypatch):
+    """A killed release's draws stay in its scratch warehouse (its exit hook never ran);
+    the next local session removes the folders of this user's Encore processes that no
+    longer run, and nothing else: not a live process's, not another user's, not a link
+    (tests/jobs/test_reliability.py kills a release for real)."""
+    import subprocess
+    import tempfile
+
+    from encore.platform import spark as sp
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])  # noqa: S607
+    gone.wait()
+    dead, live = gone.pid, os.getpid()
+    assert not sp._alive(dead) and sp._alive(live)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not Encore's")
+    folders = {
+        "dead": f"{sp.SCRATCH_PREFIX}{dead}-a1b2",
+        "live": f"{sp.SCRATCH_PREFIX}{live}-c3d4",
+        "no pid": f"{sp.SCRATCH_PREFIX}g2the68g",
+        "not ours": f"spark-{dead}-e5f6",
+        "theirs": f"{sp.SCRATCH_PREFIX}{dead}-g7h8",
+    }
+    for name in folders.values():
+        (tmp_path / name / "tumult_temp_1.db").mkdir(parents=True)
+    link = tmp_path / f"{sp.SCRATCH_PREFIX}{dead}-link"
+    link.symlink_to(outside)
+    as_root = os.geteuid() == 0
+    if as_root:  # only root can give a folder to another user
+        os.chown(tmp_path / folders["theirs"], 12345, 12345)
+
+    removed = sp.remove_dead_scratch()
+
+    expect_gone = {"dead"} | (set() if as_root else {"theirs"})
+    assert sorted(removed) == sorted(str(tmp_path / folders[k]) for k in expect_gone)
+    for key, name in folders.items():
+        assert (tmp_path / name).exists() == (key not in expect_gone), key
+    assert link.is_symlink() and (outside / "keep.txt").read_text() == "not Encore's"
+    # this process's own (made now, or when its session started) is named by its process
+    # id and private
+    made = sp.scratch_warehouse()
+    assert os.path.basename(made).startswith(f"{sp.SCRATCH_PREFIX}{live}-"), made
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
 
 
 def test_claims_on_a_uri_root_let_one_run_in_at_a_time(tmp_path):

@@ -19,6 +19,7 @@ DEFAULT_PLAYS_PER_TASK = 250_000
 
 
 WAREHOUSE = "spark.sql.warehouse.dir"
+SCRATCH_PREFIX = "encore-spark-warehouse-"  # + the process id + "-" + mkdtemp's suffix
 _scratch_warehouse: list[str] = []  # this process's, made at its first local session
 
 
@@ -29,12 +30,46 @@ def scratch_warehouse() -> str:
     Encore writes no table to the warehouse; the DP library does (its scratch database
     of draws, dropped after each release: ``facts.evaluation.library_scratch``). Spark's
     default, ./spark-warehouse, put it in whatever folder a command was started from.
+    A process killed mid-release cannot remove its folder: the next one removes it.
     """
     if not _scratch_warehouse:
-        path = tempfile.mkdtemp(prefix="encore-spark-warehouse-")
+        remove_dead_scratch()
+        path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         atexit.register(shutil.rmtree, path, True)
         _scratch_warehouse.append(path)
     return _scratch_warehouse[0]
+
+
+def remove_dead_scratch() -> list[str]:
+    """Remove the scratch warehouses of this user's Encore processes that no longer run
+    (killed, so their exit hook never ran; a killed release's draws are in them).
+    A folder of a live process, of another user, or not a plain folder is left alone."""
+    import stat
+
+    tmp, removed = tempfile.gettempdir(), []
+    for name in os.listdir(tmp):
+        pid = name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if not name.startswith(SCRATCH_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(tmp, name)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def plays_per_task(session: SparkSession) -> int:
