@@ -1,5 +1,6 @@
 """Building the SparkSession from a config profile. The session is always injected
-into the jobs' pure functions; nothing here is module-level state."""
+into the jobs' pure functions. The one module-level state is the process's scratch
+warehouse folder (``scratch_warehouse``), made once per process."""
 
 from __future__ import annotations
 
