@@ -82,12 +82,13 @@ def _lock_for(args: argparse.Namespace):
         "demo",
         "bench",
         "generate",
+        "ingest",
         "export-user",
         "erase-user",
     ):
         return (
             contextlib.nullcontext()
-        )  # `run` locks stage by stage; the data-rights commands lock themselves
+        )  # `run` locks stage by stage; ingest and the data-rights commands lock themselves
     return locks.hold(data, locks.lock_name(args.command, year), getattr(args, "run_id", None))
 
 

@@ -6,6 +6,7 @@ stages as separate spark-submit tasks."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -59,7 +60,13 @@ def run(ctx: RunContext, *, demo: bool = False, stages: tuple[str, ...] = STAGES
     functions = stage_functions(demo=demo)
     for stage in stages:
         print(f"[run] === {stage} ({year}) ===", flush=True)
-        with locks.hold(ctx.data, locks.lock_name(stage, year), ctx.run_id):
+        # ingest takes its own lock, then the erasure lock for the dump's requests
+        lock = (
+            contextlib.nullcontext()
+            if stage == "ingest"
+            else locks.hold(ctx.data, locks.lock_name(stage, year), ctx.run_id)
+        )
+        with lock:
             code = functions[stage](ctx)
         if code:
             print(

@@ -177,9 +177,9 @@ def test_erasure_leaves_no_trace_and_is_idempotent(spark, root):
     assert "events/year=2025/month=7" not in removed  # only what held the listener was rewritten
 
     hits = find(root, ALICE)
-    assert hits and all(h.startswith("privacy/erasures/") for h in hits), (
-        hits
-    )  # only the erasure record
+    assert hits and all(
+        h.startswith(("privacy/erasures/", "privacy/erasures_done/")) for h in hits
+    ), hits  # only the erasure record (the request, and that it was carried out)
     assert find(root, token) == []
     assert find(root, data_rights.export_token(SECRET, ALICE)) == []
 
@@ -204,7 +204,9 @@ def test_erasing_an_unknown_user_is_a_recorded_no_op(spark, root):
     assert [r.user_id for r in datasets.erased_user_ids(spark, root).collect()] == ["usr_nobody"]
     after = tree_digest(root)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
-    assert changed and all(k.startswith(("privacy/erasures/", "reports/")) for k in changed)
+    assert changed and all(
+        k.startswith(("privacy/erasures/", "privacy/erasures_done/", "reports/")) for k in changed
+    )
 
 
 def test_exporting_an_erased_user_is_refused(spark, root):

@@ -477,6 +477,51 @@ def _names(line: bytes, uid: str) -> bool:
         )
 
 
+def _everyone_else(root, year, victim, page):
+    """Every other listener's rows and pages, to compare before and after an erasure."""
+    mine = f"('user_id', {victim!r})"
+    return {
+        "events": [r for r in _parquet_rows(root, "events") if mine not in r],
+        "users": [r for r in _parquet_rows(root, "users") if mine not in r],
+        "playlists": [
+            r for r in _parquet_rows(root, "playlists") if f"('owner_user_id', {victim!r})" not in r
+        ],
+        "recaps": [r for r in _parquet_rows(root, f"recaps/year={year}") if mine not in r],
+        "deliveries": [r for r in _parquet_rows(root, f"deliveries/year={year}") if mine not in r],
+        "quarantine": [
+            r
+            for r in _parquet_rows(root, "quarantine", drop=("run_id",))
+            if not _names(dict(eval(r))["record"].encode(), victim)
+        ],
+        "site": {k: v for k, v in tree_digest(os.path.join(root, "site")).items() if page not in k},
+    }
+
+
+def _assert_nowhere(root, victim, tokens):
+    """The listener is nowhere outside raw/ and privacy/ (as a whole id: not inside a
+    longer one), and their page and export tokens nowhere at all."""
+    whole = re.compile(
+        rb"(?<![A-Za-z0-9_.:@+\-])" + re.escape(victim.encode()) + rb"(?![A-Za-z0-9_.:@+\-])"
+    )
+    hits = [rel for rel, body in file_texts(root) if whole.search(body) or victim in rel]
+    assert hits and all(h.startswith(("raw/", "privacy/")) for h in hits), hits
+    assert [
+        rel for rel, body in file_texts(root) if any(t.encode() in body or t in rel for t in tokens)
+    ] == []
+
+
+def _assert_raw_lost_only(raw_before, raw_after, victim, appended=None):
+    """Raw files lost exactly the listener's lines (the generator's planted key under
+    raw/_planted stays); ``appended``: a file the test added lines to since."""
+    for rel, body in raw_before.items():
+        if rel.startswith(("privacy/", "_planted/")) or not rel.endswith((".jsonl", ".jsonl.gz")):
+            continue
+        expected = [ln for ln in body.split(b"\n") if not _names(ln, victim)]
+        if rel == appended:
+            expected = expected[:-1] + [ln for ln in raw_after[rel].split(b"\n")[-2:]]
+        assert raw_after[rel].split(b"\n") == expected, rel
+
+
 @pytest.mark.slow
 def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_path):
     src, year = pipeline_data
@@ -489,32 +534,7 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
     secret = config.share_secret(demo=True)
     data_rights.export_user(spark, root, victim, secret)
     page = share.share_token(secret, victim, year)
-    mine = f"('user_id', {victim!r})"
-
-    def snapshot():
-        return {
-            "events": [r for r in _parquet_rows(root, "events") if mine not in r],
-            "users": [r for r in _parquet_rows(root, "users") if mine not in r],
-            "playlists": [
-                r
-                for r in _parquet_rows(root, "playlists")
-                if f"('owner_user_id', {victim!r})" not in r
-            ],
-            "recaps": [r for r in _parquet_rows(root, f"recaps/year={year}") if mine not in r],
-            "deliveries": [
-                r for r in _parquet_rows(root, f"deliveries/year={year}") if mine not in r
-            ],
-            "quarantine": [
-                r
-                for r in _parquet_rows(root, "quarantine", drop=("run_id",))
-                if not _names(dict(eval(r))["record"].encode(), victim)
-            ],
-            "site": {
-                k: v for k, v in tree_digest(os.path.join(root, "site")).items() if page not in k
-            },
-        }
-
-    before = snapshot()
+    before = _everyone_else(root, year, victim, page)
     raw_before = dict(file_texts(os.path.join(root, "raw")))
 
     removed = data_rights.erase_user(spark, root, victim, secret)
@@ -557,27 +577,77 @@ def test_full_run_then_erasure_then_fresh_ingest(spark, cfg, pipeline_data, tmp_
     )  # the new dump names the listener again (and the generator's erased)
     assert result["dimensions"]["users"]["reconciliation"]["total"]["erased"] == len(dump_erased)
 
-    # the listener is nowhere outside raw/ and privacy/ (as a whole id: not inside a longer one)
-    whole = re.compile(
-        rb"(?<![A-Za-z0-9_.:@+\-])" + re.escape(victim.encode()) + rb"(?![A-Za-z0-9_.:@+\-])"
-    )
-    hits = [rel for rel, body in file_texts(root) if whole.search(body) or victim in rel]
-    assert hits and all(h.startswith(("raw/", "privacy/")) for h in hits), hits
-    tokens = (page, data_rights.export_token(secret, victim))
-    assert [
-        rel for rel, body in file_texts(root) if any(t.encode() in body or t in rel for t in tokens)
-    ] == []
+    _assert_nowhere(root, victim, (page, data_rights.export_token(secret, victim)))
 
     # everyone else's data is identical, row for row and page byte for byte
-    after = snapshot()
+    after = _everyone_else(root, year, victim, page)
     for name in before:
         assert after[name] == before[name], name
     # raw files lost exactly the listener's lines (the generator's planted key under raw/_planted stays)
     raw_after = dict(file_texts(os.path.join(root, "raw")))
-    for rel, body in raw_before.items():
-        if rel.startswith(("privacy/", "_planted/")) or not rel.endswith((".jsonl", ".jsonl.gz")):
-            continue
-        expected = [ln for ln in body.split(b"\n") if not _names(ln, victim)]
-        if rel == "users/users.jsonl":
-            expected = expected[:-1] + [ln for ln in raw_after[rel].split(b"\n")[-2:]]
-        assert raw_after[rel].split(b"\n") == expected, rel
+    _assert_raw_lost_only(raw_before, raw_after, victim, appended="users/users.jsonl")
+
+
+@pytest.mark.slow
+def test_an_erasure_in_the_platforms_dump_is_carried_out_by_the_next_ingest(
+    spark, pipeline_data, tmp_path, monkeypatch, capsys
+):
+    """privacy.md: an erasure (privacy/erasures/) deletes the recap row, page, cards,
+    share link and export package. A request that arrives in the platform's dump, not
+    through `erase-user`, was only recorded: the listener's earlier months of events,
+    recaps, pages, deliveries and export package stayed."""
+    monkeypatch.delenv("ENCORE_SHARE_SECRET", raising=False)
+    src, year = pipeline_data
+    root = str(tmp_path / "data")
+    shutil.copytree(src, root, ignore=shutil.ignore_patterns("locks"))
+    recaps = pq.read_table(os.path.join(root, "recaps", f"year={year}")).to_pylist()
+    victim = next(r["user_id"] for r in recaps if r["eligible"])
+    from encore.platform import config
+
+    secret = config.share_secret(demo=True)  # the pipeline's pages are the demo secret's
+    data_rights.export_user(spark, root, victim, secret)
+    page = share.share_token(secret, victim, year)
+    assert os.path.isdir(os.path.join(root, "site", str(year), page))
+    before = _everyone_else(root, year, victim, page)
+    raw_before = dict(file_texts(os.path.join(root, "raw")))
+    done = os.path.join(root, "privacy", "erasures_done")
+    done_before = (
+        {r["user_id"] for r in pq.read_table(done).to_pylist()} if os.path.isdir(done) else set()
+    )
+    assert victim not in done_before  # the generator's own requests were carried out by the run
+
+    with open(os.path.join(root, "raw", "privacy", "erasures", "erasures.jsonl"), "a") as f:
+        f.write(json.dumps({"user_id": victim, "requested_at": f"{year}-11-02T09:00:00Z"}) + "\n")
+    capsys.readouterr()
+    assert cli.main(["ingest", "--data", root, "--run-id", "dump"]) == 0
+    err = capsys.readouterr().err
+
+    _assert_nowhere(root, victim, (page, data_rights.export_token(secret, victim)))
+    after = _everyone_else(root, year, victim, page)
+    for name in before:
+        assert after[name] == before[name], name
+    _assert_raw_lost_only(raw_before, dict(file_texts(os.path.join(root, "raw"))), victim)
+    assert "[erase-requests] read    privacy/erasures: 1 requests not yet carried out" in err
+    assert {r["user_id"] for r in pq.read_table(done).to_pylist()} == done_before | {victim}
+    with open(os.path.join(root, "reports", "erase-requests-dump.json")) as f:
+        removed = json.load(f)["removed"]
+    # their events, the recap, the delivery row, the page, the package (the users row went
+    # with the dump's users table, which ingest rebuilt without them)
+    assert {k for k in removed if k.startswith("events/")} and f"recaps/year={year}" in removed
+    assert removed[f"deliveries/year={year}"] == 1
+    assert removed[f"site/{year}/<token>"] == 1 and removed["exports/<token>"] == 1
+
+    # carried out once: the next ingest has nothing to do (it rebuilds the dimension
+    # tables and their quarantine rows from raw/ every run; every other file stays as it was)
+    rebuilt = ("reports/", "state/", "catalog/", "users/", "playlists/", "privacy/erasures/")
+    digest = {
+        k: v for k, v in tree_digest(root).items() if not k.startswith((*rebuilt, "quarantine/"))
+    }
+    quarantine = _parquet_rows(root, "quarantine", drop=("run_id",))
+    assert cli.main(["ingest", "--data", root, "--run-id", "again"]) == 0
+    assert "erase-requests" not in capsys.readouterr().err
+    assert not os.path.exists(os.path.join(root, "reports", "erase-requests-again.json"))
+    assert {
+        k: v for k, v in tree_digest(root).items() if not k.startswith((*rebuilt, "quarantine/"))
+    } == digest
+    assert _parquet_rows(root, "quarantine", drop=("run_id",)) == quarantine

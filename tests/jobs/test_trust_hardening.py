@@ -917,3 +917,88 @@ def test_plain_text_email_strips_line_breaks_and_bidi_controls():
     for ch in "\u202e\u202c\u2066\u2069\u200f\u2028":
         assert ch not in text and ch not in html
     assert "Your top artist: Evil Bcc: victim@example.com Click http://evil x end." in text
+
+
+# --- a suppressed average or median gives nothing of its count away (2026-12-07 review) ----
+@pytest.mark.parametrize("kind", ["average", "median"])
+def test_a_suppressed_rows_stored_error_does_not_give_its_count_back(cfg, kind):
+    """privacy.md: a count below min_count "is reported as suppressed, not as a number".
+    An average's error95 is sum_error / n and a median's 2 ln(20 (n+1)) / eps, so with
+    the error of a suppressed row stored, n = sum_error / error95 came back exactly
+    (the store kept error95 on every row)."""
+    import math
+
+    from encore.facts import catalog as fc
+    from encore.facts import store
+    from encore.facts.evaluation import Evaluated
+
+    fact_id = "work_hours_share_by_age" if kind == "average" else "median_minutes_by_country"
+    spec = next(s for s in fc.catalog(cfg) if s.id == fact_id)
+    sum_err, stat_eps = 0.9, 0.1125
+
+    def err(n):
+        return sum_err / n if kind == "average" else 2 * math.log(20 * (n + 1)) / stat_eps
+
+    released, suppressed = 412.4, 23.2  # noisy group counts; min_count is 50
+    col = spec.key_columns[0]
+    rows = [
+        {
+            "key": {col: "a"},
+            "value": 0.31,
+            "n": released,
+            "suppressed": False,
+            "error95": err(released),
+            "share": None,
+        },
+        {
+            "key": {col: "b"},
+            "value": 0.4,
+            "n": suppressed,
+            "suppressed": True,
+            "error95": err(suppressed),
+            "share": None,
+        },
+    ]
+    ev = Evaluated(spec, rows, 0.15, 0.0, kind, "")
+    stored = {r["key"]: r for r in store.rows_of(ev, "r1", "2026-12-07T00:00:00Z") if r["key"]}
+    shown = stored[json.dumps({col: "a"})]
+    hidden = stored[json.dumps({col: "b"})]
+    assert shown["n"] == 412 and shown["error95"] == pytest.approx(err(released))
+    assert hidden["suppressed"] is True
+    assert (hidden["value"], hidden["n"], hidden["share"], hidden["error95"]) == (None,) * 4
+
+
+def test_a_suppressed_counts_stored_error_is_the_querys_one_number(cfg):
+    """A count's error95 is the same for every key of its query: a suppressed row keeps it
+    (with its upper bound), and it says nothing of that row's count."""
+    from encore.facts import catalog as fc
+    from encore.facts import store
+    from encore.facts.evaluation import Evaluated
+
+    spec = next(s for s in fc.catalog(cfg) if s.id == "top_artists")
+    rows = [
+        {
+            "key": {"artist_name": "아이유"},
+            "value": 812.0,
+            "n": None,
+            "suppressed": False,
+            "error95": 61.0,
+            "share": None,
+        },
+        {
+            "key": {"artist_name": "Arijit Singh"},
+            "value": 12.0,
+            "n": None,
+            "suppressed": True,
+            "error95": 61.0,
+            "upper95": 80,
+            "share": None,
+        },
+    ]
+    stored = [
+        r for r in store.rows_of(Evaluated(spec, rows, 0.3, 0.0, "count", ""), "r", "t") if r["key"]
+    ]
+    assert [(r["value"], r["error95"], r["upper95"]) for r in stored] == [
+        (None, 61.0, 80),
+        (812.0, 61.0, None),
+    ]

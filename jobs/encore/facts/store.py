@@ -164,7 +164,11 @@ def rows_of(ev: Evaluated, run_id: str, now: str) -> list[dict]:
                 "n": None if r["suppressed"] or r["n"] is None else round(r["n"]),
                 "share": None if r["suppressed"] else r.get("share"),
                 "suppressed": bool(r["suppressed"]),
-                "error95": r["error95"],
+                # an average's or median's error is a function of its group's noisy
+                # count (sum error / n; 2 ln(20 (n+1)) / eps): stored beside a
+                # suppressed row it would give the count back. A count's is one number
+                # for every key of the query, so it stays.
+                "error95": r["error95"] if not r["suppressed"] or spec.kind == "count" else None,
                 "upper95": r.get("upper95") if r["suppressed"] else None,
                 "note": None,
             }

@@ -29,12 +29,13 @@ from pyspark.sql import SparkSession
 from encore.ingest import canonical, dimensions, events
 from encore.ingest.events import ingest_lines
 from encore.ingest.files import list_files, new_or_changed, read_lines, supported, write_manifest
-from encore.platform import datasets, storage
+from encore.platform import config, datasets, locks, storage
 from encore.platform.args import add_common
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 from encore.platform.report import Report
 from encore.platform.spark import require_utc
+from encore.rights.erase import carry_out_erasures
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,23 +90,34 @@ def run(
         from encore.ingest import exports
 
         exports.check_args(source=source, input_path=input_path, user_id=user_id, timezone=timezone)
-        return exports.ingest_export(
+        with locks.hold(ctx.data, "ingest", ctx.run_id):
+            return exports.ingest_export(
+                ctx.session("ingest"),
+                ctx.cfg,
+                root=ctx.data,
+                run_id=ctx.run_id,
+                source=source,
+                input_path=input_path,
+                user_id=user_id,
+                timezone=timezone,
+            )
+    with locks.hold(ctx.data, "ingest", ctx.run_id):
+        ingest_platform(
             ctx.session("ingest"),
             ctx.cfg,
             root=ctx.data,
             run_id=ctx.run_id,
-            source=source,
-            input_path=input_path,
-            user_id=user_id,
-            timezone=timezone,
+            quiet=ctx.quiet,
+            reread=reread,
         )
-    ingest_platform(
+    # the dump's erasure requests are carried out once its data is published, under the
+    # erasure lock (no stage may write beside it), so ingest's own lock is released first
+    carry_out_erasures(
         ctx.session("ingest"),
-        ctx.cfg,
-        root=ctx.data,
+        ctx.data,
+        config.known_share_secret(ctx.data),
         run_id=ctx.run_id,
         quiet=ctx.quiet,
-        reread=reread,
     )
     return 0
 

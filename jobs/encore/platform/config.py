@@ -298,6 +298,15 @@ def share_secret(*, demo: bool, root: str | None = None) -> bytes:
     )
 
 
+def known_share_secret(root: str) -> bytes | None:
+    """The share secret a stage that does not make pages can use to find them (ingest,
+    carrying out the dump's erasure requests): the environment's, else the demo secret
+    on a generated root, else None (pages are then found through the delivery lists)."""
+    if os.environ.get(SECRET_ENV, ""):
+        return share_secret(demo=False)
+    return DEMO_SECRET if is_generated(root) else None
+
+
 def window_bounds(cfg: dict, year: int) -> tuple[str, str]:
     """The recap window of ``year`` as UTC timestamps 'YYYY-MM-DD 00:00:00' [start, end)."""
     r = cfg["recaps"]

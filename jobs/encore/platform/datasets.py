@@ -18,6 +18,7 @@ from encore.platform import schemas, storage
 from encore.platform.errors import EncoreError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
@@ -81,6 +82,13 @@ def read_dimension(
             raise EncoreError(f"no {name} table at {uri}: run `encore ingest --data {root}` first")
         return None
     return spark.read.schema(schemas.spark_schema(schemas.DIMENSIONS[name])).parquet(uri)
+
+
+def read_if_present(spark: SparkSession, uri: str, schema: pa.Schema) -> DataFrame | None:
+    """The Parquet dataset at ``uri`` read with ``schema`` (pyarrow), or None if absent."""
+    if not _exists_with_data(uri):
+        return None
+    return spark.read.schema(schemas.spark_schema(schema)).parquet(uri)
 
 
 def erased_user_ids(spark: SparkSession, root: str) -> DataFrame:

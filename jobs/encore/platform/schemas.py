@@ -79,6 +79,8 @@ PLAYLISTS = pa.schema(
 )
 
 ERASURES = pa.schema([("user_id", pa.string()), ("requested_at", pa.timestamp("us", tz="UTC"))])
+# privacy/erasures_done/: the requests carried out everywhere (rights/erase.py); not a raw input
+ERASURES_DONE = pa.schema([("user_id", pa.string()), ("done_at", pa.timestamp("us", tz="UTC"))])
 
 # Where each dimension table lives under raw/ (input) and under the data root (ingested).
 DIMENSIONS: dict[str, pa.Schema] = {

@@ -7,17 +7,28 @@ swapped in atomically: the Parquet datasets, the quarantine, their pages and exp
 packages, the raw input files and the reports. Idempotent: a second erasure changes
 nothing. Later runs exclude the listener because every job filters erasures first.
 Released facts are not re-drawn (the export's README says why).
+
+``carry_out_erasures`` does the same for the requests the platform's dump brings
+(ingest calls it once the dump is published), all pending ids in one pass; what is done
+is listed in ``privacy/erasures_done/``.
+
+Why one module: recording, finding pages and packages, the Parquet rewrite, the
+quarantine, raw and report scrubs are the steps of one erasure, share its exact-id
+rule and its report, and run in this order under one lock; split, each part would be
+called from here only.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
 import posixpath
 import re
 import zipfile
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -38,6 +49,8 @@ USER_DATASETS: list[tuple[str, str]] = [
     ("users", "user_id"),
     ("playlists", "owner_user_id"),
 ]
+# The requests carried out (privacy/erasures/ minus this is what is still to do).
+DONE = "privacy/erasures_done"
 
 
 def is_erased(spark: SparkSession, root: str, user_id: str) -> bool:
@@ -64,36 +77,104 @@ def erase_user(
     check_user_id(user_id)
     report = Report("erase-user", root, run_id)
     with locks.hold_exclusive(root, report.run_id):
-        return _erase(spark, root, user_id, secret, report)
+        _record_request(spark, root, user_id, report)
+        return _erase(spark, root, [user_id], secret, report)
 
 
-def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dict:
+def pending_erasures(spark: SparkSession, root: str) -> list[str]:
+    """The recorded erasure requests (privacy/erasures/) not yet carried out
+    (privacy/erasures_done/): those the platform's dump brought, and any whose
+    `erase-user` did not finish. A root from before the done list has every request pending."""
+    requested = datasets.erased_user_ids(spark, root)
+    done = _done(spark, root)
+    if done is not None:
+        requested = requested.join(done.select("user_id"), "user_id", "left_anti")
+    return sorted(r.user_id for r in requested.collect())
+
+
+def carry_out_erasures(
+    spark: SparkSession,
+    root: str,
+    secret: bytes | None,
+    *,
+    run_id: str | None = None,
+    quiet: bool = False,
+) -> dict:
+    """Carry out every pending erasure request as `erase-user` does, in one pass over
+    each dataset (docs/data-rights.md, "Requests in the platform's dump"). Holds the
+    erasure lock; returns {what: count removed} ({} when nothing is pending)."""
+    report = Report("erase-requests", root, run_id, quiet=quiet)
+    with locks.hold_exclusive(root, report.run_id):
+        ids = pending_erasures(spark, root)
+        if not ids:
+            return {}
+        report.read("privacy/erasures", f"{len(ids)} requests not yet carried out")
+        if secret is None:
+            report.note(
+                "ENCORE_SHARE_SECRET is not set: pages are found through the delivery lists "
+                "only (a page rendered but never published is found by the next run with it)"
+            )
+        return _erase(spark, root, ids, secret, report)
+
+
+def _record_request(spark, root: str, user_id: str, report: Report) -> None:
+    report.phase("recording the request")
+    if is_erased(spark, root, user_id):
+        report.note("the erasure request was already recorded")
+        return
+    erasures = datasets.read_dimension(spark, root, "privacy/erasures")
+    new = spark.createDataFrame(
+        [(user_id, datetime.now(UTC))], schemas.spark_schema(schemas.ERASURES)
+    )
+    merged = new if erasures is None else erasures.unionByName(new)
+    datasets.write_dataset(
+        merged.coalesce(1), datasets.path(root, "privacy", "erasures"), run_id=report.run_id
+    )
+    report.wrote("privacy/erasures", "1 request recorded")
+
+
+def _done(spark, root: str):
+    return datasets.read_if_present(
+        spark, datasets.path(root, *DONE.split("/")), schemas.ERASURES_DONE
+    )
+
+
+def _mark_done(spark, root: str, user_ids: list[str], report: Report) -> None:
+    """Add ``user_ids`` to privacy/erasures_done/ (those already there are not added
+    again: a second erasure changes no byte)."""
+    from pyspark.sql import functions as F
+
+    done = _done(spark, root)
+    have = (
+        set()
+        if done is None
+        else {r.user_id for r in done.where(F.col("user_id").isin(user_ids)).collect()}
+    )
+    new = [(u, datetime.now(UTC)) for u in user_ids if u not in have]
+    if not new:
+        return
+    rows = spark.createDataFrame(new, schemas.spark_schema(schemas.ERASURES_DONE))
+    merged = rows if done is None else done.unionByName(rows)
+    datasets.write_dataset(
+        merged.coalesce(1), datasets.path(root, *DONE.split("/")), run_id=report.run_id
+    )
+    report.wrote(DONE, f"{len(new)} erasures carried out")
+
+
+def _erase(spark, root: str, user_ids: list[str], secret: bytes | None, report: Report) -> dict:
+    """Remove ``user_ids`` (recorded in privacy/erasures/) from everything the root holds."""
     from pyspark.sql import functions as F
 
     removed: dict[str, int] = {}
 
-    report.phase("recording the request")
-    if is_erased(spark, root, user_id):
-        report.note("the erasure request was already recorded")
-    else:
-        erasures = datasets.read_dimension(spark, root, "privacy/erasures")
-        new = spark.createDataFrame(
-            [(user_id, datetime.now(UTC))], schemas.spark_schema(schemas.ERASURES)
-        )
-        merged = new if erasures is None else erasures.unionByName(new)
-        datasets.write_dataset(
-            merged.coalesce(1), datasets.path(root, "privacy", "erasures"), run_id=report.run_id
-        )
-        report.wrote("privacy/erasures", "1 request recorded")
-
     # Before the delivery rows go: they record every page the listener had, whatever
     # secret made it (a rotated secret would otherwise leave old pages online).
     report.phase("finding the listener's pages")
-    pages = _pages_on_delivery_list(spark, root, user_id)
+    pages = _pages_on_delivery_list(spark, root, user_ids)
     site = datasets.path(root, "site")
     for year in storage.listdir(site):
-        if year.isdigit():
-            pages.add((year, share.share_token(secret, user_id, int(year))))
+        if year.isdigit() and secret is not None:
+            pages.update((year, share.share_token(secret, u, int(year))) for u in user_ids)
 
     report.phase("removing the listener's rows")
     for rel, column in USER_DATASETS:
@@ -102,11 +183,12 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
             df = spark.read.parquet(part)
             if column not in df.columns:
                 continue
-            hits = df.where(F.col(column) == user_id).limit(1).count()
+            theirs = F.col(column).isin(user_ids)
+            hits = df.where(theirs).limit(1).count()
             if not hits:
                 continue
-            n = df.where(F.col(column) == user_id).count()
-            kept = df.where((F.col(column) != user_id) | F.col(column).isNull())
+            n = df.where(theirs).count()
+            kept = df.where(~theirs | F.col(column).isNull())
             datasets.write_dataset(
                 kept.coalesce(max(1, df.rdd.getNumPartitions())), part, run_id=report.run_id
             )
@@ -115,7 +197,7 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
             report.wrote(f"rewrote {rel_part}", f"-{n} rows")
 
     report.phase("removing quarantined records")
-    removed.update(_scrub_quarantine(spark, root, user_id, report))
+    removed.update(_scrub_quarantine(spark, root, user_ids, report))
 
     report.phase("removing pages, cards and exports")
     deleted_pages = 0
@@ -127,7 +209,7 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
             removed[f"site/{year}/<token>"] = removed.get(f"site/{year}/<token>", 0) + 1
     if deleted_pages:
         report.wrote("deleted pages", deleted_pages)
-    exports = _export_packages(root, user_id, secret)
+    exports = _export_packages(root, user_ids, secret)
     for folder in exports:
         storage.delete(folder)
     if exports:
@@ -135,11 +217,14 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
         report.wrote("deleted export packages", len(exports))
 
     report.phase("scrubbing raw input files")
-    removed.update(_scrub_raw(root, user_id, report))
+    removed.update(_scrub_raw(root, user_ids, report))
 
     report.phase("scrubbing reports")
-    removed.update(_scrub_reports(root, user_id, report))
+    for user_id in user_ids:
+        for what, n in _scrub_reports(root, user_id, report).items():
+            removed[what] = removed.get(what, 0) + n
 
+    _mark_done(spark, root, user_ids, report)
     if not removed:
         report.note(
             "nothing held this listener: the request is recorded, so later runs exclude them"
@@ -149,8 +234,8 @@ def _erase(spark, root: str, user_id: str, secret: bytes, report: Report) -> dic
     return removed
 
 
-def _pages_on_delivery_list(spark, root: str, user_id: str) -> set[tuple[str, str]]:
-    """(year, token) of every page the delivery lists give the listener."""
+def _pages_on_delivery_list(spark, root: str, user_ids: list[str]) -> set[tuple[str, str]]:
+    """(year, token) of every page the delivery lists give the listeners."""
     from pyspark.sql import functions as F
 
     found: set[tuple[str, str]] = set()
@@ -159,26 +244,27 @@ def _pages_on_delivery_list(spark, root: str, user_id: str) -> set[tuple[str, st
         if not {"user_id", "page_url"} <= set(df.columns):
             continue
         for row in (
-            df.where(F.col("user_id") == user_id).select("page_url").collect()
-        ):  # one listener's rows
+            df.where(F.col("user_id").isin(user_ids)).select("page_url").collect()
+        ):  # the erased listeners' rows only
             match = _PAGE_URL.search(row.page_url or "")
             if match:
                 found.add((match.group(1), match.group(2)))
     return found
 
 
-def _export_packages(root: str, user_id: str, secret: bytes) -> list[str]:
-    """The listener's export folders: the current secret's, and any other package whose
+def _export_packages(root: str, user_ids: list[str], secret: bytes | None) -> list[str]:
+    """The listeners' export folders: the current secret's, and any other package whose
     content says it is theirs (a package made under an earlier secret)."""
     base = datasets.path(root, "exports")
+    tokens = set() if secret is None else {export_token(secret, u) for u in user_ids}
     found = []
     for name in storage.listdir(base):
         folder = storage.join(base, name)
-        if name == export_token(secret, user_id):
+        if name in tokens:
             found.append(folder)
             continue
         package = storage.join(folder, "encore-export.zip")
-        if storage.exists(package) and _package_owner(storage.read_bytes(package)) == user_id:
+        if storage.exists(package) and _package_owner(storage.read_bytes(package)) in user_ids:
             found.append(folder)
     return found
 
@@ -198,7 +284,7 @@ def _package_owner(data: bytes) -> str | None:
     return None
 
 
-def _scrub_quarantine(spark, root: str, user_id: str, report: Report) -> dict[str, int]:
+def _scrub_quarantine(spark, root: str, user_ids: list[str], report: Report) -> dict[str, int]:
     """Drop the quarantined records whose user field names the listener exactly
     (identity.named_ids_col); records that do not parse are matched by pattern."""
     from pyspark.sql import functions as F
@@ -211,7 +297,7 @@ def _scrub_quarantine(spark, root: str, user_id: str, report: Report) -> dict[st
         tagged = df.select(
             "*",
             identity.names_any(
-                identity.named_ids_col(F.col("record"), F.col("source_file")), [user_id]
+                identity.named_ids_col(F.col("record"), F.col("source_file")), user_ids
             ).alias("_named"),
             F.from_json(
                 "record",
@@ -223,9 +309,13 @@ def _scrub_quarantine(spark, root: str, user_id: str, report: Report) -> dict[st
         counts = tagged.agg(
             F.count_if("_named").alias("named"),
             F.count_if(F.col("_named") & broken).alias("by_pattern"),
-            F.count_if(~F.col("_named") & broken & F.col("record").contains(user_id)).alias(
-                "kept_mentions"
-            ),
+            F.count_if(
+                ~F.col("_named")
+                & broken
+                & functools.reduce(
+                    lambda a, b: a | b, [F.col("record").contains(u) for u in user_ids]
+                )
+            ).alias("kept_mentions"),
         ).first()
         kept_mentions += counts.kept_mentions
         if not counts.named:
@@ -271,21 +361,25 @@ def _leaf_partitions(base: str) -> list[str]:
     return out
 
 
-def scrub_lines(data: bytes, user_id: str, *, is_csv: bool) -> tuple[bytes, dict[str, int]]:
-    """The file without the records that name the listener in their user field
-    (exactly); every other byte unchanged. Counts: removed, removed_by_pattern (lines
+def scrub_lines(
+    data: bytes, user_id: str | Collection[str], *, is_csv: bool
+) -> tuple[bytes, dict[str, int]]:
+    """The file without the records that name the listener (or any of the listeners)
+    in their user field (exactly); every other byte unchanged. Counts: removed, removed_by_pattern (lines
     that do not parse, matched by the ``"user_id": "<id>"`` pattern), kept_unparseable."""
     counts = {"removed": 0, "removed_by_pattern": 0, "kept_unparseable": 0}
+    wanted = {user_id} if isinstance(user_id, str) else set(user_id)
     lines = data.splitlines(keepends=True)
     if is_csv:
-        return _scrub_csv(lines, user_id, counts)
+        return _scrub_csv(lines, wanted, counts)
     kept = []
+    maybe = _could_name(wanted)
     for line in lines:
-        if not line.strip():
+        if not line.strip() or not maybe(line):
             kept.append(line)
             continue
         ids, parsed = identity.named_ids(line)
-        if user_id in ids:
+        if ids & wanted:
             counts["removed"] += 1
             counts["removed_by_pattern"] += 0 if parsed else 1
             continue
@@ -294,7 +388,18 @@ def scrub_lines(data: bytes, user_id: str, *, is_csv: bool) -> tuple[bytes, dict
     return b"".join(kept), counts
 
 
-def _scrub_csv(lines: list[bytes], user_id: str, counts: dict) -> tuple[bytes, dict[str, int]]:
+def _could_name(user_ids: set[str]):
+    """A cheap test of bytes (a file, a line): False only when they cannot name one of
+    ``user_ids``. A JSON value names an id without holding its bytes only through an
+    escape (``usr\\u005f1``) or, for an id that is not ASCII, another Unicode form of it
+    (ingest compares after NFC): such bytes are always read."""
+    if not all(u.isascii() for u in user_ids):
+        return lambda _: True
+    needles = [u.encode("ascii") for u in user_ids]
+    return lambda data: b"\\" in data or any(n in data for n in needles)
+
+
+def _scrub_csv(lines: list[bytes], wanted: set[str], counts: dict) -> tuple[bytes, dict[str, int]]:
     # csv.reader pulls one physical line at a time, so each record's own lines (a
     # quoted field may span several) are known and kept byte for byte
     consumed: list[int] = []
@@ -315,7 +420,7 @@ def _scrub_csv(lines: list[bytes], user_id: str, counts: dict) -> tuple[bytes, d
             header = [h.lstrip("\ufeff") for h in row]
             out += raw
             continue
-        if user_id in identity.row_ids(dict(zip(header, row, strict=False))):
+        if wanted & identity.row_ids(dict(zip(header, row, strict=False))):
             counts["removed"] += 1
             continue
         out += raw
@@ -323,13 +428,14 @@ def _scrub_csv(lines: list[bytes], user_id: str, counts: dict) -> tuple[bytes, d
     return b"".join(out), counts
 
 
-def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
+def _scrub_raw(root: str, user_ids: list[str], report: Report) -> dict[str, int]:
     """Rewrite the raw inputs (JSON Lines / CSV, gzip'd or not, on any root storage can
     write) without the listener's records, so a later ingest cannot bring them back.
     raw/privacy/ stays: the erasure requests are what keeps the listener out."""
     from encore.ingest.files import RAW_SUFFIXES, list_files
 
     removed: dict[str, int] = {}
+    could_name = _could_name(set(user_ids))
     raw_root = datasets.path(root, "raw")
     totals = {"removed": 0, "removed_by_pattern": 0, "kept_unparseable": 0}
     try:
@@ -355,9 +461,9 @@ def _scrub_raw(root: str, user_id: str, report: Report) -> dict[str, int]:
             except (OSError, EOFError):
                 report.note(f"raw/{rel} is not a readable gzip file: not scrubbed")
                 continue
-        if user_id.encode("utf-8") not in data:
-            continue  # cheap: a file that does not contain the id's text cannot name it
-        body, counts = scrub_lines(data, user_id, is_csv=name.removesuffix(".gz").endswith(".csv"))
+        if not could_name(data):
+            continue  # cheap: a file that cannot name them is not parsed
+        body, counts = scrub_lines(data, user_ids, is_csv=name.removesuffix(".gz").endswith(".csv"))
         for k, v in counts.items():
             totals[k] += v
         if not counts["removed"]:
