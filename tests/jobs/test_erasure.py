@@ -316,6 +316,41 @@ def test_erasure_removes_the_listener_from_reports_and_logs(spark, cfg, tmp_path
     ] == []  # their time zone and file names are gone too
 
 
+def test_erasing_one_listener_leaves_a_longer_ids_report_alone(spark, cfg, tmp_path):
+    """bob and bob:2 (':' is an id character) each ingest an export. Erasing bob rewrote
+    bob:2's report (`export:bob%3A2:...` became `export:<erased>%3A2:...`), so bob:2's own
+    erasure no longer knew it as theirs and left it, time zone and file names included."""
+    from encore.ingest import exports
+
+    root = tmp_path / "data"
+    for uid, run in (("bob", "b1"), ("bob:2", "b2")):
+        export = tmp_path / f"{run}.csv"
+        export.write_text(
+            "uts,utc_time,artist,artist_mbid,album,album_mbid,track,track_mbid\n"
+            "1741255200,06 Mar 2025 10:00,방탄소년단,,Album,,Dynamite,\n"
+        )
+        exports.ingest_export(
+            spark,
+            cfg,
+            root=str(root),
+            run_id=run,
+            source="lastfm-csv",
+            input_path=str(export),
+            user_id=uid,
+            timezone="Asia/Seoul",
+        )
+    theirs = (root / "reports" / "ingest-b2.json").read_bytes()
+    assert b"export:bob%3A2:" in theirs
+
+    data_rights.erase_user(spark, str(root), "bob", SECRET)
+    assert not (root / "reports" / "ingest-b1.json").exists()
+    assert (root / "reports" / "ingest-b2.json").read_bytes() == theirs  # not a byte changed
+
+    data_rights.erase_user(spark, str(root), "bob:2", SECRET)
+    assert not (root / "reports" / "ingest-b2.json").exists()
+    assert [rel for rel, body in file_texts(str(root / "reports")) if b"Asia/Seoul" in body] == []
+
+
 # --- item 4: pages under a rotated secret ---------------------------------------------------------
 def test_pages_and_exports_made_under_an_earlier_secret_are_erased(spark, root):
     for uid in (V, V10):

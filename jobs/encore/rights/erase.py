@@ -493,9 +493,21 @@ def _scrub_raw(root: str, user_ids: list[str], report: Report) -> dict[str, int]
     return removed
 
 
+_ID_CHAR = r"A-Za-z0-9_.@+\-"
+
+
 def _mentions(user_id: str):
-    # the id as a whole word: erasing usr_1 never rewrites a mention of usr_10
-    return re.compile(r"(?<![A-Za-z0-9_.@+\-])" + re.escape(user_id) + r"(?![A-Za-z0-9_.@+\-])")
+    """The id as a whole id: erasing usr_1 never rewrites a mention of usr_10, and
+    erasing bob never one of bob:2 (':' inside an id, or written %3A in an export's
+    ``export:<id>:<file>``); the export form of the id itself is matched as such."""
+    whole = (
+        rf"(?<![{_ID_CHAR}])(?<![{_ID_CHAR}]:)"
+        + re.escape(user_id)
+        + rf"(?![{_ID_CHAR}])(?!:[{_ID_CHAR}])(?!%3A)"
+    )
+    quoted = re.escape(identity.export_source(user_id, "")[len(identity.EXPORT_PREFIX) : -1])
+    as_export = rf"(?<={re.escape(identity.EXPORT_PREFIX)}){quoted}(?=:)"
+    return re.compile(f"{whole}|{as_export}")
 
 
 def _scrub_reports(root: str, user_id: str, report: Report) -> dict[str, int]:
