@@ -35,7 +35,9 @@ from encore_common import DEFAULT_ARGS, EncoreSparkJob
             type="string",
             minLength=1,
             maxLength=128,
-            pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$",
+            # identity.USER_ID_PATTERN, the rule ingest, export-user and erase-user apply
+            # (tests/jobs/test_erasure.py checks the two are one rule)
+            pattern=r"^[A-Za-z0-9_.:@+\-]{1,128}$",
             title="Listener's user id",
             description="The user_id exactly as in the users table.",
         ),
@@ -70,8 +72,7 @@ def encore_data_request():
             command,
             "--data",
             root,
-            "--user-id",
-            params["user_id"],
+            f"--user-id={params['user_id']}",  # one word: an id may begin with '-'
             "--run-id",
             safe_run_id(dag_run.run_id),
         ]

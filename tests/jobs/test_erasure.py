@@ -464,6 +464,24 @@ def test_erasure_waits_for_a_stage_of_another_process(spark, root, tmp_path):
     assert _rows(spark, root, "users") == [V10, V123, OTHER]
 
 
+def test_the_data_request_forms_id_rule_is_the_commands_rule(tmp_path, capsys, monkeypatch):
+    """The DAG's form refused ids ingest accepts (`+46701234567`, `_u1`, `a+b`): those
+    listeners could not be exported or erased from Airflow."""
+    from encore.platform import identity
+
+    dag = open(
+        os.path.join(os.path.dirname(__file__), "..", "..", "dags", "encore_data_request.py")
+    )
+    form = re.search(r'pattern=r"(.*)",', dag.read()).group(1)
+    assert form == f"^{identity.USER_ID_PATTERN}$"
+    for uid in ("+46701234567", "_u1", "a+b", "-x", "usr:2", "x" * 128):
+        assert re.fullmatch(form[1:-1], uid) and identity.check_user_id(uid) == uid
+    # the id as the DAG passes it (one word), even one that begins with '-'
+    monkeypatch.setenv("ENCORE_SHARE_SECRET", SECRET.decode())
+    code = cli.main(["erase-user", "--data", str(tmp_path / "nowhere"), "--user-id=-x"])
+    assert "is not a user id" not in capsys.readouterr().err and code != 2
+
+
 # --- item 7: one user-id rule ----------------------------------------------------------------------
 @pytest.mark.parametrize("bad", ["a b", "../x", "alice\n", "", "x" * 129])
 @pytest.mark.parametrize("command", ["ingest", "export-user", "erase-user"])
