@@ -104,6 +104,49 @@ def test_tolerance_other_tracks_other_listeners_and_one_source(spark):
     assert _dups(spark, rows) == ["a1", "l1"]
 
 
+def test_names_that_differ_only_in_unicode_spaces_are_one_play(spark):
+    """data-contracts.md: the same artist and track "after normalisation" (white space
+    collapsed) is one play. Java's \\s is ASCII only, so a full-width space (U+3000, as
+    Japanese services write it) or a no-break space made the same play count twice."""
+    rows = [
+        _ev(
+            "s1",
+            "spotify-extended",
+            "2025-03-01T12:03:20",
+            200_000,
+            artist="米津玄師",
+            track="Lemon\u3000(Live)",
+        ),
+        _ev(
+            "l1",
+            "lastfm-csv",
+            "2025-03-01T12:00:00",
+            180_000,
+            artist="米津玄師",
+            track="Lemon (Live)",
+        ),
+        _ev(
+            "s2",
+            "spotify-extended",
+            "2025-04-01T12:03:20",
+            200_000,
+            artist="Arijit\u00a0Singh",
+            track="Kesariya",
+        ),
+        _ev(
+            "l2",
+            "lastfm-csv",
+            "2025-04-01T12:00:10",
+            180_000,
+            artist=" Arijit Singh\u2003",
+            track="Kesariya",
+        ),
+        _ev("s3", "spotify-extended", "2025-05-01T12:03:20", 200_000, track="Dyna mite"),
+        _ev("l3", "lastfm-csv", "2025-05-01T12:00:00", 180_000, track="Dynamite"),  # other name
+    ]
+    assert _dups(spark, rows) == ["l1", "l2"]
+
+
 # --- hand-made exports --------------------------------------------------------------
 
 ARTISTS = [

@@ -22,7 +22,8 @@ def _same_play_key(df: DataFrame) -> DataFrame:
     earlier; ListenBrainz ``listened_at`` and Last.fm ``uts`` are the start itself."""
 
     def norm(c):
-        return F.lower(F.regexp_replace(F.trim(F.col(c)), r"\s+", " "))
+        # (?U): every Unicode white space (U+3000, U+00A0, ...), not only ASCII's
+        return F.lower(F.trim(F.regexp_replace(F.col(c), r"(?U)\s+", " ")))
 
     rich = F.coalesce(
         *[F.when(F.col("source") == k, F.lit(v)) for k, v in RICHNESS.items()], F.lit(None)
