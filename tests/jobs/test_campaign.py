@@ -483,6 +483,19 @@ def test_an_extra_asking_a_campaign_facts_query_is_that_fact(cfg):
     assert set(base) == set(definition.load_campaign("year_end_billboards").specs(cfg))
 
 
+@pytest.mark.parametrize("asked", ["God is a man", "god is a man", "GOD  IS A MAN"])
+def test_an_extra_phrase_in_any_case_is_the_catalogs_fact(cfg, asked):
+    """The catalog's playlists_titled counts "God is a man" (as typed); an extra phrase is
+    case-folded ("god is a man"), so its signature differed and the form's extra drew a
+    second, fresh noise for the same count (privacy.md: a second export "never draws
+    fresh noise for the same fact")."""
+    base = definition.load_campaign("year_end_billboards").specs(cfg)
+    assert base["playlists_titled"].phrases == ("God is a man",)
+    specs, groups = campaign.with_extras(base, [asked], [], cfg)
+    assert groups["extra_phrases"] == ["playlists_titled"]
+    assert set(specs) == set(base)
+
+
 def test_demo_data_billboards_say_god_is_a_man_in_every_language(spark, cfg, tmp_path):
     """Issue #19's done-when, on the demo's own data (`encore demo`: 600 listeners,
     seed 1, 120 plays on average): "God is a man" is a rare title, always suppressed,

@@ -112,7 +112,8 @@ def with_extras(
     fact: the group reads its release, nothing is drawn twice, and the release never
     sees two ids for one query (which it refuses)."""
     specs = dict(specs)
-    by_query = {s.signature: s.id for s in specs.values()}
+    # by what they count: "God is a man" asked as "god is a man" is the same count
+    by_query = {s.counts_as: s.id for s in specs.values()}
     groups: dict[str, list[str]] = {"extra_phrases": [], "extra_tracks": []}
     for group, what, values in (
         ("extra_phrases", "phrase", phrases),
@@ -120,7 +121,7 @@ def with_extras(
     ):
         for value in values:
             spec = fc.extra_fact(what, value, cfg)
-            fid = by_query.setdefault(spec.signature, spec.id)
+            fid = by_query.setdefault(spec.counts_as, spec.id)
             specs.setdefault(fid, spec)
             if fid not in groups[group]:
                 groups[group].append(fid)

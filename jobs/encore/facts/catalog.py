@@ -115,6 +115,14 @@ class FactSpec:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     @property
+    def counts_as(self) -> str:
+        """The signature with each phrase as titles are matched (NFC, case-folded,
+        single spaces): two facts with one ``counts_as`` count the same playlists."""
+        query = self.query() | {"phrases": [normalise_phrase(p) for p in self.phrases]}
+        text = json.dumps(query, sort_keys=True, ensure_ascii=False, default=list)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    @property
     def key_columns(self) -> list[str]:
         return [c for k in self.keys for c in DIMENSIONS[k]["columns"]]
 
@@ -417,6 +425,11 @@ def age_band_labels(cfg: dict) -> list[str]:
 EXTRA_ROWS_PER_GROUP = 3  # a listener's playlists counted per key, as the catalog's playlist facts
 
 
+def normalise_phrase(text: str) -> str:
+    """A phrase (or a playlist title) as they are compared: NFC, case-folded, single spaces."""
+    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+
 def extra_fact(what: str, value: str | tuple[str, str], cfg: dict) -> FactSpec:
     """The named-key fact for one extra phrase (``what="phrase"``, the phrase) or track
     (``what="track"``, ``(artist, title)``), weighing ``[facts] extra_weight``.
@@ -425,7 +438,7 @@ def extra_fact(what: str, value: str | tuple[str, str], cfg: dict) -> FactSpec:
     titles are matched; a track exactly), so asking again for the same phrase or track
     is the same release (immutability: never a fresh draw of the same count)."""
     if what == "phrase":
-        phrase = " ".join(unicodedata.normalize("NFC", str(value)).lower().split())
+        phrase = normalise_phrase(str(value))
         body = {
             "title": f"Playlists whose title contains “{phrase}”",
             "source": "playlists",

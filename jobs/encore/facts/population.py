@@ -9,7 +9,6 @@ listeners likewise). The tables keep ``user_id`` only as the privacy id.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,8 +42,7 @@ def normalise_title(col: str | Column) -> Column:
     )
 
 
-def normalise_phrase(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+normalise_phrase = fc.normalise_phrase  # one rule for phrases and the titles they match
 
 
 def eligible_listeners(users: DataFrame, erasures: DataFrame) -> DataFrame:
