@@ -1002,3 +1002,24 @@ def test_a_suppressed_counts_stored_error_is_the_querys_one_number(cfg):
         (None, 61.0, 80),
         (812.0, 61.0, None),
     ]
+
+
+def test_the_campaign_preview_template_is_rendered_in_the_sandbox(tmp_path, monkeypatch):
+    """templates/campaign/ is the folder marketing edits (privacy.md: render it in Jinja's
+    sandbox); preview.html from there was rendered by a plain environment in the process
+    that holds ENCORE_SHARE_SECRET, and gave it away."""
+    from jinja2.exceptions import SecurityError
+
+    from encore.platform import templating
+
+    monkeypatch.setenv("ENCORE_SHARE_SECRET", "s3cret-share-key-0123")
+    (tmp_path / "preview.html").write_text(
+        '{{ cycler.__init__.__globals__.os.environ.get("ENCORE_SHARE_SECRET") }}'
+    )
+    (tmp_path / "fine.html").write_text("<p>{{ title }}: {{ lines|length }} lines</p>")
+    env = templating.plain_environment(tmp_path)
+    with pytest.raises(SecurityError):
+        env.get_template("preview.html").render()
+    assert env.get_template("fine.html").render(title="Wrapped <2026>", lines=[1, 2]) == (
+        "<p>Wrapped &lt;2026&gt;: 2 lines</p>"
+    )

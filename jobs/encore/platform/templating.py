@@ -80,10 +80,15 @@ def html_lang(locale: str) -> str:
 
 def plain_environment(folder: Path) -> Environment:
     """A Jinja environment for templates under ``folder`` that need no catalog (the
-    campaign preview): the shared ``options``, compiled once, never reloaded."""
-    from jinja2 import Environment, FileSystemLoader
+    campaign preview): the shared ``options``, compiled once, never reloaded. Sandboxed
+    and immutable: the folder is the one marketing edits (privacy.md), and the process
+    that renders it holds the data root and the share secret."""
+    from jinja2 import FileSystemLoader
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return Environment(loader=FileSystemLoader(str(folder)), auto_reload=False, **options())
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(str(folder)), auto_reload=False, **options()
+    )
 
 
 def environment(folder: Path, *, locale: str, locales_dir: Path, domain: str) -> Environment:
