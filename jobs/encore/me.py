@@ -105,6 +105,15 @@ def _digest(row: dict) -> str:
     return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
+def _rules_of(cfg: dict) -> str:
+    """What a recap is computed by besides the plays: the time-zone rules' release and
+    the [recaps] settings (a change of either recomputes every year)."""
+    from encore.platform import localtime
+
+    text = json.dumps(cfg.get("recaps", {}), sort_keys=True, default=str)
+    return f"tzdata {localtime.VERSION}; recaps {hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
 def _load_state(root: str) -> dict:
     path = os.path.join(root, STATE_FILE)
     try:
@@ -212,13 +221,16 @@ def run(
     state = _load_state(root)
     before = state.get("years") or {}
     zone = _zone_of(spark, root)
+    rules = _rules_of(cfg)
     # a year is recomputed when its plays changed or an earlier year's did (new_artists
-    # and minutes_change_pct read the history), when the zone changed, or when its
+    # and minutes_change_pct read the history), when the zone or the rules changed (a
+    # tzdata update moves local hours; so does [recaps] in the settings), or when its
     # recap is missing; otherwise the stored recap stands
     stale = [
         y
         for y in years
         if zone != state.get("zone")
+        or rules != state.get("rules")
         or (before.get(str(y)) or {}).get("events") != digests[y]
         or not storage.exists(datasets.recaps_path(root, y))
     ]
@@ -258,6 +270,7 @@ def run(
         root,
         {
             "zone": zone,
+            "rules": rules,
             "years": {y: {"events": e["events"], "digest": e["digest"]} for y, e in done.items()},
         },
     )

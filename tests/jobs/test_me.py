@@ -361,6 +361,30 @@ def test_a_rerun_with_the_same_input_changes_nothing(spotify_run, capsys):
 
 
 @pytest.mark.slow
+def test_new_time_zone_rules_recompute_every_year(spotify_run, tmp_path, capsys, monkeypatch):
+    """recap-rules.md: local hours follow the newest IANA rules the project ships. A
+    re-run after a tzdata update said "none changed" and kept recaps made under the old
+    rules (.me-state.json held neither the rules' release nor the [recaps] settings)."""
+    import shutil
+
+    from encore.platform import localtime
+
+    base, src, root = spotify_run
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    monkeypatch.setattr(localtime, "VERSION", "2099z")  # the next release of the rules
+    with _own_secret():
+        assert _me(copy, src, extra=["--no-png"]) == 0
+    err = capsys.readouterr().err
+    assert "recaps: 2 year(s) with plays (2024, 2025); computing 2024, 2025" in err
+    state = json.loads((copy / me.STATE_FILE).read_text(encoding="utf-8"))
+    assert state["rules"].startswith("tzdata 2099z; recaps ")
+    with _own_secret():  # and once recomputed, they stand
+        assert _me(copy, src, extra=["--no-png"]) == 0
+    assert "none changed" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_spotify_plus_lastfm_counts_each_play_once_and_zip_equals_folder(
     spotify_run, spark, tmp_path, capsys
 ):
