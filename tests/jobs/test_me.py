@@ -385,6 +385,35 @@ def test_new_time_zone_rules_recompute_every_year(spotify_run, tmp_path, capsys,
 
 
 @pytest.mark.slow
+def test_erasing_me_on_a_personal_root_leaves_no_page_index_or_state(spotify_run, tmp_path, capsys):
+    """`encore erase-user --user-id me` on an `encore me` root: it refused without
+    ENCORE_SHARE_SECRET (the pages are the root's own secret's), and with it set left
+    index.html (each year's top artist, minutes and page link) and .me-state.json."""
+    import shutil
+
+    from encore.platform import share
+
+    base, src, root = spotify_run
+    copy = tmp_path / "data"
+    shutil.copytree(root, copy)
+    secret = (copy / me.SECRET_FILE).read_text().strip().encode()
+    tokens = [share.share_token(secret, me.ME, y) for y in (2024, 2025)]
+    assert all(
+        (copy / "site" / str(y) / t).is_dir() for y, t in zip((2024, 2025), tokens, strict=True)
+    )
+    with _own_secret():
+        assert cli.main(["erase-user", "--data", str(copy), "--user-id", me.ME]) == 0
+    assert not (copy / "index.html").exists() and not (copy / me.STATE_FILE).exists()
+    assert [p for p in (copy / "site").rglob("*") if p.is_file()] == []
+    left = [
+        p
+        for p in copy.rglob("*")
+        if p.is_file() and any(t.encode() in p.read_bytes() or t in str(p) for t in tokens)
+    ]
+    assert left == []
+
+
+@pytest.mark.slow
 def test_spotify_plus_lastfm_counts_each_play_once_and_zip_equals_folder(
     spotify_run, spark, tmp_path, capsys
 ):

@@ -200,21 +200,7 @@ def _erase(spark, root: str, user_ids: list[str], secret: bytes | None, report: 
     removed.update(_scrub_quarantine(spark, root, user_ids, report))
 
     report.phase("removing pages, cards and exports")
-    deleted_pages = 0
-    for year, token in sorted(pages):
-        page = storage.join(site, year, token)
-        if storage.is_dir(page):
-            storage.delete(page)
-            deleted_pages += 1
-            removed[f"site/{year}/<token>"] = removed.get(f"site/{year}/<token>", 0) + 1
-    if deleted_pages:
-        report.wrote("deleted pages", deleted_pages)
-    exports = _export_packages(root, user_ids, secret)
-    for folder in exports:
-        storage.delete(folder)
-    if exports:
-        removed["exports/<token>"] = len(exports)
-        report.wrote("deleted export packages", len(exports))
+    removed.update(_delete_pages_and_packages(root, pages, user_ids, secret, report))
 
     report.phase("scrubbing raw input files")
     removed.update(_scrub_raw(root, user_ids, report))
@@ -234,6 +220,41 @@ def _erase(spark, root: str, user_ids: list[str], secret: bytes | None, report: 
     return removed
 
 
+def _delete_pages_and_packages(
+    root: str,
+    pages: set[tuple[str, str]],
+    user_ids: list[str],
+    secret: bytes | None,
+    report: Report,
+) -> dict[str, int]:
+    """Delete the page folders (cards, summary PNG, page, recap.json), a personal root's
+    index and state, and the export packages of ``user_ids``."""
+    removed: dict[str, int] = {}
+    site = datasets.path(root, "site")
+    deleted_pages = 0
+    for year, token in sorted(pages):
+        page = storage.join(site, year, token)
+        if storage.is_dir(page):
+            storage.delete(page)
+            deleted_pages += 1
+            removed[f"site/{year}/<token>"] = removed.get(f"site/{year}/<token>", 0) + 1
+    if deleted_pages:
+        report.wrote("deleted pages", deleted_pages)
+    personal = _personal_files(root, user_ids)
+    for path in personal:
+        storage.delete(path)
+    if personal:
+        removed["<personal root: index.html, .me-state.json>"] = len(personal)
+        report.wrote("deleted the personal root's index and state", len(personal))
+    exports = _export_packages(root, user_ids, secret)
+    for folder in exports:
+        storage.delete(folder)
+    if exports:
+        removed["exports/<token>"] = len(exports)
+        report.wrote("deleted export packages", len(exports))
+    return removed
+
+
 def _pages_on_delivery_list(spark, root: str, user_ids: list[str]) -> set[tuple[str, str]]:
     """(year, token) of every page the delivery lists give the listeners."""
     from pyspark.sql import functions as F
@@ -250,6 +271,19 @@ def _pages_on_delivery_list(spark, root: str, user_ids: list[str]) -> set[tuple[
             if match:
                 found.add((match.group(1), match.group(2)))
     return found
+
+
+def _personal_files(root: str, user_ids: list[str]) -> list[str]:
+    """On a personal root (`encore me`: one listener, ``me``), the years index (each
+    year's top artist, minutes and page link) and the state (each year's play count)."""
+    from encore import me
+
+    if me.ME not in user_ids:
+        return []
+    paths = [storage.join(root, me.STATE_FILE), storage.join(root, "index.html")]
+    if not storage.exists(paths[0]):
+        return []  # a platform root: its index.html (if any) is not a listener's
+    return [p for p in paths if storage.exists(p)]
 
 
 def _export_packages(root: str, user_ids: list[str], secret: bytes | None) -> list[str]:

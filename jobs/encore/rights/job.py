@@ -44,10 +44,24 @@ def main_for(command: str, args: argparse.Namespace, cfg: dict) -> int:
     return erase(ctx, user_id=args.user_id, demo=args.demo)
 
 
+def _secret(root: str, demo: bool) -> bytes:
+    """The share secret: on a personal root (`encore me`) without ENCORE_SHARE_SECRET,
+    the one its pages were made with (``.share-secret``); else ``share_secret``."""
+    import os
+
+    from encore import me
+    from encore.platform.config import SECRET_ENV
+
+    own = os.path.join(root, me.SECRET_FILE)
+    if not demo and not os.environ.get(SECRET_ENV) and "://" not in root and os.path.exists(own):
+        me.personal_secret(root)
+    return share_secret(demo=demo, root=root)
+
+
 def export(ctx: RunContext, *, user_id: str, demo: bool = False, out: str | None = None) -> int:
     """Build ``user_id``'s download-your-data package (and copy it to ``out``)."""
     check_user_id(user_id)
-    secret = share_secret(demo=demo, root=ctx.data)
+    secret = _secret(ctx.data, demo)
     export_user(ctx.session("export-user"), ctx.data, user_id, secret, run_id=ctx.run_id, out=out)
     return 0
 
@@ -55,6 +69,6 @@ def export(ctx: RunContext, *, user_id: str, demo: bool = False, out: str | None
 def erase(ctx: RunContext, *, user_id: str, demo: bool = False) -> int:
     """Erase ``user_id`` from every output, for good (docs/privacy.md)."""
     check_user_id(user_id)
-    secret = share_secret(demo=demo, root=ctx.data)
+    secret = _secret(ctx.data, demo)
     erase_user(ctx.session("erase-user"), ctx.data, user_id, secret, run_id=ctx.run_id)
     return 0
