@@ -96,6 +96,13 @@ def root(spark, tmp_path):
     spark.createDataFrame(q, schemas.spark_schema(schemas.QUARANTINE)).write.parquet(
         os.path.join(r, "quarantine")
     )
+    playlists = [
+        ("p1", ALICE, "내 플레이리스트", ["spotify:track:1"]),
+        ("p2", BOB, "Mix für Oma", ["spotify:track:2"]),
+    ]
+    spark.createDataFrame(playlists, schemas.spark_schema(schemas.PLAYLISTS)).write.parquet(
+        os.path.join(r, "playlists")
+    )
     for uid in (ALICE, BOB):
         page = os.path.join(r, "site", "2025", share.share_token(SECRET, uid, 2025))
         os.makedirs(page)
@@ -124,7 +131,24 @@ def test_export_holds_exactly_the_listeners_data(spark, root):
             "listening_history/2025.jsonl",
             "listening_history/2026.jsonl",
             "playlists/2025/top-songs.m3u8",
+            "playlists/owned.jsonl",
+            "profile.json",
             "recaps/2025.json",
+            "rejected.jsonl",
+        ]
+        # everything else Encore keeps about them: their account row, their playlists
+        # and the records of theirs ingest rejected (none of anyone else's)
+        profile = json.loads(zf.read("profile.json"))
+        assert (profile["user_id"], profile["country"], profile["timezone"]) == (
+            ALICE,
+            "SE",
+            "Europe/Stockholm",
+        )
+        owned = [json.loads(x) for x in zf.read("playlists/owned.jsonl").decode().splitlines()]
+        assert [(p["playlist_id"], p["title"]) for p in owned] == [("p1", "내 플레이리스트")]
+        rejected = [json.loads(x) for x in zf.read("rejected.jsonl").decode().splitlines()]
+        assert [(json.loads(r["record"])["user_id"], r["reason"]) for r in rejected] == [
+            (ALICE, "bad_ts")
         ]
         plays = [
             json.loads(x)

@@ -2,7 +2,8 @@
 listener's controls"; docs/data-rights.md).
 
 A zip with the listener's canonical events (never an IP address: ingest drops it),
-their recaps for every year, their cards and Top Songs playlists, and a README
+their recaps for every year, their cards and Top Songs playlists, their users row, the
+playlists they own, their rejected (quarantined) records, and a README
 explaining every file and field in plain language. It is written under
 ``exports/<export token>/`` (an HMAC of the user id: user ids never become file names).
 """
@@ -42,6 +43,12 @@ Files
   files (by artist and title; ListenBrainz imports JSPF and XSPF).
 - cards/<year>/*.svg and summary.png: your story cards and summary image, where you
   had enough listening that year for a recap page.
+- profile.json: what we know about your account (country, birth year, time zone,
+  when you joined, whether you opted out of marketing), when the service sent it.
+- playlists/owned.jsonl: the playlists you made (title and the songs in them).
+- rejected.jsonl: records of your listening we could not use, exactly as they
+  arrived, each with why it was rejected (e.g. a play with no time) and the file it
+  came from. They are counted in nothing.
 - README.txt: this file.
 
 The fields of a play (listening_history)
@@ -169,6 +176,12 @@ def _export(spark, root: str, user_id: str, secret: bytes, report: Report, out: 
             f"unknown user id {user_id!r}: no events, recaps or user record under {root}"
         )
 
+    report.phase("reading the profile, playlists and rejected records")
+    profile, owned, rejected = _dimension_rows(spark, root, user_id)
+    report.read("profile", len(profile))
+    report.read("playlists", len(owned))
+    report.read("rejected records", len(rejected))
+
     report.phase("building the zip")
     buf = io.BytesIO()
     cards = 0
@@ -194,6 +207,7 @@ def _export(spark, root: str, user_id: str, secret: bytes, report: Report, out: 
                     _zip_write(
                         zf, f"playlists/{year}/{name}", storage.read_bytes(storage.join(page, name))
                     )
+        _zip_account(zf, profile, owned, rejected)
         _zip_write(
             zf,
             "README.txt",
@@ -210,7 +224,15 @@ def _export(spark, root: str, user_id: str, secret: bytes, report: Report, out: 
     # neither the report nor the log names the token (reports and logs outlive an erasure)
     report.wrote("zip", "exports/<the listener's export token>/encore-export.zip")
     report.wrote(
-        "files", {"listening_history": len(by_year), "recaps": len(recaps), "cards": cards}
+        "files",
+        {
+            "listening_history": len(by_year),
+            "recaps": len(recaps),
+            "cards": cards,
+            "profile": len(profile),
+            "playlists": len(owned),
+            "rejected": len(rejected),
+        },
     )
     if out:
         storage.write_bytes_atomic(out, buf.getvalue())
@@ -221,6 +243,18 @@ def _export(spark, root: str, user_id: str, secret: bytes, report: Report, out: 
         + (f"; copy at {out}" if out else "")
     )
     return target
+
+
+def _zip_account(zf: zipfile.ZipFile, profile: list, owned: list, rejected: list) -> None:
+    """profile.json, playlists/owned.jsonl and rejected.jsonl (each only if not empty)."""
+    if profile:
+        _zip_write(
+            zf, "profile.json", json.dumps(profile[0], indent=2, ensure_ascii=False).encode()
+        )
+    for name, rows in (("playlists/owned.jsonl", owned), ("rejected.jsonl", rejected)):
+        if rows:
+            body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+            _zip_write(zf, name, body.encode("utf-8"))
 
 
 def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -237,6 +271,50 @@ def _jsonable(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def _dimension_rows(spark, root: str, user_id: str) -> tuple[list, list, list]:
+    """The listener's users row, the playlists they own and their quarantined records
+    (matched as erasure matches them: identity.named_ids_col), as JSON-able dicts."""
+    from pyspark.sql import functions as F
+
+    from encore.platform import identity
+
+    users = datasets.read_dimension(spark, root, "users")
+    profile = (
+        []
+        if users is None
+        else [_jsonable(r.asDict()) for r in users.where(F.col("user_id") == user_id).collect()]
+    )
+    playlists = datasets.read_dimension(spark, root, "playlists")
+    owned = (
+        []
+        if playlists is None
+        else [
+            _jsonable(r.asDict(recursive=True))
+            for r in playlists.where(F.col("owner_user_id") == user_id)
+            .orderBy("playlist_id")
+            .collect()
+        ]
+    )
+    qpath = datasets.path(root, "quarantine")
+    q = datasets.read_if_present(spark, qpath, schemas.QUARANTINE)
+    rejected = (
+        []
+        if q is None
+        else [
+            r.asDict()
+            for r in q.where(
+                identity.names_any(
+                    identity.named_ids_col(F.col("record"), F.col("source_file")), [user_id]
+                )
+            )
+            .select("record", "reason", "source_file")
+            .orderBy("source_file", "record")
+            .collect()
+        ]
+    )
+    return profile, owned, rejected
 
 
 def _in_users(spark, root: str, user_id: str) -> bool:
