@@ -145,6 +145,10 @@ def test_locale_formatting():
     assert numbers.format_about(2438, 999, "en") == "about 2,400"  # never finer than the noise
     assert numbers.format_percent(0.312, "en") == "31%"
     assert numbers.format_percent(0.312, "de") == "31\xa0%"
+    # a share's noise (review 2026-12-07): +-22 points printed "31%"; never finer than it
+    assert numbers.format_percent(0.312, "en", 0.22) == "about 30%"
+    assert numbers.format_percent(0.312, "de", 0.22) == "rund 30\xa0%"
+    assert numbers.format_percent(0.312, "en", 0.04) == "31%"  # +-4 points: whole percents
     assert numbers.market_name("DE", "de") == "Deutschland"
 
 

@@ -60,12 +60,21 @@ def format_about(value: float, error95: float | None, locale: str) -> str:
     return words.gettext("about %(n)s") % {"n": text}
 
 
-def format_percent(share: float, locale: str) -> str:
+def format_percent(share: float, locale: str, error95: float | None = None) -> str:
+    """A share as a whole percent in the locale's pattern; with its noise (``error95``,
+    as a share), never finer than the noise: +-22 points prints "about 30%", not "31%"."""
     from babel.numbers import format_percent as bp
 
-    return bp(
-        round(max(0.0, min(1.0, share)) * 100) / 100, locale=locale
-    )  # the locale's own pattern
+    points = max(0.0, min(1.0, share)) * 100
+    step = 1.0
+    if error95 and error95 * 100 >= 10:
+        step = 10.0 ** math.floor(math.log10(error95 * 100))
+    rounded = min(100.0, round(points / step) * step)
+    text = bp(rounded / 100, locale=locale)  # the locale's own pattern
+    if step == 1.0:
+        return text
+    words = translations(catalog_locale(locale) or SOURCE_LOCALE)
+    return words.gettext("about %(n)s") % {"n": text}
 
 
 def market_name(market: str, locale: str) -> str:
@@ -110,7 +119,7 @@ def fact_view(
         if ln.get("share") is not None:
             v["percent"] = format_percent(ln["share"], locale)
         if shares:
-            v["percent"] = format_percent(ln["value"], locale)
+            v["percent"] = format_percent(ln["value"], locale, ln["error95"])
             v["about"] = v["number"] = v["percent"]
         if ln.get("n"):
             v["listeners"] = format_about(ln["n"], None, locale)
