@@ -351,6 +351,49 @@ def test_erasing_one_listener_leaves_a_longer_ids_report_alone(spark, cfg, tmp_p
     assert [rel for rel, body in file_texts(str(root / "reports")) if b"Asia/Seoul" in body] == []
 
 
+def test_a_dump_request_carried_out_without_the_secret_stays_pending(spark, root, monkeypatch):
+    """Without the share secret a page rendered but never published cannot be looked for:
+    the request is carried out (rows, delivery-listed pages) but not marked done, so the
+    next ingest with the secret finishes it (review: it was marked done regardless)."""
+    from encore.rights import erase
+
+    monkeypatch.delenv("ENCORE_SHARE_SECRET", raising=False)
+    page = os.path.join(root, "site", "2025", share.share_token(SECRET, V, 2025))
+    os.makedirs(page)  # rendered, not on any delivery list
+    spark.createDataFrame(
+        [(V, datetime(2025, 6, 1, tzinfo=UTC))], schemas.spark_schema(schemas.ERASURES)
+    ).coalesce(1).write.parquet(os.path.join(root, "privacy", "erasures"))
+    assert erase.pending_erasures(spark, root) == [V]
+
+    erase.carry_out_erasures(spark, root, None, run_id="no-secret", quiet=True)
+    assert _rows(spark, root, "users") == [V10, V123, OTHER]  # their rows went
+    assert os.path.isdir(page) and erase.pending_erasures(spark, root) == [V]
+
+    erase.carry_out_erasures(spark, root, SECRET, run_id="with-secret", quiet=True)
+    assert not os.path.exists(page) and erase.pending_erasures(spark, root) == []
+
+
+def test_the_raw_scrub_reads_an_id_written_in_another_unicode_form(tmp_path):
+    """Ingest compares ids after NFC, which turns U+212A KELVIN SIGN into K: a line naming
+    "\u212aarl" is Karl's. The scrub skipped a file without the bytes "Karl" in it."""
+    from encore.platform.report import Report
+    from encore.rights import erase
+
+    raw = tmp_path / "raw" / "events" / "k.jsonl.gz"
+    lines = [
+        '{"user_id": "\u212aarl", "ts": "2025-03-01T10:00:00Z"}',  # the character itself
+        '{"user_id": "usr_x\\u005f1", "ts": "2025-03-02T10:00:00Z"}',  # a JSON escape
+        '{"user_id": "Karla", "ts": "2025-03-03T10:00:00Z"}',
+    ]
+    _jsonl_gz(str(raw), lines)
+    with gzip.open(raw, "rt", encoding="utf-8") as f:
+        assert "Karl" not in f.read().replace("Karla", "")  # no literal bytes of the id
+    report = Report("erase-user", str(tmp_path), "t", quiet=True)
+    removed = erase._scrub_raw(str(tmp_path), ["Karl", "usr_x_1"], report)
+    assert removed == {"raw/events/k.jsonl.gz": 2}
+    assert [json.loads(x)["user_id"] for x in _read_gz(raw)] == ["Karla"]
+
+
 # --- item 4: pages under a rotated secret ---------------------------------------------------------
 def test_pages_and_exports_made_under_an_earlier_secret_are_erased(spark, root):
     for uid in (V, V10):

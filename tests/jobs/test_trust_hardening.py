@@ -1010,16 +1010,18 @@ def test_the_campaign_preview_template_is_rendered_in_the_sandbox(tmp_path, monk
     that holds ENCORE_SHARE_SECRET, and gave it away."""
     from jinja2.exceptions import SecurityError
 
-    from encore.platform import templating
+    from encore.campaign.export import preview_environment
 
     monkeypatch.setenv("ENCORE_SHARE_SECRET", "s3cret-share-key-0123")
     (tmp_path / "preview.html").write_text(
         '{{ cycler.__init__.__globals__.os.environ.get("ENCORE_SHARE_SECRET") }}'
     )
+    (tmp_path / "huge.html").write_text('{{ "x" * 10**7 }}')  # the driver's memory
     (tmp_path / "fine.html").write_text("<p>{{ title }}: {{ lines|length }} lines</p>")
-    env = templating.plain_environment(tmp_path)
-    with pytest.raises(SecurityError):
-        env.get_template("preview.html").render()
+    env = preview_environment(tmp_path)
+    for name in ("preview.html", "huge.html"):
+        with pytest.raises(SecurityError):
+            env.get_template(name).render()
     assert env.get_template("fine.html").render(title="Wrapped <2026>", lines=[1, 2]) == (
         "<p>Wrapped &lt;2026&gt;: 2 lines</p>"
     )

@@ -15,11 +15,14 @@ import io
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from encore.campaign.definition import Campaign
 from encore.campaign.rendering import Export
-from encore.platform import config, datasets, storage, templating
+from encore.platform import config, datasets, storage
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 FONT_CANDIDATES = (
     config.REPO_ROOT / "templates" / "fonts" / "DejaVuSans.ttf",
@@ -156,6 +159,19 @@ def _dropped(notes: list[str]) -> tuple[list[dict], list[str]]:
     return drops, other
 
 
+def preview_environment(folder: Path) -> Environment:
+    """The environment preview.html is rendered in: the campaign sandbox (privacy.md:
+    templates/campaign/ is the folder marketing edits, and this process holds the data
+    root and the share secret), its size limits included, autoescaped, over ``folder``."""
+    from jinja2 import FileSystemLoader
+
+    from encore.campaign.sandbox import sandbox
+
+    env = sandbox(autoescape=True)
+    env.loader = FileSystemLoader(str(folder))
+    return env
+
+
 def preview_html(
     camp: Campaign, year: int, run_id: str, export: Export, budget: dict, *, png: bool = True
 ) -> str:
@@ -165,7 +181,7 @@ def preview_html(
     value escaped by Jinja's autoescape; no noisy value is in its context."""
     from babel import Locale
 
-    env = templating.plain_environment(config.REPO_ROOT / "templates" / "campaign")
+    env = preview_environment(config.REPO_ROOT / "templates" / "campaign")
     used = export.facts_used
     drops, other = _dropped(export.notes)
     order: list[tuple[str, str]] = []

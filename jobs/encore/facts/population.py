@@ -42,7 +42,7 @@ def normalise_title(col: str | Column) -> Column:
     )
 
 
-normalise_phrase = fc.normalise_phrase  # one rule for phrases and the titles they match
+normalise_phrase = fc.normalise_phrase  # how phrases are compared (catalog.py)
 
 
 def eligible_listeners(users: DataFrame, erasures: DataFrame) -> DataFrame:

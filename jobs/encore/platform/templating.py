@@ -78,19 +78,6 @@ def html_lang(locale: str) -> str:
     return locale.replace("_", "-")
 
 
-def plain_environment(folder: Path) -> Environment:
-    """A Jinja environment for templates under ``folder`` that need no catalog (the
-    campaign preview): the shared ``options``, compiled once, never reloaded. Sandboxed
-    and immutable: the folder is the one marketing edits (privacy.md), and the process
-    that renders it holds the data root and the share secret."""
-    from jinja2 import FileSystemLoader
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    return ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(str(folder)), auto_reload=False, **options()
-    )
-
-
 def environment(folder: Path, *, locale: str, locales_dir: Path, domain: str) -> Environment:
     """A Jinja environment for one locale's templates under ``folder``: the shared
     ``options``, ``jinja2.ext.i18n`` with gettext from the locale's ``domain`` catalog,

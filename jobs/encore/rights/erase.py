@@ -21,7 +21,6 @@ called from here only.
 from __future__ import annotations
 
 import csv
-import functools
 import gzip
 import io
 import json
@@ -112,9 +111,10 @@ def carry_out_erasures(
         if secret is None:
             report.note(
                 "ENCORE_SHARE_SECRET is not set: pages are found through the delivery lists "
-                "only (a page rendered but never published is found by the next run with it)"
+                "only, so the requests stay pending: every ingest carries them out again "
+                "until one runs with the secret and can look for a page never published"
             )
-        return _erase(spark, root, ids, secret, report)
+        return _erase(spark, root, ids, secret, report, mark_done=secret is not None)
 
 
 def _record_request(spark, root: str, user_id: str, report: Report) -> None:
@@ -161,7 +161,15 @@ def _mark_done(spark, root: str, user_ids: list[str], report: Report) -> None:
     report.wrote(DONE, f"{len(new)} erasures carried out")
 
 
-def _erase(spark, root: str, user_ids: list[str], secret: bytes | None, report: Report) -> dict:
+def _erase(
+    spark,
+    root: str,
+    user_ids: list[str],
+    secret: bytes | None,
+    report: Report,
+    *,
+    mark_done: bool = True,
+) -> dict:
     """Remove ``user_ids`` (recorded in privacy/erasures/) from everything the root holds."""
     from pyspark.sql import functions as F
 
@@ -206,11 +214,10 @@ def _erase(spark, root: str, user_ids: list[str], secret: bytes | None, report: 
     removed.update(_scrub_raw(root, user_ids, report))
 
     report.phase("scrubbing reports")
-    for user_id in user_ids:
-        for what, n in _scrub_reports(root, user_id, report).items():
-            removed[what] = removed.get(what, 0) + n
+    removed.update(_scrub_reports(root, user_ids, report))
 
-    _mark_done(spark, root, user_ids, report)
+    if mark_done:
+        _mark_done(spark, root, user_ids, report)
     if not removed:
         report.note(
             "nothing held this listener: the request is recorded, so later runs exclude them"
@@ -280,8 +287,10 @@ def _personal_files(root: str, user_ids: list[str]) -> list[str]:
 
     if me.ME not in user_ids:
         return []
-    paths = [storage.join(root, me.STATE_FILE), storage.join(root, "index.html")]
-    if not storage.exists(paths[0]):
+    # the state last: it marks the root as personal, so an erasure that stops between
+    # the two is done again in full by the next one
+    paths = [storage.join(root, "index.html"), storage.join(root, me.STATE_FILE)]
+    if not storage.exists(paths[1]):
         return []  # a platform root: its index.html (if any) is not a listener's
     return [p for p in paths if storage.exists(p)]
 
@@ -346,8 +355,9 @@ def _scrub_quarantine(spark, root: str, user_ids: list[str], report: Report) -> 
             F.count_if(
                 ~F.col("_named")
                 & broken
-                & functools.reduce(
-                    lambda a, b: a | b, [F.col("record").contains(u) for u in user_ids]
+                # one expression however many ids (an OR per id nests as deep as the list)
+                & F.exists(
+                    F.array(*[F.lit(u) for u in user_ids]), lambda u: F.col("record").contains(u)
                 )
             ).alias("kept_mentions"),
         ).first()
@@ -422,15 +432,24 @@ def scrub_lines(
     return b"".join(kept), counts
 
 
+# The only characters NFC turns into ASCII: KELVIN SIGN -> K, GREEK QUESTION MARK -> ;
+# and GREEK VARIA -> ` (UTF-8). Ingest compares ids after NFC, so bytes holding one of
+# them may name an ASCII id without holding its bytes.
+_NFC_TO_ASCII = ("\u212a", "\u037e", "\u1fef")
+
+
 def _could_name(user_ids: set[str]):
     """A cheap test of bytes (a file, a line): False only when they cannot name one of
     ``user_ids``. A JSON value names an id without holding its bytes only through an
-    escape (``usr\\u005f1``) or, for an id that is not ASCII, another Unicode form of it
-    (ingest compares after NFC): such bytes are always read."""
+    escape (``usr\\u005f1``), a character NFC turns into ASCII (``\\u212aarl`` is
+    ``Karl``) or, for an id that is not ASCII, another Unicode form of it: such bytes
+    are always read. One compiled pattern, however many ids."""
     if not all(u.isascii() for u in user_ids):
         return lambda _: True
-    needles = [u.encode("ascii") for u in user_ids]
-    return lambda data: b"\\" in data or any(n in data for n in needles)
+    needles = [u.encode("ascii") for u in user_ids] + [b"\\"]
+    needles += [c.encode("utf-8") for c in _NFC_TO_ASCII]
+    pattern = re.compile(b"|".join(re.escape(n) for n in sorted(set(needles))))
+    return lambda data: pattern.search(data) is not None
 
 
 def _scrub_csv(lines: list[bytes], wanted: set[str], counts: dict) -> tuple[bytes, dict[str, int]]:
@@ -530,28 +549,29 @@ def _scrub_raw(root: str, user_ids: list[str], report: Report) -> dict[str, int]
 _ID_CHAR = r"A-Za-z0-9_.@+\-"
 
 
-def _mentions(user_id: str):
-    """The id as a whole id: erasing usr_1 never rewrites a mention of usr_10, and
+def _mentions(user_ids: list[str]):
+    """Each id as a whole id: erasing usr_1 never rewrites a mention of usr_10, and
     erasing bob never one of bob:2 (':' inside an id, or written %3A in an export's
-    ``export:<id>:<file>``); the export form of the id itself is matched as such."""
-    whole = (
-        rf"(?<![{_ID_CHAR}])(?<![{_ID_CHAR}]:)"
-        + re.escape(user_id)
-        + rf"(?![{_ID_CHAR}])(?!:[{_ID_CHAR}])(?!%3A)"
+    ``export:<id>:<file>``); the export form of each id is matched as such."""
+    ids = "|".join(re.escape(u) for u in sorted(user_ids, key=len, reverse=True))
+    whole = rf"(?<![{_ID_CHAR}])(?<![{_ID_CHAR}]:)(?:{ids})(?![{_ID_CHAR}])(?!:[{_ID_CHAR}])(?!%3A)"
+    prefix = identity.EXPORT_PREFIX
+    quoted = "|".join(
+        re.escape(identity.export_source(u, "")[len(prefix) : -1])
+        for u in sorted(user_ids, key=len, reverse=True)
     )
-    quoted = re.escape(identity.export_source(user_id, "")[len(identity.EXPORT_PREFIX) : -1])
-    as_export = rf"(?<={re.escape(identity.EXPORT_PREFIX)}){quoted}(?=:)"
+    as_export = rf"(?<={re.escape(prefix)})(?:{quoted})(?=:)"
     return re.compile(f"{whole}|{as_export}")
 
 
-def _scrub_reports(root: str, user_id: str, report: Report) -> dict[str, int]:
+def _scrub_reports(root: str, user_ids: list[str], report: Report) -> dict[str, int]:
     """reports/ keeps no identifier of the listener: the ingest report of their own
     export is deleted (all of it is about them: files, dates, time zone), and so is any
     copy of its summary in another report (a run report gathers its stages'); any other
     report that names them has the id replaced by "<erased>"."""
     removed: dict[str, int] = {}
     base = datasets.path(root, "reports")
-    pattern = _mentions(user_id)
+    pattern = _mentions(user_ids)
     bodies: dict[str, tuple[str, object]] = {}
     for name in storage.listdir(base):
         if name.endswith(".json"):
@@ -563,7 +583,7 @@ def _scrub_reports(root: str, user_id: str, report: Report) -> dict[str, int]:
     own = sorted(
         n
         for n, (_, body) in bodies.items()
-        if isinstance(body, dict) and _is_own_export_report(body, user_id)
+        if isinstance(body, dict) and _is_own_export_report(body, set(user_ids))
     )
     for name in own:
         storage.delete(storage.join(base, name))
@@ -605,13 +625,11 @@ def _without_summaries_of(value, names: list[str]):
     return value
 
 
-def _is_own_export_report(body: dict, user_id: str) -> bool:
+def _is_own_export_report(body: dict, user_ids: set[str]) -> bool:
+    """The ingest report of one listener's own export (every file is theirs)."""
     files = (body.get("reconciliation") or {}).get("files") or {}
-    return (
-        "export" in body
-        and bool(files)
-        and all(identity.export_source_user(f) == user_id for f in files)
-    )
+    owners = {identity.export_source_user(f) for f in files}
+    return "export" in body and len(owners) == 1 and owners <= user_ids
 
 
 def _replace(value, pattern):
