@@ -502,9 +502,9 @@ def test_an_extra_phrase_in_any_case_is_the_catalogs_fact(cfg, asked):
 
 def test_demo_data_billboards_say_god_is_a_man_in_every_language(spark, cfg, tmp_path):
     """Issue #19's done-when, on the demo's own data (`encore demo`: 600 listeners,
-    seed 1, 120 plays on average): "God is a man" is a rare title, always suppressed,
-    and yet the billboard line is there in en, de and fr — as an upper bound — next to
-    "God Is a Woman", which is released."""
+    seed 1, 120 plays on average): "God is a man" is a rare title, suppressed in ~97 %
+    of releases, and yet the billboard line is there in en, de and fr — as an upper
+    bound — next to "God Is a Woman", which is released."""
     from encore import pipeline
     from encore.platform.context import RunContext
     from encore.tools import generate
@@ -519,24 +519,35 @@ def test_demo_data_billboards_say_god_is_a_man_in_every_language(spark, cfg, tmp
     stored = {
         json.loads(r["key"] or "{}").get("phrase"): r for r in facts.load_released(root, YEAR)
     }
-    assert stored["God is a man"]["suppressed"] and stored["God is a man"]["value"] is None
+    # a rare title: its noisy count is suppressed in ~97 % of releases, and the line says
+    # "fewer than N"; with noise of +-60 (geometric, scale 20, eps 0.15) it passes the bar
+    # about 1 release in 40 and the line gives the number instead (the test once assumed
+    # "always", and failed so on a clean clone). Either way the line is there in 3 languages.
+    suppressed = stored["God is a man"]["suppressed"]
+    assert (stored["God is a man"]["value"] is None) == suppressed
     god = {r["locale"]: r["text"] for r in export.copy if r["line"] == "god"}
     assert set(god) == {"en", "de", "fr"}
-    assert re.fullmatch(
-        r"“God is a man” is the title of fewer than \d+(,\d{3})* playlists\. "
-        r"“God Is a Woman” is on about \d+(,\d{3})*\.",
-        god["en"],
-    ), god["en"]
-    assert re.fullmatch(
-        r"Weniger als \d+(\.\d{3})* Playlists heißen „God is a man“\. "
-        r"„God Is a Woman“ ist auf rund \d+(\.\d{3})*\.",
-        god["de"],
-    ), god["de"]
-    assert re.fullmatch(
-        r"Moins de \d+(\u202f\d{3})* playlists s’appellent « God is a man »\. "
-        r"« God Is a Woman » figure dans environ \d+(\u202f\d{3})*\.",
-        god["fr"],
-    ), god["fr"]
+    n_en, n_de, n_fr = r"\d+(,\d{3})*", r"\d+(\.\d{3})*", r"\d+(\u202f\d{3})*"
+    first = (
+        {
+            "en": rf"“God is a man” is the title of fewer than {n_en} playlists\. ",
+            "de": rf"Weniger als {n_de} Playlists heißen „God is a man“\. ",
+            "fr": rf"Moins de {n_fr} playlists s’appellent « God is a man »\. ",
+        }
+        if suppressed
+        else {
+            "en": rf"“God is a man” is the title of (about )?{n_en} playlists\. ",
+            "de": rf"„God is a man“ heißen (rund )?{n_de} Playlists\. ",
+            "fr": rf"(environ )?{n_fr} playlists s’appellent « God is a man »\. ",
+        }
+    )
+    second = {
+        "en": rf"“God Is a Woman” is on about {n_en}\.",
+        "de": rf"„God Is a Woman“ ist auf rund {n_de}\.",
+        "fr": rf"« God Is a Woman » figure dans environ {n_fr}\.",
+    }
+    for locale, text in god.items():
+        assert re.fullmatch(first[locale] + second[locale], text), text
     print(god)
 
 
