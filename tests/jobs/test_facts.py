@@ -449,6 +449,83 @@ def test_a_top_list_shows_no_key_that_only_noise_put_first(spark, cfg):
     assert f"within the largest of its {keys} draws ±{bar:,.0f}" in ev.note
 
 
+def _ranked_and_bare(spark, cfg):
+    """400 artists with one stream each; ``artists_any`` counts them, ``top_artists``
+    asks the same query as a ranked list (top 1). Each fact: epsilon 0.1, scale 10."""
+    keys = 400
+    streams = _artist_streams(spark, keys, 1, 1)
+    artists = spark.createDataFrame(
+        [(str(i), []) for i in range(keys)], "artist_name string, genres array<string>"
+    )
+    catalog = _artist_catalog("artists_any", max_groups=1) | _artist_catalog(
+        "top_artists", max_groups=1, top=1
+    )
+    c = _cfg(cfg, catalog, min_count=-(10**9), epsilon=0.3)
+    specs = {s.id: s for s in fc.catalog(c)}
+    return c, specs, facts.Inputs(private={"streams": streams}, artists=artists)
+
+
+def test_a_ranked_fact_is_not_answered_by_an_unranked_release_of_its_query(spark, cfg, tmp_path):
+    """Review finding (2026-12-07): a release's identity left out ``top``/``per``/
+    ``share_per``, but the stricter bar of a ranked list (beat the largest of its draws)
+    and the shares are computed at release. A campaign fact asking ``top_artists``'
+    query without ``top``, released first, was then reused by ``top_artists``: its list
+    showed keys that only beat one draw (±30 here, against ±90 for the largest of 400)."""
+    c, specs, inputs = _ranked_and_bare(spark, cfg)
+    root = str(tmp_path)
+    bare = facts.release(spark, root, YEAR, [specs["artists_any"]], c, "campaign", inputs=inputs)
+    assert not bare["artists_any"].reused
+    # every true count is 1: the one-draw bar (30) let noise through (P(none of 400) < 1e-4)
+    assert any(30 < r["value"] <= 90 for r in bare["artists_any"].rows if not r["suppressed"])
+    top = facts.release(spark, root, YEAR, [specs["top_artists"]], c, "yearly", inputs=inputs)
+    ranked = top["top_artists"]
+    assert not ranked.reused  # its own draw, with its own bar
+    assert all(r["value"] > 90 for r in ranked.rows if not r["suppressed"])
+    assert "within the largest of its 400 draws ±90" in ranked.note
+    assert specs["artists_any"].signature != specs["top_artists"].signature
+    assert sorted(e["fact_id"] for e in facts.read_ledger(root, YEAR)) == [
+        "artists_any",
+        "top_artists",
+    ]
+    # both stored: a re-run of either reads its own release and spends nothing
+    again = facts.release(spark, root, YEAR, list(specs.values()), c, "rerun", inputs=inputs)
+    assert all(f.reused for f in again.values())
+    assert again["top_artists"].values() == ranked.values()
+    assert again["artists_any"].values() == bare["artists_any"].values()
+
+
+def test_a_release_stored_before_display_options_were_its_identity_is_still_reused(
+    spark, cfg, tmp_path
+):
+    """Releases stored before the fix carry the query's old signature. The fact that
+    released it (same id) reads it back and spends nothing; another id with a ranked
+    list draws its own (it cannot know the stored rows had the stricter bar)."""
+    from encore.facts.store import load_released, publish_rows
+
+    c, specs, inputs = _ranked_and_bare(spark, cfg)
+    root = str(tmp_path)
+    first = facts.release(spark, root, YEAR, [specs["top_artists"]], c, "old", inputs=inputs)
+    spec = specs["top_artists"]
+    old = [
+        r
+        | {
+            "signature": spec.legacy_signature,
+            "params": json.dumps(spec.query(), sort_keys=True, ensure_ascii=False),
+        }
+        for r in load_released(root, YEAR)
+    ]
+    assert spec.legacy_signature != spec.signature
+    publish_rows(root, YEAR, old, "as-before")
+    ledger = sorted(os.listdir(facts.ledger_path(root, YEAR)))
+    again = facts.release(None, root, YEAR, [spec], c, "rerun", inputs=inputs)
+    assert again["top_artists"].reused
+    assert again["top_artists"].values() == first["top_artists"].values()
+    assert sorted(os.listdir(facts.ledger_path(root, YEAR))) == ledger
+    other = fc.spec_from_dict("ranked_again", {**_artist_catalog("x", max_groups=1)["x"], "top": 3})
+    drawn = facts.release(spark, root, YEAR, [other], c, "other", inputs=inputs)
+    assert not drawn["ranked_again"].reused
+
+
 def test_partitioned_inputs_release_the_same_values_and_noise(spark, cfg, tmp_path):
     """facts.prepared() hash-partitions the private tables by user_id so that the
     library's truncation shuffles nothing; it must not change what is released. 400

@@ -32,6 +32,7 @@ from encore.campaign.definition import (
 from encore.campaign.export import write_export
 from encore.campaign.rendering import render_campaign
 from encore.facts import catalog as fc
+from encore.facts.store import by_signature, stored_release
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
 
@@ -76,8 +77,8 @@ def export_campaign(
             f"campaign {name}: no market: pass --market CC or set markets in the manifest"
         )
     specs, groups = with_extras(camp.specs(cfg), extra_phrases, extra_tracks, cfg)
-    stored = {r["signature"] for r in facts.load_released(root, year)}
-    missing = [s for s in specs.values() if s.signature not in stored]
+    stored = by_signature(facts.load_released(root, year))
+    missing = [s for s in specs.values() if stored_release(s, stored) is None]
     spark = None
     if missing:
         say(

@@ -77,6 +77,11 @@ QUERY_FIELDS = (
 )
 
 
+def _digest(fields: dict) -> str:
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=list)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class FactSpec:
     """One fact: what to compute (query fields), how much budget, how to show it."""
@@ -109,18 +114,43 @@ class FactSpec:
         return {k: d[k] for k in QUERY_FIELDS}
 
     @property
+    def released_as(self) -> dict:
+        """What the release computes from the display options, so part of its identity:
+        a ranked list (``top`` or ``per``) is held to the largest of its draws, and
+        ``share_per`` stores shares. Empty for a plain fact (whose signature is then the
+        query's alone, as before 2026-12-08); ``top``'s number is display only."""
+        out: dict = {}
+        if self.top or self.per:
+            out["ranked"] = True
+        if self.share_per:
+            out["share_per"] = self.share_per
+        return out
+
+    def identity(self) -> dict:
+        """The release's identity: the query fields and ``released_as`` (stored as params)."""
+        return self.query() | {"released_as": self.released_as}
+
+    @property
     def signature(self) -> str:
-        """A stable hash of the query: the identity of a release."""
-        text = json.dumps(self.query(), sort_keys=True, ensure_ascii=False, default=list)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        """A stable hash of the query and what the release computes: its identity."""
+        if not self.released_as:
+            return self.legacy_signature
+        return _digest(self.query() | {"released_as": self.released_as})
+
+    @property
+    def legacy_signature(self) -> str:
+        """The query's hash alone: every release's identity before 2026-12-08 (display
+        options were left out, though the ranked bar and shares are computed at release)."""
+        return _digest(self.query())
 
     @property
     def counts_as(self) -> str:
         """The signature with each phrase as titles are matched (NFC, case-folded,
         single spaces): two facts with one ``counts_as`` count the same playlists."""
         query = self.query() | {"phrases": [normalise_phrase(p) for p in self.phrases]}
-        text = json.dumps(query, sort_keys=True, ensure_ascii=False, default=list)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        # not ``released_as``: a plain extra matched to a ranked fact reads a release held
+        # to the stricter bar, which shows no more than its own would
+        return _digest(query)
 
     @property
     def key_columns(self) -> list[str]:

@@ -14,7 +14,7 @@ from encore.facts import catalog as fc
 from encore.facts.ledger import spent
 from encore.facts.releases import release
 from encore.facts.report import REPORT_FILE, answer, write_report
-from encore.facts.store import load_released
+from encore.facts.store import by_signature, load_released, stored_release
 from encore.platform import datasets, localtime, storage
 from encore.platform.context import RunContext
 from encore.platform.errors import EncoreError
@@ -53,9 +53,10 @@ def run(ctx: RunContext, *, facts: tuple[str, ...] = ()) -> int:
             )
         specs = [s for s in specs if s.id in facts]
     report.phase("release")
-    stored = {r["signature"] for r in load_released(root, year)}
+    stored = by_signature(load_released(root, year))
     # a re-run with everything released reads storage only: no Spark session at all
-    spark = None if all(s.signature in stored for s in specs) else ctx.session("facts")
+    done = all(stored_release(s, stored) is not None for s in specs)
+    spark = None if done else ctx.session("facts")
     released = release(spark, root, year, specs, cfg, report.run_id, say=report.say)
     spent_now = 0.0
     for spec in specs:

@@ -37,6 +37,7 @@ from encore.facts.store import (
     load_released,
     publish_rows,
     rows_of,
+    stored_release,
 )
 from encore.platform import locks, storage
 from encore.platform.errors import EncoreError
@@ -86,8 +87,9 @@ def release(
         out: dict[str, ReleasedFact] = {}
         todo: list[FactSpec] = []
         for spec in specs:
-            if spec.signature in stored:
-                out[spec.id] = as_released(spec, stored[spec.signature], reused=True)
+            rows = stored_release(spec, stored)
+            if rows is not None:
+                out[spec.id] = as_released(spec, rows, reused=True)
             elif spec.id in stored_ids:
                 raise EncoreError(
                     f"fact {spec.id!r} was already released for {year} with other parameters; "
@@ -150,7 +152,7 @@ def _release_todo(root, year, specs, todo, out, stored_rows, inputs, cfg, run_id
                 "year": year,
                 "fact_id": ev.spec.id,
                 "signature": ev.spec.signature,
-                "params": ev.spec.query(),
+                "params": ev.spec.identity(),
                 "epsilon": ev.epsilon,
                 "delta": ev.delta,
                 "mechanism": ev.mechanism,

@@ -13,7 +13,7 @@ from collections import defaultdict
 from encore.facts import catalog as fc
 from encore.facts.catalog import DIMENSIONS, FactSpec
 from encore.facts.ledger import spent
-from encore.facts.store import as_released, by_signature, load_released
+from encore.facts.store import as_released, by_signature, load_released, stored_release
 from encore.platform import datasets, storage
 
 REPORT_FILE = "_REPORT.md"
@@ -150,6 +150,11 @@ def write_report(root: str, year: int, cfg: dict) -> str:
     ):
         summary = next(r for r in stored if r["key"] is None)
         spec = catalog.get(sig) or _spec_from_params(summary)
+        if sig not in catalog:  # stored before display options were identity: same id
+            spec = next(
+                (s for s in catalog.values() if stored_release(s, {sig: stored}) is stored),
+                spec,
+            )
         fact = as_released(spec, stored, reused=True)
         out += [
             f"## {summary['fact_id']}: {spec.title}",
@@ -199,7 +204,10 @@ def write_report(root: str, year: int, cfg: dict) -> str:
 def _spec_from_params(summary: dict) -> FactSpec:
     """A FactSpec for a stored release that is not in the current catalog (campaign facts)."""
     p = json.loads(summary["params"])
+    released_as = p.pop("released_as", None) or {}
     body = {k: v for k, v in p.items() if v not in (None, [], ())}
+    if released_as.get("share_per"):
+        body["share_per"] = released_as["share_per"]
     body["private_keys"] = bool(p.get("private_keys"))
     body["weight"] = 1
     return fc.spec_from_dict(summary["fact_id"], body)

@@ -49,7 +49,7 @@ FACT_ROW = pa.schema(
         ("delta", pa.float64()),
         ("mechanism", pa.string()),
         ("note", pa.string()),
-        ("params", pa.string()),  # JSON of the query fields
+        ("params", pa.string()),  # JSON of the release's identity (FactSpec.identity)
         ("released_at", pa.string()),
         ("run_id", pa.string()),
     ]
@@ -105,6 +105,24 @@ def by_signature(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] | None:
+    """The stored rows of ``spec``'s release (``stored`` is ``by_signature``), or None.
+
+    A release stored before display options were part of a release's identity carries
+    the query's hash alone (``legacy_signature``) and no ``released_as`` in its params:
+    it is ``spec``'s only if ``spec`` released it itself (the same fact id), so it was
+    computed with the same bar. A ranked list never reads another id's plain release."""
+    rows = stored.get(spec.signature)
+    if rows is not None or spec.signature == spec.legacy_signature:
+        return rows
+    old = stored.get(spec.legacy_signature)
+    if old is None:
+        return None
+    summary = next(r for r in old if r["key"] is None)
+    before = "released_as" not in json.loads(summary["params"] or "{}")
+    return old if before and summary["fact_id"] == spec.id else None
+
+
 def as_released(spec: FactSpec, stored: list[dict], reused: bool) -> ReleasedFact:
     """A stored release (its summary row and keyed rows) as a ``ReleasedFact``."""
     summary = next(r for r in stored if r["key"] is None)
@@ -125,7 +143,7 @@ def as_released(spec: FactSpec, stored: list[dict], reused: bool) -> ReleasedFac
 def rows_of(ev: Evaluated, run_id: str, now: str) -> list[dict]:
     """The rows an evaluated fact is stored as (see FACT_ROW); suppressed values never are."""
     spec = ev.spec
-    params = json.dumps(spec.query(), sort_keys=True, ensure_ascii=False)
+    params = json.dumps(spec.identity(), sort_keys=True, ensure_ascii=False)
     common = {
         "fact_id": spec.id,
         "signature": spec.signature,
