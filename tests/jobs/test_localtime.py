@@ -69,6 +69,29 @@ def test_intervals_agree_with_zoneinfo_at_every_hour_2024_to_2027(name):
         assert localtime.utc_offset(name, a) == off and localtime.utc_offset(name, a - 1) != off
 
 
+def test_intervals_see_a_change_in_the_last_hours_of_the_range():
+    """Review finding (2026-12-07): the sampler stepped 6 h and never looked at the
+    range's end, so a change in its last 6 h was missed. New York went from EST to EDT
+    at 2025-03-09 07:00 UTC (02:00 local); a range ending three hours later is two
+    intervals, by hand: [00:00, 07:00) at -5 h, [07:00, 10:00) at -4 h."""
+    start, end = ts("2025-03-09T00:00:00"), ts("2025-03-09T10:00:00")
+    change = int(ts("2025-03-09T07:00:00").timestamp())
+    assert localtime.intervals("America/New_York", start, end) == [
+        (int(start.timestamp()), change, -5 * 3600),
+        (change, int(end.timestamp()), -4 * 3600),
+    ]
+    # a change in the range's very last second, and none at all
+    last = ts("2025-03-09T07:00:01")
+    assert localtime.intervals("America/New_York", start, last)[-1] == (
+        change,
+        int(last.timestamp()),
+        -4 * 3600,
+    )
+    assert localtime.intervals("Asia/Kolkata", start, end) == [
+        (int(start.timestamp()), int(end.timestamp()), 19800)
+    ]
+
+
 def _local(spark, rows, users, *, timezone=None):
     """{event ts (UTC iso): (local_date, local_hour, local_month)} of window_plays."""
     ev = events_df(spark, rows)
@@ -227,6 +250,19 @@ def test_choose_export_zone():
     assert zone == "UTC" and "several countries" in why and "IN 89 %" in why
     zone, why = localtime.choose_export_zone({"US": 100}, *SPAN)
     assert zone == "UTC" and "more than one time zone" in why
+    # review finding: a code the time-zone database does not list is not "more than one
+    # time zone". Spotify writes ZZ for an unknown country; XK (Kosovo, a code the
+    # platforms use outside ISO 3166, so not in zone.tab) keeps Belgrade's time.
+    zone, why = localtime.choose_export_zone({"ZZ": 100}, *SPAN)
+    assert zone == "UTC" and "more than one" not in why
+    assert why == (
+        "100 % of plays are from ZZ, a code the time-zone database does not know "
+        "(zone.tab): using UTC; pass --timezone"
+    )
+    assert localtime.choose_export_zone({"XK": 97, "RS": 3}, *SPAN) == (
+        "Europe/Belgrade",
+        "97 % of plays are from XK, whose time zone is Europe/Belgrade",
+    )
     assert localtime.choose_export_zone({None: 7}, *SPAN)[0] == "UTC"
     assert localtime.choose_export_zone({}, *SPAN)[0] == "UTC"
 

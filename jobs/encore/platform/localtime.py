@@ -88,8 +88,10 @@ def intervals(name: str, start: datetime, end: datetime) -> list[tuple[int, int,
     begin, current, t = lo_s, utc_offset(name, lo_s), lo_s
     while t < hi_s:
         nxt = min(t + _STEP_S, hi_s)
-        if nxt < hi_s and utc_offset(name, nxt) != current:
-            a, b = t, nxt  # offset(a) == current != offset(b): find the first second that differs
+        # the range's last second is in it (hi_s is not): a change in the last step counts
+        probe = nxt if nxt < hi_s else hi_s - 1
+        if probe > t and utc_offset(name, probe) != current:
+            a, b = t, probe  # offset(a) == current != offset(b): find the first second that differs
             while b - a > 1:
                 mid = (a + b) // 2
                 if utc_offset(name, mid) == current:
@@ -172,6 +174,17 @@ def _country_zones() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+# Codes the platforms write that zone.tab (ISO 3166) does not list, as the country whose
+# zones they keep: XK (Kosovo, a user-assigned code) keeps Serbia's Central European Time.
+_ZONE_TAB_ALIAS = {"XK": "RS"}
+
+
+def known_country(country: str | None) -> bool:
+    """Whether zone.tab (or an alias above) lists ``country``'s zones."""
+    code = (country or "").upper()
+    return _ZONE_TAB_ALIAS.get(code, code) in _country_zones()
+
+
 def single_zone(country: str | None, start: datetime, end: datetime) -> str | None:
     """The one zone of ``country`` over [start, end), or None.
 
@@ -179,7 +192,9 @@ def single_zone(country: str | None, start: datetime, end: datetime) -> str | No
     same offsets over the span (Germany: Europe/Berlin and Europe/Busingen agree; Spain:
     the Canaries do not; the United States, Brazil, China: several). The principal zone
     (zone.tab's first for the country) is the answer."""
-    names = _country_zones().get((country or "").upper())
+    names = _country_zones().get(
+        _ZONE_TAB_ALIAS.get((country or "").upper(), (country or "").upper())
+    )
     if not names:
         return None
     first = intervals(names[0], start, end)
@@ -207,6 +222,12 @@ def choose_export_zone(
         return (
             "UTC",
             f"plays come from several countries ({top}; {share:.0%} of one is needed): using UTC",
+        )
+    if not known_country(country):
+        return (
+            "UTC",
+            f"{pct:.0f} % of plays are from {country}, a code the time-zone database does not "
+            "know (zone.tab): using UTC; pass --timezone",
         )
     name = single_zone(country, start, end)
     if name is None:
