@@ -152,6 +152,40 @@ def test_locale_formatting():
     assert numbers.market_name("DE", "de") == "Deutschland"
 
 
+def test_a_groups_listener_count_is_never_finer_than_its_noise():
+    """Review finding (2026-12-07): the noisy listener count of an average's group was
+    printed exact ("57") under +-80 of noise; it reads "about 60" now (round_for_people:
+    steps of 10 for an error of 10-99). A release stored before the count's error was
+    kept has none, and prints as before."""
+    spec = fc.spec_from_dict(
+        "work_hours_share_by_age",
+        {
+            "kind": "average",
+            "source": "listeners",
+            "keys": ["age_band"],
+            "metric": "work_hours_share",
+            "low": 0,
+            "high": 1,
+            "weight": 1,
+        },
+    )
+    row = {
+        "key": json.dumps({"age_band": "18-24"}),
+        "value": 0.3124,
+        "n": 57.0,
+        "share": None,
+        "suppressed": False,
+        "error95": 0.22,
+        "n_error95": 80.0,
+    }
+    released = facts.ReleasedFact(spec, [row], 0.15, 0, "", "", "", "r", True)
+    [line] = numbers.fact_view(spec, released, "en")["top"]
+    assert (line["listeners"], line["percent"]) == ("about 60", "about 30%")
+    assert numbers.fact_view(spec, released, "de")["top"][0]["listeners"] == "rund 60"
+    old = facts.ReleasedFact(spec, [row | {"n_error95": None}], 0.15, 0, "", "", "", "r", True)
+    assert numbers.fact_view(spec, old, "en")["top"][0]["listeners"] == "57"
+
+
 def test_the_words_around_numbers_come_from_the_catalogs():
     """ "about 28,800" is a catalog message (templates/locales), translated in every
     shipped locale, extracted from the code the way docs/render.md extracts it."""

@@ -277,6 +277,24 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
     assert bound >= 10 and f"{bound:.0f}".lstrip("125").strip("0") == ""  # 1/2/5 x 10^k
     assert all(r["upper95"] is None for r in facts.load_released(root, YEAR) if not r["suppressed"])
 
+    # a median's listener count is noisy and shown: its own error is stored (review
+    # 2026-12-07: "57 listeners" was printed under +-80). Count epsilon 30/6 x 0.25 =
+    # 1.25, geometric scale 0.8, a = e^-1.25: P(|X| > t) = 2a^(t+1)/(1+a) <= 0.05 at
+    # t = 2, by hand
+    minutes = [
+        r
+        for r in facts.load_released(root, YEAR)
+        if r["fact_id"] == "minutes" and r["key"] and not r["suppressed"]
+    ]
+    assert minutes and all(r["n_error95"] == 2.0 for r in minutes)
+    assert all(
+        r["n_error95"] is None for r in facts.load_released(root, YEAR) if r["kind"] == "count"
+    )
+    assert (
+        "listeners, ±2 in 95 % of releases)"
+        in open(os.path.join(root, "facts", f"year={YEAR}", "_REPORT.md"), encoding="utf-8").read()
+    )
+
     # no user id and no playlist title that was neither selected privately nor named
     released_titles = {
         json.loads(r["key"]).get("title") for r in facts.load_released(root, YEAR) if r["key"]

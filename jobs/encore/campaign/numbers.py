@@ -122,7 +122,8 @@ def fact_view(
             v["percent"] = format_percent(ln["value"], locale, ln["error95"])
             v["about"] = v["number"] = v["percent"]
         if ln.get("n"):
-            v["listeners"] = format_about(ln["n"], None, locale)
+            # the listener count has its own noise: never finer than it ("about 60")
+            v["listeners"] = format_about(ln["n"], ln.get("n_error95"), locale)
         for dim, cols in ln["dims"].items():
             v[dim] = " — ".join(str(x) for x in cols.values())
         return v

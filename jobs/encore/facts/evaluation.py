@@ -267,6 +267,9 @@ def evaluate_fact(
             else grouped.median(spec.metric, spec.low, spec.high, name="value")
         )
         stat_info = noise.noise_info(session, sq, ApproxDPBudget(stat_eps, 0))
+        # the group's listener count is noisy too, and is shown ("about 60 listeners"):
+        # its error is one number for every key of the query
+        n_err = noise.error95(count_info[0]) if count_info else None
         mechanisms.append("count " + noise.describe(count_info))
         mechanisms.append(f"{spec.kind} " + noise.describe(stat_info))
         for r in session.evaluate(sq, ApproxDPBudget(stat_eps, 0)).collect():
@@ -290,6 +293,7 @@ def evaluate_fact(
                     "n": n,
                     "suppressed": n < min_count or vague,
                     "error95": err,
+                    "n_error95": n_err,
                     "share": None,
                 }
             )

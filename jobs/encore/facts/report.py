@@ -46,6 +46,7 @@ def answer(spec: FactSpec, rows: list[dict]) -> list[dict]:
             "dims": dims,
             "value": r["value"],
             "n": r.get("n"),
+            "n_error95": r.get("n_error95"),
             "share": share,
             "error95": r["error95"],
         }
@@ -184,7 +185,10 @@ def write_report(root: str, year: int, cfg: dict) -> str:
         for ln in lines:
             group = "".join(f"{k}={v}: " for k, v in (ln["group"] or {}).items())
             share = f" ({100 * ln['share']:.1f} %)" if ln["share"] is not None else ""
-            n = f" (about {ln['n']:,.0f} listeners)" if ln.get("n") else ""
+            n = f" (about {ln['n']:,.0f} listeners" if ln.get("n") else ""
+            if n and ln.get("n_error95"):
+                n += f", ±{ln['n_error95']:,.0f} in 95 % of releases"
+            n += ")" if n else ""
             out.append(f"- {group}{ln['label']}: {_fmt_value(spec, ln['value'])}{share}{n}")
         suppressed = (
             [r for r in fact.rows if r["suppressed"]] if not spec.per and not spec.top else []

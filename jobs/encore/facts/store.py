@@ -42,6 +42,9 @@ FACT_ROW = pa.schema(
         ("share", pa.float64()),  # share_per facts: value / sum of the group's released values
         ("suppressed", pa.bool_()),
         ("error95", pa.float64()),  # half-width of the noise's 95 % interval, in value units
+        # average/median: the same for the noisy listener count n (one number per query);
+        # null elsewhere, and on releases stored before it existed
+        ("n_error95", pa.float64()),
         # suppressed counts only: noisy value + error95 rounded up to 1/2/5 x 10^k, >= 10
         # (noise.upper_bound95); null elsewhere, and on releases stored before it existed
         ("upper95", pa.float64()),
@@ -164,6 +167,7 @@ def rows_of(ev: Evaluated, run_id: str, now: str) -> list[dict]:
             "share": None,
             "suppressed": None,
             "error95": None,
+            "n_error95": None,
             "upper95": None,
             "note": ev.note,
         }
@@ -187,6 +191,7 @@ def rows_of(ev: Evaluated, run_id: str, now: str) -> list[dict]:
                 # suppressed row it would give the count back. A count's is one number
                 # for every key of the query, so it stays.
                 "error95": r["error95"] if not r["suppressed"] or spec.kind == "count" else None,
+                "n_error95": r.get("n_error95"),
                 "upper95": r.get("upper95") if r["suppressed"] else None,
                 "note": None,
             }
