@@ -186,6 +186,41 @@ def test_a_groups_listener_count_is_never_finer_than_its_noise():
     assert numbers.fact_view(spec, old, "en")["top"][0]["listeners"] == "57"
 
 
+def test_a_share_is_never_finer_than_its_noise():
+    """A share among a group's released keys is value / total, so a count's error of
+    +-150 over a total of 1,000 is +-15 points: "about 30%", not "30%" (review,
+    2026-12-07, found for the work-hours share; the same holds for share_per counts).
+    An error of +-60 (6 points) keeps whole percents."""
+    spec = fc.spec_from_dict(
+        "platform_share",
+        {
+            "kind": "count",
+            "source": "streams",
+            "keys": ["age_band", "platform"],
+            "share_per": "age_band",
+            "weight": 1,
+        },
+    )
+
+    def view(err):
+        rows = [
+            {
+                "key": json.dumps({"age_band": "18-24", "platform": p}),
+                "value": v,
+                "n": None,
+                "share": v / 1000,
+                "suppressed": False,
+                "error95": err,
+            }
+            for p, v in (("ios", 320.0), ("android", 680.0))
+        ]
+        released = facts.ReleasedFact(spec, rows, 0.15, 0, "", "", "", "r", True)
+        return [ln["percent"] for ln in numbers.fact_view(spec, released, "en")["top"]]
+
+    assert view(150.0) == ["about 70%", "about 30%"]
+    assert view(60.0) == ["68%", "32%"]
+
+
 def test_the_words_around_numbers_come_from_the_catalogs():
     """ "about 28,800" is a catalog message (templates/locales), translated in every
     shipped locale, extracted from the code the way docs/render.md extracts it."""

@@ -117,7 +117,12 @@ def fact_view(
             "number": format_number(round_for_people(ln["value"], err), locale),
         }
         if ln.get("share") is not None:
-            v["percent"] = format_percent(ln["share"], locale)
+            # the share's noise, in share units: the count's error over the group's total
+            # (value / share); the total's own noise moves it less, and is left out
+            share_err = None
+            if ln["error95"] and ln["value"]:
+                share_err = ln["error95"] * ln["share"] / ln["value"]
+            v["percent"] = format_percent(ln["share"], locale, share_err)
         if shares:
             v["percent"] = format_percent(ln["value"], locale, ln["error95"])
             v["about"] = v["number"] = v["percent"]
