@@ -82,6 +82,24 @@ def test_a_real_repeat_one_track_length_later_counts_twice(spark):
     assert _dups(spark, rows) == ["l1", "l2"]
 
 
+def test_a_scrobble_taken_by_a_nearer_one_pairs_with_its_next_nearest_play(spark):
+    """Review finding (2026-12-07): a pair was kept only when nearest for both sides, so
+    a scrobble whose nearest Spotify play was taken by a closer scrobble was never tried
+    against its next-nearest free play. A ~50 s intro played twice: s1 12:00:00-12:00:50,
+    s2 12:00:50-12:01:40; scrobbles l1 12:00:35 and l2 12:01:00. Gaps by hand: s1-l1 35,
+    s1-l2 60, s2-l1 15, s2-l2 10. Nearest first: s2-l2 (10); s2-l1 (15) is next, but s2
+    already has its Last.fm copy; then s1-l1 (35). Two plays, both scrobbles dropped
+    (before: only l2, and the recap counted three streams)."""
+    rows = [
+        _ev("s1", "spotify-extended", "2025-03-01T12:00:50", 50_000, track="Intro"),
+        _ev("s2", "spotify-extended", "2025-03-01T12:01:40", 50_000, track="Intro"),
+        _ev("l1", "lastfm-csv", "2025-03-01T12:00:35", 180_000, track="Intro"),
+        _ev("l2", "lastfm-csv", "2025-03-01T12:01:00", 180_000, track="Intro"),
+    ]
+    assert _dups(spark, rows) == ["l1", "l2"]
+    assert _dups(spark, list(reversed(rows))) == ["l1", "l2"]
+
+
 def test_tolerance_other_tracks_other_listeners_and_one_source(spark):
     rows = [
         _ev("s1", "spotify-extended", "2025-03-01T12:03:20", 200_000),

@@ -56,10 +56,15 @@ def cross_source_duplicates(
 ) -> DataFrame:
     """(event_id, year, month) of the poorer copy of every play two sources of one
     listener both hold: same normalised artist and track, starts at most
-    ``tolerance_s`` apart. Matching is one to one (each play pairs with its nearest
-    counterpart, both ways), so a real repeat one track-length later counts twice."""
-    from pyspark.sql import Window
+    ``tolerance_s`` apart. Matching is one to one, nearest first: candidate pairs in
+    order of their gap (then ids), each taken when its poorer play has no partner yet
+    and its richer play has none from that source. So a real repeat one track-length
+    later counts twice, and a scrobble whose nearest play a closer scrobble took pairs
+    with its next-nearest free one (a pair nearest for both sides only was not a
+    one-to-one matching: review, 2026-12-07).
 
+    ``events`` is one listener's (``encore ingest --source`` of an export): the candidate
+    pairs, a few per play at most, are matched on the driver."""
     k = _same_play_key(events)
     a, b = k.alias("a"), k.alias("b")
     pairs = a.join(
@@ -69,8 +74,7 @@ def cross_source_duplicates(
         & (F.col("a.k_track") == F.col("b.k_track"))
         & (F.col("a.rich") < F.col("b.rich"))
         & (F.abs(F.col("a.start_s") - F.col("b.start_s")) <= tolerance_s),
-    )
-    pairs = pairs.select(
+    ).select(
         F.col("a.event_id").alias("keep"),
         F.col("b.event_id").alias("drop"),
         F.col("b.year").alias("year"),
@@ -78,16 +82,16 @@ def cross_source_duplicates(
         F.col("b.rich").alias("drop_rich"),
         F.abs(F.col("a.start_s") - F.col("b.start_s")).alias("gap"),
     )
-    by_drop = Window.partitionBy("drop").orderBy("gap", "keep")
-    by_keep = Window.partitionBy("keep", "drop_rich").orderBy(
-        "gap", "drop"
-    )  # one partner per source
-    return (
-        pairs.withColumn("r1", F.row_number().over(by_drop))
-        .withColumn("r2", F.row_number().over(by_keep))
-        .where((F.col("r1") == 1) & (F.col("r2") == 1))
-        .select(F.col("drop").alias("event_id"), "year", "month")
-    )
+    taken_drop: set[str] = set()
+    taken_keep: set[tuple[str, int]] = set()  # one partner per poorer source
+    chosen = []
+    for r in sorted(pairs.collect(), key=lambda r: (r["gap"], r["keep"], r["drop"])):
+        if r["drop"] in taken_drop or (r["keep"], r["drop_rich"]) in taken_keep:
+            continue
+        taken_drop.add(r["drop"])
+        taken_keep.add((r["keep"], r["drop_rich"]))
+        chosen.append((r["drop"], r["year"], r["month"]))
+    return events.sparkSession.createDataFrame(chosen, "event_id string, year int, month int")
 
 
 def drop_cross_source_duplicates(
