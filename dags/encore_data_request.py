@@ -10,7 +10,10 @@ asks to be erased (privacy.md, "The listener's controls"):
   their recap row, page, cards, share link and export package are deleted; every
   later run excludes them.
 
-The user id travels as a job argument only; it never becomes a file name.
+The user id never becomes a file name, and it is in no argument list: the job reads it
+from an environment variable the task sets when it starts (`--user-id-env`), so the
+`plan` XCom, the rendered arguments and the task log hold no id. The run's conf (the
+form) does; clear it with Airflow's tools (docs/data-rights.md).
 """
 
 from __future__ import annotations
@@ -63,8 +66,8 @@ from encore_common import DEFAULT_ARGS, EncoreSparkJob
 def encore_data_request():
     @task(multiple_outputs=True)
     def plan(params=None, dag_run=None) -> dict:
-        """The job's arguments; the location of the package for an export."""
-        from encore_common import data_root, safe_run_id
+        """The job's arguments (without the id); the location of the package for an export."""
+        from encore_common import USER_ID_ENV, data_root, safe_run_id
 
         root = data_root()
         command = {"export": "export-user", "erase": "erase-user"}[params["action"]]
@@ -72,7 +75,10 @@ def encore_data_request():
             command,
             "--data",
             root,
-            f"--user-id={params['user_id']}",  # one word: an id may begin with '-'
+            # the id itself is handed over in the task's environment (USER_ID_ENV), set
+            # at run time: never in this XCom, the rendered arguments or the log
+            "--user-id-env",
+            USER_ID_ENV,
             "--run-id",
             safe_run_id(dag_run.run_id),
         ]
@@ -81,7 +87,9 @@ def encore_data_request():
         return {"args": args, "data_root": root, "exports": f"{root.rstrip('/')}/exports"}
 
     run = plan()
-    EncoreSparkJob(task_id="data_request", application_args=run["args"], retries=1)
+    EncoreSparkJob(
+        task_id="data_request", application_args=run["args"], retries=1, user_id_param="user_id"
+    )
 
 
 encore_data_request()

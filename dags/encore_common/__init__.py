@@ -63,6 +63,9 @@ DEFAULT_ARGS: dict[str, Any] = {
 # the two equal).
 _JOB_ERROR = re.compile(r"(encore [\w-]+: error: .+)")
 _EXIT_CODE = re.compile(r"Error code is: (\d+)")
+# The job's environment variable for a data request's user id (encore.rights.job's
+# USER_ID_ENV, read by `--user-id-env`; tests/jobs/test_erasure.py checks they agree).
+USER_ID_ENV = "ENCORE_REQUEST_USER_ID"
 PERSON_MUST_FIX = {"2", "3"}  # errors.EncoreError, errors.BudgetExceeded
 
 # The years a form's `year` Param accepts: encore.platform.years.FIRST_YEAR..LAST_YEAR,
@@ -117,7 +120,11 @@ class EncoreSparkJob(SparkSubmitOperator):
 
     ui_color = "#f4a261"
 
-    def __init__(self, *, task_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, task_id: str, user_id_param: str | None = None, **kwargs: Any) -> None:
+        # a listener's id (the data-request form's param of this name) goes to the job
+        # in its environment (USER_ID_ENV), set in execute: after the templates are
+        # rendered and stored, so it is in no rendered field, XCom or log line
+        self.user_id_param = user_id_param
         kwargs.setdefault("application", ENTRY_POINT)
         kwargs.setdefault("conn_id", "spark_default")
         kwargs.setdefault("spark_binary", SPARK_SUBMIT)
@@ -137,6 +144,9 @@ class EncoreSparkJob(SparkSubmitOperator):
         super().__init__(task_id=task_id, **kwargs)
 
     def execute(self, context) -> None:
+        if self.user_id_param:
+            user_id = str(context["params"][self.user_id_param])
+            self.env_vars = {**(self.env_vars or {}), USER_ID_ENV: user_id}
         self.log.info("encore %s", " ".join(str(a) for a in self.application_args or []))
         try:
             super().execute(context)

@@ -519,10 +519,44 @@ def test_the_data_request_forms_id_rule_is_the_commands_rule(tmp_path, capsys, m
     assert form == f"^{identity.USER_ID_PATTERN}$"
     for uid in ("+46701234567", "_u1", "a+b", "-x", "usr:2", "x" * 128):
         assert re.fullmatch(form[1:-1], uid) and identity.check_user_id(uid) == uid
-    # the id as the DAG passes it (one word), even one that begins with '-'
+    # one word, even an id that begins with '-'
     monkeypatch.setenv("ENCORE_SHARE_SECRET", SECRET.decode())
     code = cli.main(["erase-user", "--data", str(tmp_path / "nowhere"), "--user-id=-x"])
     assert "is not a user id" not in capsys.readouterr().err and code != 2
+
+
+def test_the_data_request_dag_hands_the_id_over_in_the_environment(tmp_path, capsys, monkeypatch):
+    """Review finding (2026-12-07): the DAG put `--user-id <id>` in its plan's XCom, the
+    rendered arguments and the task log, all of which outlive an erasure. It passes
+    `--user-id-env VAR` now, and the task sets VAR when it runs; the job reads it, and
+    neither its errors nor anything else print the value."""
+    from encore.rights.job import USER_ID_ENV
+
+    here = os.path.join(os.path.dirname(__file__), "..", "..", "dags")
+    common = open(os.path.join(here, "encore_common", "__init__.py"), encoding="utf-8").read()
+    assert re.search(r'^USER_ID_ENV = "(.*)"$', common, re.M).group(1) == USER_ID_ENV
+    dag = open(os.path.join(here, "encore_data_request.py"), encoding="utf-8").read()
+    assert '"--user-id-env",\n            USER_ID_ENV,' in dag and "--user-id=" not in dag
+    monkeypatch.setenv("ENCORE_SHARE_SECRET", SECRET.decode())
+    nowhere = str(tmp_path / "nowhere")
+    monkeypatch.setenv(USER_ID_ENV, "-x")
+    code = cli.main(["erase-user", "--data", nowhere, "--user-id-env", USER_ID_ENV])
+    assert "user id" not in capsys.readouterr().err and code != 2
+    # unset, empty or not an id: exit 2 with one line that names the variable, not the value
+    monkeypatch.delenv(USER_ID_ENV)
+    for value in (None, "", "Zoë Q"):
+        if value is not None:
+            monkeypatch.setenv(USER_ID_ENV, value)
+        code = cli.main(["export-user", "--data", nowhere, "--user-id-env", USER_ID_ENV])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and USER_ID_ENV in err, err
+        assert not value or value not in err
+    # one of the two, never both or neither
+    for extra in ([], ["--user-id", "a", "--user-id-env", USER_ID_ENV]):
+        with pytest.raises(SystemExit) as ex:
+            cli.main(["erase-user", "--data", nowhere, *extra])
+        assert ex.value.code == 2
+    capsys.readouterr()
 
 
 # --- item 7: one user-id rule ----------------------------------------------------------------------

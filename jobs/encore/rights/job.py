@@ -21,14 +21,26 @@ import argparse
 from encore.platform.args import add_common
 from encore.platform.config import share_secret
 from encore.platform.context import RunContext
+from encore.platform.errors import EncoreError
 from encore.platform.identity import check_user_id
 from encore.rights.erase import erase_user
 from encore.rights.export import export_user
 
+# The environment variable the data-request DAG hands the id through (--user-id-env), so
+# that it is in no command line, Airflow XCom, rendered template or task log.
+USER_ID_ENV = "ENCORE_REQUEST_USER_ID"
+
 
 def add_arguments_for(command: str, p: argparse.ArgumentParser) -> None:
     add_common(p)
-    p.add_argument("--user-id", required=True, metavar="U", help="the listener's user id")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user-id", metavar="U", help="the listener's user id")
+    who.add_argument(
+        "--user-id-env",
+        metavar="VAR",
+        help=f"read the user id from environment variable VAR (the DAG's {USER_ID_ENV}): "
+        "it then appears in no command line or log",
+    )
     p.add_argument(
         "--demo", action="store_true", help="generated data: allow the labelled demo secret"
     )
@@ -38,10 +50,28 @@ def add_arguments_for(command: str, p: argparse.ArgumentParser) -> None:
 
 def main_for(command: str, args: argparse.Namespace, cfg: dict) -> int:
     """`encore export-user` / `encore erase-user`: the parsed flags -> the stage."""
+    user_id = args.user_id
+    if args.user_id_env is not None:
+        import os
+
+        user_id = os.environ.get(args.user_id_env)
+        if not user_id:
+            raise EncoreError(
+                f"--user-id-env {args.user_id_env}: the variable is not set or empty; set it "
+                "to the listener's user id, or pass --user-id"
+            )
+        # the rule's message must not print the id either (it would reach the log)
+        try:
+            check_user_id(user_id)
+        except EncoreError:
+            raise EncoreError(
+                f"--user-id-env {args.user_id_env}: the value is not a user id: use 1-128 "
+                "letters, digits or _ . : @ + -"
+            ) from None
     ctx = RunContext.from_args(args, cfg)
     if command == "export-user":
-        return export(ctx, user_id=args.user_id, demo=args.demo, out=args.out)
-    return erase(ctx, user_id=args.user_id, demo=args.demo)
+        return export(ctx, user_id=user_id, demo=args.demo, out=args.out)
+    return erase(ctx, user_id=user_id, demo=args.demo)
 
 
 def _secret(root: str, demo: bool) -> bytes:
