@@ -781,3 +781,8 @@ def test_an_erasure_in_the_platforms_dump_is_carried_out_by_the_next_ingest(
         k: v for k, v in tree_digest(root).items() if not k.startswith((*rebuilt, "quarantine/"))
     } == digest
     assert _parquet_rows(root, "quarantine", drop=("run_id",)) == quarantine
+    # ... and reads no raw file: what the erasure left of a file ingest had read is not
+    # read again (the manifest has its new fingerprint; before, every scrubbed file was)
+    with open(os.path.join(root, "reports", "ingest-again.json")) as f:
+        files = json.load(f)["raw_files"]
+    assert files["read"] == 0 and files["unchanged"] == files["found"] > 0, files

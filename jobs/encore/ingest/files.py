@@ -151,3 +151,22 @@ def write_manifest(
         for path, fp in sorted(prints.items())
     }
     storage.write_json_atomic(storage.join(root, MANIFEST), {"files": files})
+
+
+def refresh_manifest(root: str, rewritten: dict[str, tuple[dict, dict]]) -> int:
+    """After an erasure rewrote raw files without a listener's lines: {relative path:
+    (fingerprint before, fingerprint after)}. A file the manifest knows as it was before
+    the rewrite was read in full then; what is left of it is read too, so the manifest
+    takes its new fingerprint and the next ingest does not read it again. A file that
+    changed since it was read (or was never read) is left to the next ingest. Returns how
+    many entries changed. Called under the erasure's exclusive lock."""
+    before = read_manifest(root)
+    files = dict(before)
+    for path, (old, new) in rewritten.items():
+        entry = before.get(path)
+        if entry and {k: entry.get(k) for k in ("size", "sha256")} == old:
+            files[path] = {**entry, **new}
+    changed = sum(1 for p in files if files[p] != before.get(p))
+    if changed:
+        storage.write_json_atomic(storage.join(root, MANIFEST), {"files": files})
+    return changed

@@ -485,9 +485,15 @@ def _scrub_raw(root: str, user_ids: list[str], report: Report) -> dict[str, int]
     """Rewrite the raw inputs (JSON Lines / CSV, gzip'd or not, on any root storage can
     write) without the listener's records, so a later ingest cannot bring them back.
     raw/privacy/ stays: the erasure requests are what keeps the listener out."""
-    from encore.ingest.files import RAW_SUFFIXES, list_files
+    import hashlib
+
+    from encore.ingest.files import RAW_SUFFIXES, list_files, refresh_manifest
+
+    def fingerprint(stored: bytes) -> dict:
+        return {"size": len(stored), "sha256": hashlib.sha256(stored).hexdigest()}
 
     removed: dict[str, int] = {}
+    rewritten: dict[str, tuple[dict, dict]] = {}
     could_name = _could_name(set(user_ids))
     raw_root = datasets.path(root, "raw")
     totals = {"removed": 0, "removed_by_pattern": 0, "kept_unparseable": 0}
@@ -507,7 +513,7 @@ def _scrub_raw(root: str, user_ids: list[str], report: Report) -> dict[str, int]
         gz = name.endswith(".gz")
         if not name.endswith(RAW_SUFFIXES):
             continue
-        data = storage.read_bytes(full, as_stored=True)
+        data = stored = storage.read_bytes(full, as_stored=True)
         if gz:
             try:
                 data = gzip.decompress(data)
@@ -527,8 +533,13 @@ def _scrub_raw(root: str, user_ids: list[str], report: Report) -> dict[str, int]
                 f.write(body)
             body = bio.getvalue()
         storage.write_bytes_atomic(full, body)
+        rewritten[f"raw/{rel}"] = (fingerprint(stored), fingerprint(body))
         removed[f"raw/{rel}"] = counts["removed"]
         report.wrote(f"scrubbed raw/{rel}", f"-{counts['removed']} records")
+    # what is left of a raw/events file ingest had read in full is not read again
+    refreshed = refresh_manifest(root, rewritten)
+    if refreshed:
+        report.wrote("state/ingest-files.json", f"{refreshed} scrubbed files: not read again")
     if totals["removed_by_pattern"]:
         report.note(
             f"{totals['removed_by_pattern']} raw lines that are not valid JSON named the listener in their "
