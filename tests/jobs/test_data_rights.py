@@ -178,8 +178,11 @@ def test_export_holds_exactly_the_listeners_data(spark, root):
 
 
 def test_export_unknown_user_is_a_clear_error(spark, root):
-    with pytest.raises(EncoreError, match="unknown user id 'usr_nobody'"):
+    with pytest.raises(EncoreError, match="unknown user id: no events") as err:
         data_rights.export_user(spark, root, "usr_nobody", SECRET)
+    # review finding (2026-12-08): the message reached the data-request task's log, which
+    # outlives an erasure; the person who asked knows the id they asked about
+    assert "usr_nobody" not in str(err.value)
 
 
 @pytest.mark.parametrize("bad", ["../../etc", "a\x00b", "", "x" * 200, "a/b"])
@@ -235,8 +238,9 @@ def test_erasing_an_unknown_user_is_a_recorded_no_op(spark, root):
 
 def test_exporting_an_erased_user_is_refused(spark, root):
     data_rights.erase_user(spark, root, CAROL, SECRET)
-    with pytest.raises(EncoreError, match="asked to be erased"):
+    with pytest.raises(EncoreError, match="asked to be erased") as err:
         data_rights.export_user(spark, root, CAROL, SECRET)
+    assert CAROL not in str(err.value)  # an erased id is printed nowhere, the log included
 
 
 def test_zip_is_a_valid_archive_with_stable_member_dates(spark, root):

@@ -287,6 +287,17 @@ def test_release_ledger_rerun_and_exhaustion(world, cfg, spark, tmp_path):
         if r["fact_id"] == "minutes" and r["key"] and not r["suppressed"]
     ]
     assert minutes and all(r["n_error95"] == 2.0 for r in minutes)
+    # a release stored before n_error95 existed gets it from its mechanism's words
+    from encore.facts.store import as_released, count_error95
+
+    summary = next(
+        r for r in facts.load_released(root, YEAR) if r["fact_id"] == "minutes" and not r["key"]
+    )
+    assert summary["mechanism"].startswith("count geometric(scale=0.8)")
+    assert count_error95(summary["mechanism"]) == 2.0 and count_error95("exponential") is None
+    old = [{k: v for k, v in r.items() if k != "n_error95"} for r in minutes]
+    spec = next(s for s in specs if s.id == "minutes")
+    assert {r["n_error95"] for r in as_released(spec, [summary, *old], True).rows} == {2.0}
     assert all(
         r["n_error95"] is None for r in facts.load_released(root, YEAR) if r["kind"] == "count"
     )
@@ -512,36 +523,59 @@ def test_a_ranked_fact_is_not_answered_by_an_unranked_release_of_its_query(spark
     assert again["artists_any"].values() == bare["artists_any"].values()
 
 
-def test_a_release_stored_before_display_options_were_its_identity_is_still_reused(
-    spark, cfg, tmp_path
-):
-    """Releases stored before the fix carry the query's old signature. The fact that
-    released it (same id) reads it back and spends nothing; another id with a ranked
-    list draws its own (it cannot know the stored rows had the stricter bar)."""
+def _as_stored_before_the_fix(root, fact_id, spec):
+    """Rewrite ``fact_id``'s stored release as the code before 2026-12-08 stored it: the
+    query's hash as its signature, params without ``released_as``."""
     from encore.facts.store import load_released, publish_rows
 
-    c, specs, inputs = _ranked_and_bare(spark, cfg)
-    root = str(tmp_path)
-    first = facts.release(spark, root, YEAR, [specs["top_artists"]], c, "old", inputs=inputs)
-    spec = specs["top_artists"]
     old = [
         r
         | {
             "signature": spec.legacy_signature,
             "params": json.dumps(spec.query(), sort_keys=True, ensure_ascii=False),
         }
+        if r["fact_id"] == fact_id
+        else r
         for r in load_released(root, YEAR)
     ]
-    assert spec.legacy_signature != spec.signature
     publish_rows(root, YEAR, old, "as-before")
+
+
+def test_a_release_stored_before_display_options_were_its_identity(spark, cfg, tmp_path):
+    """Releases stored before the fix carry the query's hash and no ``released_as``.
+    What they stored decides, not the id: a ranked release (its note says it beat the
+    largest of its draws) is read back by any ranked fact and spends nothing; a plain
+    one is never read by a ranked fact, and the id that released it plain is refused
+    when it comes back ranked (review, 2026-12-08: the id alone let a fact released
+    plain, then given ``top``, keep its one-draw bar)."""
+    c, specs, inputs = _ranked_and_bare(spark, cfg)
+    ranked, plain = specs["top_artists"], specs["artists_any"]
+    assert ranked.legacy_signature != ranked.signature
+    assert plain.legacy_signature == plain.signature == ranked.legacy_signature
+
+    root = str(tmp_path / "ranked")
+    first = facts.release(spark, root, YEAR, [ranked], c, "old", inputs=inputs)
+    _as_stored_before_the_fix(root, "top_artists", ranked)
     ledger = sorted(os.listdir(facts.ledger_path(root, YEAR)))
-    again = facts.release(None, root, YEAR, [spec], c, "rerun", inputs=inputs)
-    assert again["top_artists"].reused
-    assert again["top_artists"].values() == first["top_artists"].values()
+    again = facts.release(None, root, YEAR, [ranked], c, "rerun", inputs=inputs)["top_artists"]
+    assert again.reused and again.values() == first["top_artists"].values()
+    assert again.signature == ranked.legacy_signature  # what facts-used.json names
+    top3 = fc.spec_from_dict("ranked_again", {**_artist_catalog("x", max_groups=1)["x"], "top": 3})
+    assert facts.release(None, root, YEAR, [top3], c, "other", inputs=inputs)["ranked_again"].reused
     assert sorted(os.listdir(facts.ledger_path(root, YEAR))) == ledger
-    other = fc.spec_from_dict("ranked_again", {**_artist_catalog("x", max_groups=1)["x"], "top": 3})
-    drawn = facts.release(spark, root, YEAR, [other], c, "other", inputs=inputs)
-    assert not drawn["ranked_again"].reused
+
+    root = str(tmp_path / "plain")
+    bare = facts.release(spark, root, YEAR, [plain], c, "old", inputs=inputs)["artists_any"]
+    assert any(30 < r["value"] <= 90 for r in bare.rows if not r["suppressed"])  # one-draw bar
+    _as_stored_before_the_fix(root, "artists_any", plain)
+    made_ranked = fc.spec_from_dict(
+        "artists_any", {**_artist_catalog("x", max_groups=1)["x"], "top": 1}
+    )
+    with pytest.raises(EncoreError, match="'artists_any' was already released .* new id"):
+        facts.release(spark, root, YEAR, [made_ranked], c, "ranked", inputs=inputs)
+    drawn = facts.release(spark, root, YEAR, [top3], c, "other", inputs=inputs)["ranked_again"]
+    assert not drawn.reused
+    assert all(r["value"] > 90 for r in drawn.rows if not r["suppressed"])
 
 
 def test_partitioned_inputs_release_the_same_values_and_noise(spark, cfg, tmp_path):
@@ -700,7 +734,7 @@ def test_two_facts_asking_one_query_are_refused_before_any_spend(cfg, tmp_path):
             "b": {**one, "max_rows_per_group": 1, "weight": 2},
         },
     )
-    with pytest.raises(EncoreError, match=r"facts 'a' and 'b' ask the same query"):
+    with pytest.raises(EncoreError, match=r"facts 'a' and 'b' ask the same release"):
         facts.release(None, str(tmp_path), YEAR, fc.catalog(c), c, "twins")
     assert facts.read_ledger(str(tmp_path), YEAR) == []
     assert not os.path.exists(tmp_path / "locks")
@@ -814,3 +848,52 @@ def test_private_tumult_api_only_behind_the_noise_adapter():
             if private:
                 bad.append(f"{path.relative_to(package.parent)}:{node.lineno}")
     assert not bad, "private Tumult API outside facts/noise.py: " + ", ".join(bad)
+
+
+def test_the_report_gives_a_shares_noise(cfg, tmp_path):
+    """_REPORT.md printed a share as "32.0 %" whatever its noise (review, 2026-12-08); a
+    share is value / group total, so its error is the count's over the total: +-150 of
+    1,000 is +-15 points, by hand."""
+    from encore.facts.report import write_report
+    from encore.facts.store import publish_rows
+
+    c = _cfg(
+        cfg,
+        {
+            "platform_share": {
+                "kind": "count",
+                "source": "streams",
+                "keys": ["age_band", "platform"],
+                "share_per": "age_band",
+                "weight": 1,
+            }
+        },
+    )
+    [spec] = fc.catalog(c)
+    common = {
+        "fact_id": spec.id,
+        "signature": spec.signature,
+        "kind": "count",
+        "epsilon": 0.1,
+        "delta": 0.0,
+        "mechanism": "geometric",
+        "params": json.dumps(spec.identity()),
+        "released_at": "2026-12-08T00:00:00Z",
+        "run_id": "r",
+    }
+    rows = [{**common, "key": None, "note": "2 keys: 2 released, 0 suppressed"}] + [
+        {
+            **common,
+            "key": json.dumps({"age_band": "18-24", "platform": p}),
+            "value": v,
+            "share": v / 1000,
+            "suppressed": False,
+            "error95": 150.0,
+        }
+        for p, v in (("ios", 320.0), ("android", 680.0))
+    ]
+    root = str(tmp_path)
+    publish_rows(root, YEAR, rows, "r")
+    report = open(write_report(root, YEAR, c), encoding="utf-8").read()
+    assert "android: 680 (68.0 % ±15 points)" in report, report
+    assert "ios: 320 (32.0 % ±15 points)" in report

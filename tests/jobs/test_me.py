@@ -98,6 +98,17 @@ def test_a_scrobble_taken_by_a_nearer_one_pairs_with_its_next_nearest_play(spark
     ]
     assert _dups(spark, rows) == ["l1", "l2"]
     assert _dups(spark, list(reversed(rows))) == ["l1", "l2"]
+    # ... and nearest first is not enough either (review of the fix, 2026-12-08): starts
+    # s1 0 s, s2 50 s, l1 40 s, l2 95 s. Nearest first takes s2-l1 (10), and then s1-l1
+    # and s2-l2 are both blocked: three streams. s1-l1 (40) and s2-l2 (45) pair all four.
+    rows = [
+        _ev("s1", "spotify-extended", "2025-03-01T12:00:50", 50_000, track="Intro"),
+        _ev("s2", "spotify-extended", "2025-03-01T12:01:40", 50_000, track="Intro"),
+        _ev("l1", "lastfm-csv", "2025-03-01T12:00:40", 180_000, track="Intro"),
+        _ev("l2", "lastfm-csv", "2025-03-01T12:01:35", 180_000, track="Intro"),
+    ]
+    assert _dups(spark, rows) == ["l1", "l2"]
+    assert _dups(spark, list(reversed(rows))) == ["l1", "l2"]
 
 
 def test_tolerance_other_tracks_other_listeners_and_one_source(spark):

@@ -283,7 +283,7 @@ def _fact_used(spec: fc.FactSpec, released: facts.ReleasedFact) -> dict:
     return {
         "id": spec.id,
         "title": spec.title,
-        "signature": spec.signature,
+        "signature": released.signature or spec.signature,  # the stored release's
         "epsilon": released.epsilon,
         "delta": released.delta,
         "mechanism": released.mechanism,

@@ -301,6 +301,11 @@ def evaluate_fact(
     return Evaluated(spec, rows, eps, delta, " + ".join(m for m in mechanisms if m), note)
 
 
+# What a ranked count's note says (and a release stored before released_as was part of
+# its identity is recognised as ranked by: store.stored_release).
+RANKED_NOTE = "ranked, so also within the largest"
+
+
 def _note(spec: FactSpec, rows: list[dict], min_count: int, bar: float | None) -> str:
     """How many keys were released and why the rest were suppressed (the report's line)."""
     released = sum(1 for r in rows if not r["suppressed"])
@@ -309,9 +314,7 @@ def _note(spec: FactSpec, rows: list[dict], min_count: int, bar: float | None) -
         if rows and rows[0]["error95"] is not None:
             why += f" or within the noise's 95 % error ±{rows[0]['error95']:,.0f}"
             if (spec.top or spec.per) and bar is not None:
-                why += (
-                    f"; ranked, so also within the largest of its {len(rows):,} draws ±{bar:,.0f}"
-                )
+                why += f"; {RANKED_NOTE} of its {len(rows):,} draws ±{bar:,.0f}"
     else:
         why = (
             f"noisy number of listeners below min_count {min_count}, or too few listeners for the "

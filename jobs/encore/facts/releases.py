@@ -13,7 +13,8 @@ How a release works:
    before and after the spend is written: a release that finds it moved withdraws
    (``LedgerMoved``) and publishes nothing.
 4. Released values are immutable (``store``): asking again for a released fact (same
-   query, whatever its id) returns the stored value and spends nothing. The report
+   query and the same ranking and shares, ``FactSpec.released_as``, whatever its id)
+   returns the stored value and spends nothing. The report
    (``report``) is rewritten after each release.
 """
 
@@ -74,9 +75,9 @@ def release(
     for spec in specs:
         if spec.signature in same:
             raise EncoreError(
-                f"facts {same[spec.signature]!r} and {spec.id!r} ask the same query (same "
-                "source, keys, filters and bounds): release one of them, or change the "
-                "other's parameters"
+                f"facts {same[spec.signature]!r} and {spec.id!r} ask the same release (same "
+                "source, keys, filters and bounds, both ranked or not, the same shares): "
+                "release one of them, or change the other's parameters"
             )
         same[spec.signature] = spec.id
     # one release at a time per root and year (an O_EXCL lock file, or claims on :// roots)

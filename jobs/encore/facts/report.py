@@ -184,7 +184,12 @@ def write_report(root: str, year: int, cfg: dict) -> str:
         out.append("")
         for ln in lines:
             group = "".join(f"{k}={v}: " for k, v in (ln["group"] or {}).items())
-            share = f" ({100 * ln['share']:.1f} %)" if ln["share"] is not None else ""
+            share = ""
+            if ln["share"] is not None:
+                share = f" ({100 * ln['share']:.1f} %"
+                if ln["error95"] and ln["value"]:  # the count's error over the group's total
+                    share += f" ±{100 * ln['error95'] * ln['share'] / ln['value']:.0f} points"
+                share += ")"
             n = f" (about {ln['n']:,.0f} listeners" if ln.get("n") else ""
             if n and ln.get("n_error95"):
                 n += f", ±{ln['n_error95']:,.0f} in 95 % of releases"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from encore.facts.catalog import FactSpec
-from encore.facts.evaluation import Evaluated
+from encore.facts.evaluation import RANKED_NOTE, Evaluated
 from encore.platform import datasets, storage
 
 # Beyond this many keys, a fact stores only its released (unsuppressed) keys and a count
@@ -95,6 +96,7 @@ class ReleasedFact:
     released_at: str
     run_id: str
     reused: bool  # True when this call returned a stored release and spent nothing
+    signature: str | None = None  # the stored release's (a legacy one may not be spec's)
 
     def values(self) -> list[tuple[dict, float | None]]:
         return [(json.loads(r["key"]), r["value"]) for r in self.rows]
@@ -112,9 +114,13 @@ def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] 
     """The stored rows of ``spec``'s release (``stored`` is ``by_signature``), or None.
 
     A release stored before display options were part of a release's identity carries
-    the query's hash alone (``legacy_signature``) and no ``released_as`` in its params:
-    it is ``spec``'s only if ``spec`` released it itself (the same fact id), so it was
-    computed with the same bar. A ranked list never reads another id's plain release."""
+    the query's hash alone (``legacy_signature``) and no ``released_as`` in its params.
+    It is ``spec``'s release if what it stored fits what ``spec`` computes at release:
+    for a ranked count, the stricter bar (its note says so: ``RANKED_NOTE``) or nothing
+    shown; for shares, shares stored or the same fact id. The id alone is not enough: a
+    fact released plain and later made ranked under the same id kept its one-draw bar
+    (found by review, 2026-12-08). When it does not fit, None: the fact is drawn again,
+    or, under the id that released it, refused as a changed fact."""
     rows = stored.get(spec.signature)
     if rows is not None or spec.signature == spec.legacy_signature:
         return rows
@@ -122,14 +128,50 @@ def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] 
     if old is None:
         return None
     summary = next(r for r in old if r["key"] is None)
-    before = "released_as" not in json.loads(summary["params"] or "{}")
-    return old if before and summary["fact_id"] == spec.id else None
+    if "released_as" in json.loads(summary["params"] or "{}"):
+        return None  # stored since: a release of another identity
+    shown = [r for r in old if r["key"] is not None and not r["suppressed"]]
+    want = spec.released_as
+    if want.get("ranked") and shown and RANKED_NOTE not in (summary["note"] or ""):
+        return None
+    if (
+        want.get("share_per")
+        and shown
+        and summary["fact_id"] != spec.id
+        and all(r["share"] is None for r in shown)
+    ):
+        return None
+    return old
+
+
+_COUNT_NOISE = re.compile(r"^count (\w+)\(scale=([0-9.eE+-]+)\)")
+
+
+def count_error95(mechanism: str | None) -> float | None:
+    """The 95 % error of an average's or median's listener count, from its stored
+    mechanism ("count geometric(scale=0.8) + median ..."; noise.describe), or None."""
+    from types import SimpleNamespace
+
+    from encore.facts import noise
+
+    found = _COUNT_NOISE.match(mechanism or "")
+    if not found:
+        return None
+    info = {
+        "noise_mechanism": SimpleNamespace(name=found[1].upper()),
+        "noise_parameter": float(found[2]),
+    }
+    return noise.error95(info)
 
 
 def as_released(spec: FactSpec, stored: list[dict], reused: bool) -> ReleasedFact:
     """A stored release (its summary row and keyed rows) as a ``ReleasedFact``."""
     summary = next(r for r in stored if r["key"] is None)
     keyed = [r for r in stored if r["key"] is not None]
+    if spec.kind in ("average", "median") and any(r.get("n_error95") is None for r in keyed):
+        # stored before n_error95 existed: the count's noise is in the mechanism's words
+        err = count_error95(summary["mechanism"])
+        keyed = [r if r.get("n_error95") is not None else r | {"n_error95": err} for r in keyed]
     return ReleasedFact(
         spec,
         keyed,
@@ -140,6 +182,7 @@ def as_released(spec: FactSpec, stored: list[dict], reused: bool) -> ReleasedFac
         summary["released_at"],
         summary["run_id"],
         reused,
+        summary["signature"],
     )
 
 

@@ -138,7 +138,8 @@ def export_user(
 
 def _export(spark, root: str, user_id: str, secret: bytes, report: Report, out: str | None) -> str:
     if is_erased(spark, root, user_id):
-        raise EncoreError(f"user {user_id!r} asked to be erased: there is no data to export")
+        # no id in the message: it reaches logs (the DAG's task log) that outlive erasure
+        raise EncoreError("this listener asked to be erased: there is no data to export")
     from pyspark.sql import functions as F
 
     report.phase("reading the listener's events")
@@ -172,9 +173,7 @@ def _export(spark, root: str, user_id: str, secret: bytes, report: Report, out: 
             recaps[year] = _jsonable(rows[0].asDict(recursive=True))
     report.read("recaps", len(recaps))
     if n_events == 0 and not recaps and not _in_users(spark, root, user_id):
-        raise EncoreError(
-            f"unknown user id {user_id!r}: no events, recaps or user record under {root}"
-        )
+        raise EncoreError(f"unknown user id: no events, recaps or user record for it under {root}")
 
     report.phase("reading the profile, playlists and rejected records")
     profile, owned, rejected = _dimension_rows(spark, root, user_id)

@@ -56,12 +56,14 @@ def cross_source_duplicates(
 ) -> DataFrame:
     """(event_id, year, month) of the poorer copy of every play two sources of one
     listener both hold: same normalised artist and track, starts at most
-    ``tolerance_s`` apart. Matching is one to one, nearest first: candidate pairs in
-    order of their gap (then ids), each taken when its poorer play has no partner yet
-    and its richer play has none from that source. So a real repeat one track-length
-    later counts twice, and a scrobble whose nearest play a closer scrobble took pairs
-    with its next-nearest free one (a pair nearest for both sides only was not a
-    one-to-one matching: review, 2026-12-07).
+    ``tolerance_s`` apart. Matching is one to one and pairs as many plays as can be
+    paired: for each poorer source, its plays in order of start each take the earliest
+    free play of a richer source within the tolerance (a richer play takes one partner
+    per poorer source). With one tolerance for every play this sweep finds a largest
+    matching (the intervals [start - tol, start + tol] all have one length), so a real
+    repeat one track-length later counts twice and two copies of two plays are never
+    counted three times. Nearest-for-both-sides (until 2026-12-08) and nearest-first
+    matching both missed pairs (found by review).
 
     ``events`` is one listener's (``encore ingest --source`` of an export): the candidate
     pairs, a few per play at most, are matched on the driver."""
@@ -76,21 +78,25 @@ def cross_source_duplicates(
         & (F.abs(F.col("a.start_s") - F.col("b.start_s")) <= tolerance_s),
     ).select(
         F.col("a.event_id").alias("keep"),
+        F.col("a.start_s").alias("keep_start"),
         F.col("b.event_id").alias("drop"),
+        F.col("b.start_s").alias("drop_start"),
         F.col("b.year").alias("year"),
         F.col("b.month").alias("month"),
         F.col("b.rich").alias("drop_rich"),
-        F.abs(F.col("a.start_s") - F.col("b.start_s")).alias("gap"),
     )
-    taken_drop: set[str] = set()
-    taken_keep: set[tuple[str, int]] = set()  # one partner per poorer source
+    candidates: dict[tuple, list[tuple[int, str]]] = {}
+    for r in pairs.collect():
+        drop = (r["drop_rich"], r["drop_start"], r["drop"], r["year"], r["month"])
+        candidates.setdefault(drop, []).append((r["keep_start"], r["keep"]))
+    taken: set[tuple[str, int]] = set()  # (richer play, poorer source): one partner each
     chosen = []
-    for r in sorted(pairs.collect(), key=lambda r: (r["gap"], r["keep"], r["drop"])):
-        if r["drop"] in taken_drop or (r["keep"], r["drop_rich"]) in taken_keep:
-            continue
-        taken_drop.add(r["drop"])
-        taken_keep.add((r["keep"], r["drop_rich"]))
-        chosen.append((r["drop"], r["year"], r["month"]))
+    for drop_rich, _start, drop, year, month in sorted(candidates):
+        for _keep_start, keep in sorted(candidates[(drop_rich, _start, drop, year, month)]):
+            if (keep, drop_rich) not in taken:
+                taken.add((keep, drop_rich))
+                chosen.append((drop, year, month))
+                break
     return events.sparkSession.createDataFrame(chosen, "event_id string, year int, month int")
 
 

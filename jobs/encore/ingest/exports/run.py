@@ -75,7 +75,7 @@ def ingest_export(
     erased = {r.user_id for r in datasets.erased_user_ids(spark, root).collect()}
     if user_id in erased:
         raise EncoreError(
-            f"listener {user_id!r} asked for erasure (privacy/erasures/): their export is not ingested"
+            "this listener asked for erasure (privacy/erasures/): their export is not ingested"
         )
     fmt, by_file, skipped = collect(input_path, source, user_id)
     report = Report("ingest", root, run_id, quiet=quiet)
