@@ -145,7 +145,13 @@ class EncoreSparkJob(SparkSubmitOperator):
 
     def execute(self, context) -> None:
         if self.user_id_param:
+            from airflow.sdk.log import mask_secret
+
             user_id = str(context["params"][self.user_id_param])
+            # on YARN or Kubernetes the provider turns env_vars into --conf options of the
+            # command line it logs: masked there, and in any other line, from now on
+            # (Airflow masks values of 5 characters or more)
+            mask_secret(user_id)
             self.env_vars = {**(self.env_vars or {}), USER_ID_ENV: user_id}
         self.log.info("encore %s", " ".join(str(a) for a in self.application_args or []))
         try:

@@ -90,25 +90,35 @@ def test_a_scrobble_taken_by_a_nearer_one_pairs_with_its_next_nearest_play(spark
     s1-l2 60, s2-l1 15, s2-l2 10. Nearest first: s2-l2 (10); s2-l1 (15) is next, but s2
     already has its Last.fm copy; then s1-l1 (35). Two plays, both scrobbles dropped
     (before: only l2, and the recap counted three streams)."""
-    rows = [
-        _ev("s1", "spotify-extended", "2025-03-01T12:00:50", 50_000, track="Intro"),
-        _ev("s2", "spotify-extended", "2025-03-01T12:01:40", 50_000, track="Intro"),
-        _ev("l1", "lastfm-csv", "2025-03-01T12:00:35", 180_000, track="Intro"),
-        _ev("l2", "lastfm-csv", "2025-03-01T12:01:00", 180_000, track="Intro"),
-    ]
-    assert _dups(spark, rows) == ["l1", "l2"]
-    assert _dups(spark, list(reversed(rows))) == ["l1", "l2"]
     # ... and nearest first is not enough either (review of the fix, 2026-12-08): starts
     # s1 0 s, s2 50 s, l1 40 s, l2 95 s. Nearest first takes s2-l1 (10), and then s1-l1
     # and s2-l2 are both blocked: three streams. s1-l1 (40) and s2-l2 (45) pair all four.
+    for l1, l2 in (("12:00:35", "12:01:00"), ("12:00:40", "12:01:35")):
+        rows = [
+            _ev("s1", "spotify-extended", "2025-03-01T12:00:50", 50_000, track="Intro"),
+            _ev("s2", "spotify-extended", "2025-03-01T12:01:40", 50_000, track="Intro"),
+            _ev("l1", "lastfm-csv", f"2025-03-01T{l1}", 180_000, track="Intro"),
+            _ev("l2", "lastfm-csv", f"2025-03-01T{l2}", 180_000, track="Intro"),
+        ]
+        assert _dups(spark, rows) == ["l1", "l2"], (l1, l2)
+        assert _dups(spark, list(reversed(rows))) == ["l1", "l2"], (l1, l2)
+
+
+def test_a_play_in_two_richer_sources_takes_one_partner_from_a_poorer_one(spark):
+    """Review of the fix (2026-12-08): Spotify's extended history and its account data
+    hold one play (both start 12:00:30); Last.fm holds two plays of the track, starting
+    12:00:00 and 12:01:00. Each Spotify copy took one scrobble, so three records were
+    dropped and two plays of one source counted once. By hand: the account copy is the
+    extended one's duplicate; the play takes one scrobble (the earlier, 12:00:00); the
+    other is a second play."""
     rows = [
-        _ev("s1", "spotify-extended", "2025-03-01T12:00:50", 50_000, track="Intro"),
-        _ev("s2", "spotify-extended", "2025-03-01T12:01:40", 50_000, track="Intro"),
-        _ev("l1", "lastfm-csv", "2025-03-01T12:00:40", 180_000, track="Intro"),
-        _ev("l2", "lastfm-csv", "2025-03-01T12:01:35", 180_000, track="Intro"),
+        _ev("e", "spotify-extended", "2025-03-01T12:03:50", 200_000),
+        _ev("a", "spotify-account", "2025-03-01T12:03:50", 200_000),
+        _ev("f1", "lastfm-csv", "2025-03-01T12:00:00", 180_000),
+        _ev("f2", "lastfm-csv", "2025-03-01T12:01:00", 180_000),
     ]
-    assert _dups(spark, rows) == ["l1", "l2"]
-    assert _dups(spark, list(reversed(rows))) == ["l1", "l2"]
+    assert _dups(spark, rows) == ["a", "f1"]
+    assert _dups(spark, list(reversed(rows))) == ["a", "f1"]
 
 
 def test_tolerance_other_tracks_other_listeners_and_one_source(spark):

@@ -116,14 +116,14 @@ class FactSpec:
     @property
     def released_as(self) -> dict:
         """What the release computes from the display options, so part of its identity:
-        a ranked count (``top`` or ``per``) is held to the largest of its draws, and
-        ``share_per`` stores shares. Empty for a plain fact (whose signature is then the
-        query's alone, as before 2026-12-08); ``top``'s number is display only."""
+        a ranked count (``top`` or ``per``) is held to the largest of its draws. Empty
+        for a plain fact (whose signature is then the query's alone, as before
+        2026-12-08); ``top``'s number is display only."""
         out: dict = {}
         if (self.top or self.per) and self.kind == "count":  # the bar is a count's only
             out["ranked"] = True
-        if self.share_per:
-            out["share_per"] = self.share_per
+        # not ``share_per``: shares are post-processing of the released values, so they
+        # are worked out again when a release is read (store.as_released)
         return out
 
     def identity(self) -> dict:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from encore.facts.catalog import FactSpec
+from encore.facts.catalog import DIMENSIONS, FactSpec
 from encore.facts.evaluation import RANKED_NOTE, Evaluated
 from encore.platform import datasets, storage
 
@@ -117,7 +117,7 @@ def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] 
     the query's hash alone (``legacy_signature``) and no ``released_as`` in its params.
     It is ``spec``'s release if what it stored fits what ``spec`` computes at release:
     for a ranked count, the stricter bar (its note says so: ``RANKED_NOTE``) or nothing
-    shown; for shares, shares stored or the same fact id. The id alone is not enough: a
+    shown (shares are worked out on reading, ``with_shares``). The id alone is not enough: a
     fact released plain and later made ranked under the same id kept its one-draw bar
     (found by review, 2026-12-08). When it does not fit, None: the fact is drawn again,
     or, under the id that released it, refused as a changed fact."""
@@ -131,17 +131,35 @@ def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] 
     if "released_as" in json.loads(summary["params"] or "{}"):
         return None  # stored since: a release of another identity
     shown = [r for r in old if r["key"] is not None and not r["suppressed"]]
-    want = spec.released_as
-    if want.get("ranked") and shown and RANKED_NOTE not in (summary["note"] or ""):
-        return None
-    if (
-        want.get("share_per")
-        and shown
-        and summary["fact_id"] != spec.id
-        and all(r["share"] is None for r in shown)
-    ):
+    if spec.released_as.get("ranked") and shown and RANKED_NOTE not in (summary["note"] or ""):
         return None
     return old
+
+
+def with_shares(spec: FactSpec, rows: list[dict]) -> list[dict]:
+    """Stored rows with ``share`` worked out from the released values, as a release does:
+    each released key's value over its ``share_per`` group's released total, none in a
+    group with one released key (always 100 %) or for a suppressed key. Post-processing,
+    so any release of the query can show shares."""
+    cols = DIMENSIONS[spec.share_per]["columns"]
+
+    def group(r: dict) -> tuple:
+        key = json.loads(r["key"]) if isinstance(r["key"], str) else r["key"]
+        return tuple(key.get(c) for c in cols)
+
+    shown = [r for r in rows if not r["suppressed"] and r["value"] is not None]
+    members: dict[tuple, list[dict]] = defaultdict(list)
+    for r in shown:
+        members[group(r)].append(r)
+    out = []
+    for r in rows:
+        share = None
+        if not r["suppressed"] and r["value"] is not None:
+            peers = members[group(r)]
+            total = sum(p["value"] for p in peers)
+            share = r["value"] / total if len(peers) > 1 and total > 0 else None
+        out.append(r | {"share": share})
+    return out
 
 
 _COUNT_NOISE = re.compile(r"^count (\w+)\(scale=([0-9.eE+-]+)\)")
@@ -168,6 +186,8 @@ def as_released(spec: FactSpec, stored: list[dict], reused: bool) -> ReleasedFac
     """A stored release (its summary row and keyed rows) as a ``ReleasedFact``."""
     summary = next(r for r in stored if r["key"] is None)
     keyed = [r for r in stored if r["key"] is not None]
+    if spec.share_per:
+        keyed = with_shares(spec, keyed)
     if spec.kind in ("average", "median") and any(r.get("n_error95") is None for r in keyed):
         # stored before n_error95 existed: the count's noise is in the mechanism's words
         err = count_error95(summary["mechanism"])

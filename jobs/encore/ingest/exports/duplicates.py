@@ -58,11 +58,11 @@ def cross_source_duplicates(
     listener both hold: same normalised artist and track, starts at most
     ``tolerance_s`` apart. Matching is one to one and pairs as many plays as can be
     paired: for each poorer source, its plays in order of start each take the earliest
-    free play of a richer source within the tolerance (a richer play takes one partner
-    per poorer source). With one tolerance for every play this sweep finds a largest
-    matching (the intervals [start - tol, start + tol] all have one length), so a real
-    repeat one track-length later counts twice and two copies of two plays are never
-    counted three times. Nearest-for-both-sides (until 2026-12-08) and nearest-first
+    free play of a richer source within the tolerance (a play takes one partner per
+    poorer source, counting the copies already joined to it as one play). With one
+    tolerance for every play this sweep finds a largest matching (the intervals
+    [start - tol, start + tol] all have one length), so a real repeat one track-length
+    later counts twice and two copies of two plays are never counted three times. Nearest-for-both-sides (until 2026-12-08) and nearest-first
     matching both missed pairs (found by review).
 
     ``events`` is one listener's (``encore ingest --source`` of an export): the candidate
@@ -89,12 +89,25 @@ def cross_source_duplicates(
     for r in pairs.collect():
         drop = (r["drop_rich"], r["drop_start"], r["drop"], r["year"], r["month"])
         candidates.setdefault(drop, []).append((r["keep_start"], r["keep"]))
-    taken: set[tuple[str, int]] = set()  # (richer play, poorer source): one partner each
+    # a dropped copy joins its keeper's play: a play held by several richer sources is one
+    # play, and takes one partner per poorer source however many copies it has (else
+    # Spotify's extended and account copies of one play absorbed two Last.fm plays)
+    play: dict[str, str] = {}
+
+    def find(event_id: str) -> str:
+        while event_id in play:
+            event_id = play[event_id]
+        return event_id
+
+    taken: set[tuple[str, int]] = set()  # (play, poorer source): one partner each
     chosen = []
-    for drop_rich, _start, drop, year, month in sorted(candidates):
-        for _keep_start, keep in sorted(candidates[(drop_rich, _start, drop, year, month)]):
-            if (keep, drop_rich) not in taken:
-                taken.add((keep, drop_rich))
+    # the richest poorer source first: its copies are joined before poorer ones look
+    for drop_rich, start, drop, year, month in sorted(candidates):
+        for _keep_start, keep in sorted(candidates[(drop_rich, start, drop, year, month)]):
+            group = find(keep)
+            if (group, drop_rich) not in taken:
+                taken.add((group, drop_rich))
+                play[drop] = group  # ``drop`` is no one's keeper yet: poorer ones come later
                 chosen.append((drop, year, month))
                 break
     return events.sparkSession.createDataFrame(chosen, "event_id string, year int, month int")
