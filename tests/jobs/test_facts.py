@@ -892,6 +892,13 @@ def test_the_report_gives_a_shares_noise(cfg, tmp_path):
         }
         for p, v in (("ios", 320.0), ("android", 680.0))
     ]
+    # the group's total is of its *released* keys (a suppressed one would be subtracted
+    # back out), and a group with one released key gets no share (always 100 %)
+    rows += [
+        {**rows[1], "key": json.dumps({"age_band": "18-24", "platform": "web"}), "value": None}
+        | {"suppressed": True, "upper95": 100.0},
+        {**rows[1], "key": json.dumps({"age_band": "25-34", "platform": "ios"}), "value": 500.0},
+    ]
     # a plain count and the same count with shares are one release (review, 2026-12-08:
     # shares in the identity made a second draw of the same counts)
     bare = {k: v for k, v in c["facts"]["catalog"]["platform_share"].items() if k != "share_per"}
@@ -901,3 +908,5 @@ def test_the_report_gives_a_shares_noise(cfg, tmp_path):
     report = open(write_report(root, YEAR, c), encoding="utf-8").read()
     assert "android: 680 (68.0 % ±15 points)" in report, report
     assert "ios: 320 (32.0 % ±15 points)" in report
+    line = next(ln for ln in report.splitlines() if ": 500" in ln)
+    assert "%" not in line, line

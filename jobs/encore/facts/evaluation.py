@@ -15,7 +15,6 @@ import contextlib
 import math
 import threading
 import warnings
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -237,19 +236,10 @@ def evaluate_fact(
                     "upper95": noise.upper_bound95(value, err) if too_small else None,
                 }
             )
-        if spec.share_per:
-            # shares among the group's *released* keys only: a denominator that included
-            # suppressed values would let a reader subtract one back out. A group with a
-            # single released key gets no share (it would always read 100 %).
-            cols = DIMENSIONS[spec.share_per]["columns"]
-            groups: dict = defaultdict(list)
-            for r in rows:
-                if not r["suppressed"]:
-                    groups[tuple(r["key"][c] for c in cols)].append(r)
-            for members in groups.values():
-                total = sum(r["value"] for r in members)
-                for r in members:
-                    r["share"] = r["value"] / total if len(members) > 1 and total > 0 else None
+        if spec.share_per:  # post-processing: the rule is the one every reader applies
+            from encore.facts.store import with_shares
+
+            rows = with_shares(spec, rows)
     else:
         count_eps = eps_count * cfg["facts"]["count_share"]
         stat_eps = eps_count - count_eps

@@ -137,10 +137,12 @@ def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] 
 
 
 def with_shares(spec: FactSpec, rows: list[dict]) -> list[dict]:
-    """Stored rows with ``share`` worked out from the released values, as a release does:
-    each released key's value over its ``share_per`` group's released total, none in a
-    group with one released key (always 100 %) or for a suppressed key. Post-processing,
-    so any release of the query can show shares."""
+    """Rows (stored, or a release's own) with ``share`` worked out from the released
+    values: each released key's value over its ``share_per`` group's *released* total (a
+    denominator that included suppressed values would let a reader subtract one back
+    out), none in a group with one released key (it would always read 100 %) or for a
+    suppressed key. Post-processing, so any release of the query can show shares; the
+    release and every reader apply this one rule."""
     cols = DIMENSIONS[spec.share_per]["columns"]
 
     def group(r: dict) -> tuple:

@@ -159,7 +159,9 @@ def refresh_manifest(root: str, rewritten: dict[str, tuple[dict, dict]]) -> int:
     the rewrite was read in full then; what is left of it is read too, so the manifest
     takes its new fingerprint and the next ingest does not read it again. A file that
     changed since it was read (or was never read) is left to the next ingest. Returns how
-    many entries changed. Called under the erasure's exclusive lock."""
+    many entries changed. Called under the erasure's exclusive lock (a no-op on ://
+    roots: there an ingest racing it can only leave a fingerprint that differs from the
+    file, so the file is read again, never skipped)."""
     before = read_manifest(root)
     files = dict(before)
     for path, (old, new) in rewritten.items():
