@@ -24,6 +24,7 @@ from encore.facts import noise
 from encore.facts.catalog import DIMENSIONS, FactSpec
 from encore.facts.ledger import TOLERANCE
 from encore.facts.population import Inputs, normalise_phrase
+from encore.facts.shares import with_shares
 from encore.platform.errors import EncoreError
 
 if TYPE_CHECKING:
@@ -237,8 +238,6 @@ def evaluate_fact(
                 }
             )
         if spec.share_per:  # post-processing: the rule is the one every reader applies
-            from encore.facts.store import with_shares
-
             rows = with_shares(spec, rows)
     else:
         count_eps = eps_count * cfg["facts"]["count_share"]

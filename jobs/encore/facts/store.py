@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from encore.facts.catalog import DIMENSIONS, FactSpec
+from encore.facts.catalog import FactSpec
 from encore.facts.evaluation import RANKED_NOTE, Evaluated
+from encore.facts.shares import with_shares
 from encore.platform import datasets, storage
 
 # Beyond this many keys, a fact stores only its released (unsuppressed) keys and a count
@@ -117,7 +118,7 @@ def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] 
     the query's hash alone (``legacy_signature``) and no ``released_as`` in its params.
     It is ``spec``'s release if what it stored fits what ``spec`` computes at release:
     for a ranked count, the stricter bar (its note says so: ``RANKED_NOTE``) or nothing
-    shown (shares are worked out on reading, ``with_shares``). The id alone is not enough: a
+    shown (shares are worked out on reading, ``shares.with_shares``). The id alone is not enough: a
     fact released plain and later made ranked under the same id kept its one-draw bar
     (found by review, 2026-12-08). When it does not fit, None: the fact is drawn again,
     or, under the id that released it, refused as a changed fact."""
@@ -134,34 +135,6 @@ def stored_release(spec: FactSpec, stored: dict[str, list[dict]]) -> list[dict] 
     if spec.released_as.get("ranked") and shown and RANKED_NOTE not in (summary["note"] or ""):
         return None
     return old
-
-
-def with_shares(spec: FactSpec, rows: list[dict]) -> list[dict]:
-    """Rows (stored, or a release's own) with ``share`` worked out from the released
-    values: each released key's value over its ``share_per`` group's *released* total (a
-    denominator that included suppressed values would let a reader subtract one back
-    out), none in a group with one released key (it would always read 100 %) or for a
-    suppressed key. Post-processing, so any release of the query can show shares; the
-    release and every reader apply this one rule."""
-    cols = DIMENSIONS[spec.share_per]["columns"]
-
-    def group(r: dict) -> tuple:
-        key = json.loads(r["key"]) if isinstance(r["key"], str) else r["key"]
-        return tuple(key.get(c) for c in cols)
-
-    shown = [r for r in rows if not r["suppressed"] and r["value"] is not None]
-    members: dict[tuple, list[dict]] = defaultdict(list)
-    for r in shown:
-        members[group(r)].append(r)
-    out = []
-    for r in rows:
-        share = None
-        if not r["suppressed"] and r["value"] is not None:
-            peers = members[group(r)]
-            total = sum(p["value"] for p in peers)
-            share = r["value"] / total if len(peers) > 1 and total > 0 else None
-        out.append(r | {"share": share})
-    return out
 
 
 _COUNT_NOISE = re.compile(r"^count (\w+)\(scale=([0-9.eE+-]+)\)")
